@@ -1,0 +1,35 @@
+package dev.ollamapatch.elf;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+
+/**
+ * Random, read-only access to the bytes of a file without loading it into the heap.
+ * Implementations are safe for concurrent readers: they only use absolute buffer operations.
+ * Offsets are not validated beyond what the JDK does: callers (ElfFile) check bounds first.
+ */
+public interface ByteSource extends AutoCloseable {
+
+    /** Maps {@code file} read-only; files larger than 2 GiB are mapped in chunks. */
+    static ByteSource map(Path file) throws IOException {
+        return MappedByteSource.open(file);
+    }
+
+    /** Wraps {@code bytes} without copying; the caller must not modify them afterwards. */
+    static ByteSource of(byte[] bytes) {
+        return new ArrayByteSource(bytes);
+    }
+
+    long size();
+
+    byte get(long offset);
+
+    void read(long offset, byte[] dst, int dstOff, int len);
+
+    /** A read-only view of {@code [offset, offset+length)}, position 0, big-endian order. */
+    ByteBuffer slice(long offset, int length);
+
+    @Override
+    void close();
+}

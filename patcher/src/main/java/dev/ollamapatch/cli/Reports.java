@@ -1,0 +1,48 @@
+package dev.ollamapatch.cli;
+
+import dev.ollamapatch.patch.AtomicFiles;
+import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.patch.JsonReport;
+import dev.ollamapatch.patch.TextReport;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Where reports go: text on stdout, or JSON on stdout with the text on stderr. */
+final class Reports {
+    private Reports() {}
+
+    static void print(PrintWriter out, PrintWriter err, List<FileReport> files, boolean json, boolean dryRun) {
+        String text = TextReport.render(files, dryRun);
+        if (json) {
+            err.print(text);
+            out.println(jsonText(files, dryRun));
+        } else {
+            out.print(text);
+        }
+        out.flush();
+        err.flush();
+    }
+
+    static String jsonText(List<FileReport> files, boolean dryRun) {
+        try {
+            return JsonReport.MAPPER.writeValueAsString(JsonReport.build(files, Version.tool(), dryRun));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void writeJson(Path file, List<FileReport> files, boolean dryRun) throws IOException {
+        byte[] bytes = (jsonText(files, dryRun) + "\n").getBytes(StandardCharsets.UTF_8);
+        AtomicFiles.install(new ByteArrayInputStream(bytes), file.toAbsolutePath(), "rw-r--r--");
+    }
+
+    static void error(PrintWriter err, String line) {
+        err.println("ollama-patch: " + line);
+    }
+}

@@ -1,0 +1,36 @@
+package dev.ollamapatch.cli;
+
+import dev.ollamapatch.install.InstallLayout;
+import dev.ollamapatch.install.Restore;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code restore TARGET}: put the originals back and remove the shims this tool installed. */
+@Command(name = "restore", mixinStandardHelpOptions = true,
+        description = "Put back the originals of a target patched in place (only if each backup matches the "
+                + "manifest), remove the shims it installed and the manifest.")
+final class RestoreCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "TARGET", description = "file or directory patched in place")
+    Path target;
+
+    @Option(names = "--force", description = "restore even where a file changed since it was patched")
+    boolean force;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        for (String line : Restore.run(InstallLayout.of(target), force)) {
+            spec.commandLine().getErr().println("ollama-patch: " + line);
+        }
+        return ExitCodes.OK;
+    }
+}

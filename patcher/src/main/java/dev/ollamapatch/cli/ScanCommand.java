@@ -1,0 +1,68 @@
+package dev.ollamapatch.cli;
+
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.patch.FilePatcher;
+import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.patch.Plan;
+import dev.ollamapatch.patch.PlanOptions;
+import dev.ollamapatch.patch.Targets;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code scan TARGET...}: where each file names the library, and what apply would do. Writes nothing. */
+@Command(name = "scan", mixinStandardHelpOptions = true,
+        description = "Find every site that names NVML (and --lib libraries) and report what apply would do.")
+final class ScanCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "TARGET", arity = "1..*", description = "ELF file or install directory")
+    List<Path> targets;
+
+    @Option(names = "--json", description = "print one JSON document on stdout")
+    boolean json;
+
+    @Mixin
+    LibraryOptions libraries;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        List<FileReport> reports = new ArrayList<>();
+        int invalid = 0;
+        for (Path target : targets) {
+            if (!Files.exists(target)) {
+                throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
+            }
+            List<Path> files = Files.isDirectory(target) ? Targets.elfFilesOf(target) : List.of(target);
+            for (Path file : files) {
+                try (ElfFile elf = ElfFile.open(file)) {
+                    Path dir = file.toAbsolutePath().getParent();
+                    Plan plan = FilePatcher.plan(elf, new PlanOptions(libraries.targets(null), dir.toString()));
+                    reports.add(new FileReport(file.toString(), Digests.sha256(elf.bytes()), plan, null, null,
+                            plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+                } catch (ElfFormatException e) {
+                    Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
+                    invalid++;
+                }
+            }
+        }
+        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
+        if (invalid > 0) return ExitCodes.INVALID_INPUT;
+        boolean any = reports.stream().anyMatch(r -> !r.plan().retargeted().isEmpty() || r.plan().isRefused());
+        return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;
+    }
+}

@@ -1,0 +1,333 @@
+package dev.ollamapatch.install;
+
+import dev.ollamapatch.elf.ByteSource;
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.patch.Action;
+import dev.ollamapatch.patch.AlreadyPatched;
+import dev.ollamapatch.patch.AtomicFiles;
+import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.patch.FilePatcher;
+import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.patch.LibraryTarget;
+import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.patch.Plan;
+import dev.ollamapatch.patch.PlanOptions;
+import dev.ollamapatch.patch.PlannedSite;
+import dev.ollamapatch.patch.ShimCheck;
+import dev.ollamapatch.patch.ShimSource;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * {@code apply TARGET} without {@code -o}: patch a binary or a whole install where it stands, as one
+ * transaction. Order: lock; plan every file (nothing written); check the shim; write the manifest
+ * (it names both hashes of every file); install shims; for each file write a verified patched copy
+ * beside it, hard-link the original as {@code .orig}, and rename the copy over it. Any failure puts
+ * back every file already swapped and removes what this run installed.
+ */
+public final class InPlaceApply {
+
+    public record Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, boolean force,
+                          String expectSha256, String tool) {}
+
+    public record Outcome(int exitCode, List<FileReport> reports, List<String> messages) {}
+
+    private record Work(Path file, Path source, String sha256, Plan plan, ShimCheck.Result shim,
+                        BasicFileAttributes before, String originalSha256) {}
+
+    private InPlaceApply() {}
+
+    public static Outcome run(InstallLayout layout, Options options) throws IOException {
+        try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+            return runLocked(layout, options);
+        }
+    }
+
+    private static Outcome runLocked(InstallLayout layout, Options options) throws IOException {
+        removeStaleTemporaries(layout.files());
+        Manifest existing = Manifest.exists(layout.manifest()) ? Manifest.read(layout.manifest()) : null;
+        Map<String, Manifest.FileEntry> recorded = new LinkedHashMap<>();
+        if (existing != null) existing.files().forEach(f -> recorded.put(f.path(), f));
+        String nvmlPath = options.libraries().get(0).defaultPath();
+
+        List<FileReport> reports = new ArrayList<>();
+        List<String> messages = new ArrayList<>();
+        List<Work> work = new ArrayList<>();
+        List<Manifest.FileEntry> unchanged = new ArrayList<>();
+        int alreadyPatched = 0;
+        if (layout.files().isEmpty()) {
+            throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target() + ": no ELF files found");
+        }
+        if (options.expectSha256() != null && layout.directory()) {
+            throw new PatchException(PatchException.Kind.USAGE, "--expect-sha256 applies to a single file, not a directory");
+        }
+        for (Path file : layout.files()) {
+            BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            String sha;
+            try (ByteSource bytes = ByteSource.map(file)) {
+                sha = Digests.sha256(bytes);
+            }
+            if (options.expectSha256() != null && !options.expectSha256().equalsIgnoreCase(sha)) {
+                throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                        "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
+            }
+            Manifest.FileEntry entry = recorded.get(file.toString());
+            Path source = file;
+            String originalSha = sha;
+            if (entry != null && sha.equals(entry.patchedSha256())) {
+                if (Objects.equals(existing.shimPath(), nvmlPath) || !options.force()) {
+                    if (!Objects.equals(existing.shimPath(), nvmlPath)) {
+                        throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                                "%s is already patched to load %s; re-target it to %s with --force", file,
+                                existing.shimPath(), nvmlPath));
+                    }
+                    unchanged.add(entry);
+                    alreadyPatched++;
+                    messages.add(file + ": already patched for " + existing.shimPath() + "; nothing to do");
+                    continue;
+                }
+                // --force with another path: re-plan from the kept original.
+                source = InstallLayout.backupOf(file);
+                String backupSha;
+                try (ByteSource bytes = ByteSource.map(source)) {
+                    backupSha = Digests.sha256(bytes);
+                }
+                if (!backupSha.equals(entry.originalSha256())) {
+                    throw new PatchException(PatchException.Kind.REFUSED, source
+                            + ": the backup does not match the manifest; cannot re-target " + file);
+                }
+                originalSha = backupSha;
+            }
+            try (ElfFile elf = ElfFile.open(source)) {
+                Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
+                if (plan.isRefused()) {
+                    reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused"));
+                    PlannedSite first = plan.refused().get(0);
+                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                            "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing changed", file,
+                            first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+                }
+                if (!plan.hasWork()) {
+                    if (AlreadyPatched.holds(elf, options.libraries())) {
+                        alreadyPatched++;
+                        messages.add(file + ": already names " + nvmlPath + "; nothing to do");
+                    }
+                    continue;
+                }
+                ShimCheck.Result check = null;
+                if (retargetsNvml(plan)) {
+                    check = ShimSource.choose(options.shim(), elf).checkAgainst(elf);
+                    if (!check.ok()) {
+                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check));
+                        throw new PatchException(PatchException.Kind.REFUSED, file + ": the shim cannot serve it: "
+                                + String.join("; ", check.problems()) + "; nothing changed");
+                    }
+                }
+                work.add(new Work(file, source, sha, plan, check, before, originalSha));
+            } catch (ElfFormatException e) {
+                throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
+            }
+        }
+        if (work.isEmpty()) {
+            if (alreadyPatched > 0) return new Outcome(0, reports, messages);
+            messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
+            return new Outcome(3, reports, messages);
+        }
+        if (options.dryRun()) {
+            for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
+            return new Outcome(0, reports, messages);
+        }
+        return swap(layout, options, existing, unchanged, work, reports, messages);
+    }
+
+    private static Outcome swap(InstallLayout layout, Options options, Manifest existing, List<Manifest.FileEntry> unchanged,
+                                List<Work> work, List<FileReport> reports, List<String> messages) throws IOException {
+        String nvmlPath = options.libraries().get(0).defaultPath();
+        // Shims first: a patched file must never exist without the shim it names.
+        Map<Path, ShimSource> shims = new LinkedHashMap<>();
+        for (Work w : work) {
+            if (w.shim == null) continue;
+            try (ElfFile elf = ElfFile.open(w.source)) {
+                shims.putIfAbsent(ShimSource.installTarget(w.file, nvmlPath), ShimSource.choose(options.shim(), elf));
+            }
+        }
+        List<Manifest.ShimEntry> shimEntries = new ArrayList<>();
+        for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
+            String sha = Digests.sha256(ByteSource.of(e.getValue().bytes()));
+            boolean pre = false;
+            if (Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) {
+                String have;
+                try (ByteSource b = ByteSource.map(e.getKey())) {
+                    have = Digests.sha256(b);
+                }
+                boolean ours = existing != null && existing.shims() != null
+                        && existing.shims().stream().anyMatch(s -> s.path().equals(e.getKey().toString()));
+                pre = have.equals(sha) && !ours;
+                if (!have.equals(sha) && !ours && !options.force()) {
+                    throw new PatchException(PatchException.Kind.REFUSED, e.getKey()
+                            + " exists and is not the shim to install; move it away or use --force; nothing changed");
+                }
+            }
+            shimEntries.add(new Manifest.ShimEntry(e.getKey().toString(), sha, pre));
+        }
+        // The manifest first: whatever happens next, it describes both possible states of every file.
+        List<Manifest.FileEntry> entries = new ArrayList<>(unchanged);
+        List<PendingFile> pending = new ArrayList<>();
+        for (Work w : work) {
+            try (ElfFile elf = ElfFile.open(w.source)) {
+                FilePatcher.Written written = FilePatcher.writeVerified(elf, w.source, w.plan, w.file);
+                pending.add(new PendingFile(w, written));
+                entries.add(new Manifest.FileEntry(w.file.toString(), w.originalSha256, written.digests().outputHex(),
+                        InstallLayout.backupOf(w.file).toString(), siteEntries(w.plan)));
+            } catch (IOException | RuntimeException e) {
+                for (PendingFile p : pending) Files.deleteIfExists(p.written.temp());
+                throw e;
+            }
+        }
+        Manifest manifest = new Manifest(options.tool(), Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
+                nvmlPath, entries, mergeShims(existing, shimEntries));
+        List<Path> swapped = new ArrayList<>();
+        List<Path> newBackups = new ArrayList<>();
+        List<Path> installedShims = new ArrayList<>();
+        try {
+            manifest.write(layout.manifest());
+            for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
+                if (!Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) installedShims.add(e.getKey());
+                e.getValue().installAt(e.getKey());
+            }
+            for (PendingFile p : pending) {
+                Path file = p.work.file;
+                Path backup = InstallLayout.backupOf(file);
+                if (p.work.source.equals(file)) {
+                    ensureBackup(file, backup, p.work.originalSha256, newBackups);
+                }
+                BasicFileAttributes now = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (!Objects.equals(now.fileKey(), p.work.before.fileKey()) || now.size() != p.work.before.size()
+                        || !now.lastModifiedTime().equals(p.work.before.lastModifiedTime())) {
+                    throw new PatchException(PatchException.Kind.REFUSED, file
+                            + " changed while it was being patched; everything was put back");
+                }
+                AtomicFiles.commit(p.written.temp(), file);
+                swapped.add(file);
+            }
+        } catch (IOException | RuntimeException e) {
+            rollBack(swapped, newBackups, installedShims, pending, existing, layout.manifest());
+            throw e;
+        }
+        for (PendingFile p : pending) {
+            reports.add(new FileReport(p.work.file.toString(), p.work.sha256, p.work.plan, p.work.file.toString(),
+                    p.written.digests().outputHex(), "patched", p.work.shim));
+        }
+        messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
+                + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
+        messages.addAll(RunningProcesses.restartAdvice(swapped));
+        return new Outcome(0, reports, messages);
+    }
+
+    private record PendingFile(Work work, FilePatcher.Written written) {}
+
+    /** The backup is a hard link to the original's inode: no copy, and the rename leaves it intact. */
+    private static void ensureBackup(Path file, Path backup, String originalSha, List<Path> created) throws IOException {
+        if (Files.isSymbolicLink(backup)) {
+            throw new PatchException(PatchException.Kind.REFUSED, backup + " is a symbolic link; refusing to write through it");
+        }
+        if (Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
+            String have;
+            try (ByteSource b = ByteSource.map(backup)) {
+                have = Digests.sha256(b);
+            }
+            if (have.equals(originalSha)) return;
+            // An older backup of another version: replace it atomically with this original.
+            Path temp = backup.resolveSibling("." + backup.getFileName() + "." + ProcessHandle.current().pid() + ".link");
+            Files.deleteIfExists(temp);
+            Files.createLink(temp, file);
+            AtomicFiles.commit(temp, backup);
+            return;
+        }
+        try {
+            Files.createLink(backup, file);
+        } catch (UnsupportedOperationException | IOException e) {
+            Files.copy(file, backup, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+            AtomicFiles.fsync(backup);
+        }
+        AtomicFiles.fsyncDirectory(backup.getParent());
+        created.add(backup);
+    }
+
+    private static void rollBack(List<Path> swapped, List<Path> newBackups, List<Path> installedShims,
+                                 List<PendingFile> pending, Manifest previous, Path manifestPath) {
+        for (int i = swapped.size() - 1; i >= 0; i--) {
+            Path file = swapped.get(i);
+            Path backup = InstallLayout.backupOf(file);
+            try {
+                Path temp = file.resolveSibling("." + file.getFileName() + ".rollback.ollama-patch.tmp");
+                Files.deleteIfExists(temp);
+                Files.createLink(temp, backup);
+                AtomicFiles.commit(temp, file);
+            } catch (IOException e) {
+                // Keep going: every other file is still put back; the backup remains for restore.
+            }
+        }
+        for (PendingFile p : pending) {
+            try { Files.deleteIfExists(p.written.temp()); } catch (IOException ignored) { }
+        }
+        for (Path b : newBackups) {
+            try { Files.deleteIfExists(b); } catch (IOException ignored) { }
+        }
+        for (Path s : installedShims) {
+            try { Files.deleteIfExists(s); } catch (IOException ignored) { }
+        }
+        try {
+            if (previous != null) previous.write(manifestPath); else Files.deleteIfExists(manifestPath);
+        } catch (IOException ignored) {
+            // The manifest still describes both states; verify will say what holds.
+        }
+    }
+
+    private static List<Manifest.ShimEntry> mergeShims(Manifest existing, List<Manifest.ShimEntry> added) {
+        Map<String, Manifest.ShimEntry> all = new LinkedHashMap<>();
+        if (existing != null && existing.shims() != null) existing.shims().forEach(s -> all.put(s.path(), s));
+        for (Manifest.ShimEntry s : added) {
+            Manifest.ShimEntry old = all.get(s.path());
+            all.put(s.path(), old != null ? new Manifest.ShimEntry(s.path(), s.sha256(), old.preexisting()) : s);
+        }
+        return new ArrayList<>(all.values());
+    }
+
+    static List<Manifest.SiteEntry> siteEntries(Plan plan) {
+        return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
+                p.site().kind().label(), p.site().original(), p.replacementText())).toList();
+    }
+
+    private static boolean retargetsNvml(Plan plan) {
+        return plan.sites().stream().anyMatch(p -> p.action() == Action.RETARGET
+                && p.site().library().name().equals(LibraryTarget.NVML.name()));
+    }
+
+    /** Temporary files of a run that was killed: ours by name, removed under the lock. */
+    private static void removeStaleTemporaries(List<Path> files) throws IOException {
+        for (Path file : files) {
+            for (String name : List.of(file.getFileName().toString(), "nvml.so")) {
+                try (DirectoryStream<Path> s = Files.newDirectoryStream(file.getParent(),
+                        "." + name + ".*.ollama-patch.tmp")) {
+                    for (Path p : s) {
+                        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(p);
+                    }
+                }
+            }
+        }
+    }
+}

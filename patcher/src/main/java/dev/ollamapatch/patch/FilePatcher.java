@@ -1,0 +1,72 @@
+package dev.ollamapatch.patch;
+
+import dev.ollamapatch.elf.EditedCopy;
+import dev.ollamapatch.elf.ElfFile;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.util.List;
+
+/** The steps for one ELF file: scan and plan (pure), then write a verified copy beside its destination. */
+public final class FilePatcher {
+    private FilePatcher() {}
+
+    public static Plan plan(ElfFile elf, PlanOptions options) {
+        return Planner.plan(SiteFinder.scan(elf, options.libraries()), options);
+    }
+
+    /** A verified patched copy, not yet in place. */
+    public record Written(Path temp, EditedCopy.CopyDigests digests) {}
+
+    /**
+     * Writes the patched copy to a new temporary file beside {@code destination}, with the mode of
+     * {@code source} (and its owner and group where permitted), fsynced and verified. The caller
+     * renames it into place with {@link AtomicFiles#commit} or deletes it.
+     */
+    public static Written writeVerified(ElfFile elf, Path source, Plan plan, Path destination) throws IOException {
+        Path temp = AtomicFiles.createTemp(destination);
+        boolean ok = false;
+        try {
+            EditedCopy.CopyDigests digests;
+            try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+                digests = EditedCopy.write(elf.bytes(), plan.edits(), out);
+                out.force(true);
+            }
+            copyAttributes(source, temp);
+            OutputVerifier.verify(elf, temp, plan.edits());
+            ok = true;
+            return new Written(temp, digests);
+        } finally {
+            if (!ok) Files.deleteIfExists(temp);
+        }
+    }
+
+    /** Mode, and owner and group when running with the right to set them. */
+    static void copyAttributes(Path source, Path target) throws IOException {
+        PosixFileAttributes attrs = Files.readAttributes(source, PosixFileAttributes.class);
+        PosixFileAttributeView view = Files.getFileAttributeView(target, PosixFileAttributeView.class,
+                LinkOption.NOFOLLOW_LINKS);
+        view.setPermissions(attrs.permissions());
+        try {
+            view.setGroup(attrs.group());
+            view.setOwner(attrs.owner());
+        } catch (IOException e) {
+            // Not root: the new file is ours, as any copy would be.
+        }
+    }
+
+    public static List<LibraryTarget> nvmlPlus(List<LibraryTarget> extra) {
+        java.util.List<LibraryTarget> all = new java.util.ArrayList<>();
+        all.add(LibraryTarget.NVML);
+        for (LibraryTarget t : extra) {
+            if (t.name().equals(LibraryTarget.NVML.name())) all.set(0, t); else all.add(t);
+        }
+        return all;
+    }
+}

@@ -1,0 +1,26 @@
+package dev.ollamapatch.patch;
+
+/** A failure the user must hear about, with the exit status it maps to (DESIGN.md section 5). */
+public class PatchException extends RuntimeException {
+    public enum Kind {
+        FAILED(1), USAGE(2), NOTHING_TO_PATCH(3), INVALID_INPUT(4), REFUSED(5);
+
+        public final int exitCode;
+
+        Kind(int exitCode) { this.exitCode = exitCode; }
+    }
+
+    private final Kind kind;
+
+    public PatchException(Kind kind, String message) {
+        super(message);
+        this.kind = kind;
+    }
+
+    public PatchException(Kind kind, String message, Throwable cause) {
+        super(message, cause);
+        this.kind = kind;
+    }
+
+    public Kind kind() { return kind; }
+}
