@@ -19,6 +19,10 @@ public final class Planner {
         return new Plan(scan, out);
     }
 
+    private static String howToChoose(LibraryTarget lib) {
+        return lib.name().equals(LibraryTarget.NVML.name()) ? "--shim-path" : "--lib " + lib.name() + "=PATH";
+    }
+
     private static PlannedSite planSite(Site site, PlanOptions options) {
         switch (site.role()) {
             case MENTION, UNPROVEN:
@@ -44,8 +48,8 @@ public final class Planner {
         if (pathLength > site.length()) {
             return new PlannedSite(site, Action.REFUSE, null, path, String.format(
                     "site at offset 0x%x is %d bytes but the path \"%s\" needs %d; the longest path that fits is "
-                            + "%d bytes (choose one with --shim-path)", site.offset(), site.length(), path,
-                    pathLength, site.length()));
+                            + "%d bytes (choose one with %s)", site.offset(), site.length(), path,
+                    pathLength, site.length(), howToChoose(lib)));
         }
         long lastSafe = site.offset() + site.length() - pathLength;
         for (long ref : site.innerRefs()) {
