@@ -29,8 +29,16 @@ class InPlaceInstallTest {
     @TempDir
     Path tmp;
 
+    /** gen-b laid out as Ollama installs itself: {@code bin/ollama} and {@code lib/ollama/...}. */
     private Path genBInstall() throws Exception {
-        return Fixtures.copyInstall(Fixtures.installDir("x86_64", "release", "gen-b"), tmp.resolve("usr"));
+        Path root = Fixtures.copyInstall(Fixtures.installDir("x86_64", "release", "gen-b"), tmp.resolve("usr"));
+        Files.move(root.resolve("bin/gen-b"), root.resolve("bin/ollama"));
+        return root;
+    }
+
+    private static Path knownFor(Path root, Path f) {
+        String rel = root.relativize(f).toString().replace("bin/ollama", "bin/gen-b");
+        return Fixtures.installDir("x86_64", "release", "gen-b").resolve(rel);
     }
 
     private static Map<Path, byte[]> contents(List<Path> files) throws Exception {
@@ -40,8 +48,7 @@ class InPlaceInstallTest {
     }
 
     private static List<Path> elfFiles(Path root) {
-        return List.of(root.resolve("bin/gen-b"), root.resolve("bin/ggml-loader"),
-                root.resolve("lib/ollama/libggml-base.so"));
+        return List.of(root.resolve("bin/ollama"), root.resolve("lib/ollama/libggml-base.so"));
     }
 
     /** Expected bytes: the original with every known site right-aligned to the path, '/' before it. */
@@ -66,8 +73,7 @@ class InPlaceInstallTest {
         Cli.Result r = Cli.run("apply", root, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, r.exit(), r.toString());
         for (Path f : files) {
-            Path known = Fixtures.installDir("x86_64", "release", "gen-b").resolve(root.relativize(f).toString());
-            assertArrayEquals(expectedPatched(originals.get(f), known, "$ORIGIN/nvml.so"), Files.readAllBytes(f),
+            assertArrayEquals(expectedPatched(originals.get(f), knownFor(root, f), "$ORIGIN/nvml.so"), Files.readAllBytes(f),
                     "exact bytes of " + f);
             assertArrayEquals(originals.get(f), Files.readAllBytes(InstallLayout.backupOf(f)), "backup of " + f);
         }
@@ -75,11 +81,11 @@ class InPlaceInstallTest {
         assertTrue(Files.isRegularFile(root.resolve("lib/ollama/nvml.so")));
         assertEquals("rwxr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(root.resolve("bin/nvml.so"))));
         JsonNode manifest = new com.fasterxml.jackson.databind.ObjectMapper().readTree(root.resolve(".ollama-patch.json").toFile());
-        assertEquals(3, manifest.get("files").size());
+        assertEquals(2, manifest.get("files").size());
         assertEquals("$ORIGIN/nvml.so", manifest.get("shim_path").asText());
         assertTrue(manifest.get("tool").asText().startsWith("ollama-patch "));
 
-        Fixtures.Run gen = Fixtures.run("x86_64", root.resolve("bin/gen-b"), Map.of("FIXTURE_GPU_UUIDS",
+        Fixtures.Run gen = Fixtures.run("x86_64", root.resolve("bin/ollama"), Map.of("FIXTURE_GPU_UUIDS",
                 "GPU-00000000-0000-4000-8000-00000000f1x7"));
         assertTrue(gen.stdout().contains("discovery: nvml=ok driver=n/a devices=1"), gen.toString());
         Fixtures.Run loader = Fixtures.run("x86_64", root.resolve("bin/ggml-loader"), Map.of("FIXTURE_GPU_UUIDS",
@@ -114,9 +120,8 @@ class InPlaceInstallTest {
         Cli.Result forced = Cli.run("apply", root, "--shim", Fixtures.stub("x86_64"), "--shim-path", "$ORIGIN/other.so",
                 "--force");
         assertEquals(0, forced.exit(), forced.toString());
-        Path f = root.resolve("bin/gen-b");
-        Path known = Fixtures.installDir("x86_64", "release", "gen-b").resolve("bin/gen-b");
-        assertArrayEquals(expectedPatched(originals.get(f), known, "$ORIGIN/other.so"), Files.readAllBytes(f));
+        Path f = root.resolve("bin/ollama");
+        assertArrayEquals(expectedPatched(originals.get(f), knownFor(root, f), "$ORIGIN/other.so"), Files.readAllBytes(f));
         assertTrue(Files.isRegularFile(root.resolve("bin/other.so")));
         assertEquals(0, Cli.run("verify", root).exit());
         assertEquals(0, Cli.run("restore", root).exit());
@@ -127,7 +132,7 @@ class InPlaceInstallTest {
     void verifyReportsEachChangedByteAndRestoreRefusesAChangedFile() throws Exception {
         Path root = genBInstall();
         assertEquals(0, Cli.run("apply", root, "--shim", Fixtures.stub("x86_64")).exit());
-        Path f = root.resolve("bin/gen-b");
+        Path f = root.resolve("bin/ollama");
         flipByte(f, 4096);
         flipByte(root.resolve("lib/ollama/nvml.so"), 100);
         Cli.Result v = Cli.run("verify", root);
@@ -143,7 +148,7 @@ class InPlaceInstallTest {
     @Test
     void modeOwnerAndGroupAreKept() throws Exception {
         Path root = genBInstall();
-        Path f = root.resolve("bin/gen-b");
+        Path f = root.resolve("bin/ollama");
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwxr-x---"));
         boolean root0 = "root".equals(System.getProperty("user.name"));
         if (root0) {
