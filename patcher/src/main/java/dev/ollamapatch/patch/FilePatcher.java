@@ -47,18 +47,36 @@ public final class FilePatcher {
         }
     }
 
-    /** Mode, and owner and group when running with the right to set them. */
+    /**
+     * Mode, owner, group and extended attributes (file capabilities, SELinux labels, user.*) of the
+     * source onto the new file. Called after the data is written: the kernel drops
+     * {@code security.capability} on every write. coreutils' {@code cp --attributes-only} copies
+     * every namespace the caller may set and leaves the destination's contents alone; where it is
+     * missing or fails, the mode, owner and group are still copied.
+     */
     static void copyAttributes(Path source, Path target) throws IOException {
         PosixFileAttributes attrs = Files.readAttributes(source, PosixFileAttributes.class);
         PosixFileAttributeView view = Files.getFileAttributeView(target, PosixFileAttributeView.class,
                 LinkOption.NOFOLLOW_LINKS);
-        view.setPermissions(attrs.permissions());
         try {
             view.setGroup(attrs.group());
             view.setOwner(attrs.owner());
         } catch (IOException e) {
             // Not root: the new file is ours, as any copy would be.
         }
+        try {
+            Process cp = new ProcessBuilder("cp", "--attributes-only", "--preserve=xattr", "--",
+                    source.toString(), target.toString())
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            if (!cp.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) cp.destroyForcibly();
+        } catch (IOException e) {
+            // No cp: extended attributes cannot be copied; mode, owner and group are.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        // Last: a change of owner clears set-user-ID and set-group-ID bits.
+        view.setPermissions(attrs.permissions());
+        AtomicFiles.fsync(target);
     }
 
     public static List<LibraryTarget> nvmlPlus(List<LibraryTarget> extra) {

@@ -51,6 +51,7 @@ public final class JsonReport {
         }
         if (f.shim() != null) {
             ObjectNode shim = n.putObject("shim");
+            shim.put("name", f.shim().shim());
             shim.put("ok", f.shim().ok());
             ObjectNode fns = shim.putObject("functions");
             f.shim().functions().forEach(fns::put);

@@ -24,7 +24,7 @@ public final class ShimCheck {
     private ShimCheck() {}
 
     /** Each NVML function name in the target, mapped to whether the shim exports it. */
-    public record Result(List<String> problems, TreeMap<String, Boolean> functions) {
+    public record Result(String shim, List<String> problems, TreeMap<String, Boolean> functions) {
         public boolean ok() { return problems.isEmpty(); }
         public List<String> missing() {
             return functions.entrySet().stream().filter(e -> !e.getValue()).map(e -> e.getKey()).toList();
@@ -56,7 +56,7 @@ public final class ShimCheck {
         if (!missing.isEmpty()) {
             problems.add(shimName + " does not export " + String.join(", ", missing));
         }
-        return new Result(problems, functions);
+        return new Result(shimName, problems, functions);
     }
 
     /** NVML functions Ollama is known to look up (DESIGN.md sections 2 and 6). */

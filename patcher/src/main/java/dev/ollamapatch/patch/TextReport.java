@@ -49,7 +49,8 @@ public final class TextReport {
                 }
             }
             if (f.shim() != null) {
-                out.append("\n  NVML functions the file looks up, and whether the shim exports them:\n");
+                out.append("\n  NVML functions the file looks up, and whether the shim exports them (")
+                        .append(f.shim().shim()).append("):\n");
                 f.shim().functions().forEach((name, has) ->
                         out.append(String.format("    %-40s %s%n", name, has ? "yes" : "MISSING")));
                 for (String problem : f.shim().problems()) out.append("    problem: ").append(problem).append('\n');

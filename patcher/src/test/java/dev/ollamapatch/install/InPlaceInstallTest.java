@@ -146,7 +146,7 @@ class InPlaceInstallTest {
     }
 
     @Test
-    void modeOwnerAndGroupAreKept() throws Exception {
+    void modeOwnerGroupAndExtendedAttributesAreKept() throws Exception {
         Path root = genBInstall();
         Path f = root.resolve("bin/ollama");
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwxr-x---"));
@@ -154,9 +154,24 @@ class InPlaceInstallTest {
         if (root0) {
             assertEquals(0, new ProcessBuilder("chown", "65534:65534", f.toString()).start().waitFor());
         }
+        // A user attribute, and a file capability as an Ollama binary might carry (root only).
+        var xattrs = Files.getFileAttributeView(f, java.nio.file.attribute.UserDefinedFileAttributeView.class);
+        xattrs.write("ollama-patch.test", java.nio.ByteBuffer.wrap("kept".getBytes(StandardCharsets.UTF_8)));
+        if (root0) {
+            assertEquals(0, new ProcessBuilder("setcap", "cap_net_bind_service=+ep", f.toString()).start().waitFor());
+        }
         PosixFileAttributes before = Files.readAttributes(f, PosixFileAttributes.class);
         assertEquals(0, Cli.run("apply", root, "--shim", Fixtures.stub("x86_64")).exit());
         PosixFileAttributes after = Files.readAttributes(f, PosixFileAttributes.class);
+        java.nio.ByteBuffer value = java.nio.ByteBuffer.allocate(16);
+        Files.getFileAttributeView(f, java.nio.file.attribute.UserDefinedFileAttributeView.class)
+                .read("ollama-patch.test", value);
+        assertEquals("kept", new String(value.array(), 0, value.position(), StandardCharsets.UTF_8));
+        if (root0) {
+            Process getcap = new ProcessBuilder("getcap", f.toString()).start();
+            String caps = new String(getcap.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(caps.contains("cap_net_bind_service"), "file capability kept: " + caps);
+        }
         assertEquals(before.permissions(), after.permissions());
         assertEquals(before.owner(), after.owner());
         assertEquals(before.group(), after.group());

@@ -166,12 +166,15 @@ class ApplyBehaviourTest {
         Path dir = ApplyEndToEndTest.shortTempDirectory();
         try {
             for (String arch : Fixtures.ARCHES) {
-                for (String program : List.of("gen-a", "gen-c", "needed", "tailmerge")) {
+                for (String program : List.of("gen-a", "gen-b", "gen-c", "needed", "tailmerge")) {
                     Path out = Files.createDirectories(dir.resolve(arch.substring(0, 1) + program.charAt(4)))
                             .resolve(program);
                     Cli.Result r = Cli.run("apply", Fixtures.binary(arch, "release", program), "-o", out);
                     assertEquals(0, r.exit(), r.toString());
-                    Fixtures.Run run = Fixtures.run(arch, out, Map.of("OLLAMA_PATCH_SHIM_CONFIG", conf.toString()));
+                    // gen-b gets device UUIDs from CUDA in Ollama; the fixture takes them from the environment.
+                    Fixtures.Run run = Fixtures.run(arch, out, Map.of("OLLAMA_PATCH_SHIM_CONFIG", conf.toString(),
+                            "FIXTURE_GPU_UUIDS", "GPU-3f1c2d4e-0000-4000-8000-000000000001,"
+                                    + "GPU-3f1c2d4e-0000-4000-8000-000000000002"));
                     String want = program.equals("gen-b") ? "driver=n/a devices=2" : "driver=570.86.15 devices=2";
                     assertTrue(run.stdout().contains("discovery: nvml=ok " + want), arch + " " + program + ": " + run);
                     assertTrue(run.stdout().contains("name=NVIDIA L4"), run.stdout());
