@@ -1,5 +1,7 @@
 package dev.ollamapatch.cli;
 
+import dev.ollamapatch.archive.ArchiveFormat;
+import dev.ollamapatch.archive.Checksums;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.install.InPlaceApply;
@@ -37,7 +39,8 @@ import java.util.concurrent.Callable;
 @Command(name = "apply", mixinStandardHelpOptions = true,
         description = "Retarget the NVML sites of TARGET to the shim and install the shim beside the result.")
 final class ApplyCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "TARGET", description = "ELF file or install directory (in place without -o)")
+    @Parameters(paramLabel = "TARGET", description = "ELF file, install directory (in place without -o), "
+            + "or release archive (.tgz, .tar.gz, .tar, .tar.zst; -o required)")
     Path target;
 
     @Option(names = {"-o", "--output"}, paramLabel = "OUT", description = "write the patched copy here")
@@ -69,6 +72,9 @@ final class ApplyCommand implements Callable<Integer> {
     @Mixin
     LibraryOptions libraries;
 
+    @Mixin
+    ArchiveOptions archive;
+
     @Spec
     CommandSpec spec;
 
@@ -79,6 +85,8 @@ final class ApplyCommand implements Callable<Integer> {
         if (!Files.exists(target)) {
             throw new PatchException(PatchException.Kind.USAGE, target + ": no such file");
         }
+        if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);
+        if (archive.checksums != null) Checksums.verify(archive.checksums, target);
         if (output == null) {
             return inPlace(out, err);
         }

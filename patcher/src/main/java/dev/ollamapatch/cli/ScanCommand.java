@@ -1,5 +1,6 @@
 package dev.ollamapatch.cli;
 
+import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.patch.Digests;
@@ -36,16 +37,32 @@ final class ScanCommand implements Callable<Integer> {
     @Mixin
     LibraryOptions libraries;
 
+    @Mixin
+    ArchiveOptions archive;
+
     @Spec
     CommandSpec spec;
 
     @Override
     public Integer call() throws IOException {
         List<FileReport> reports = new ArrayList<>();
+        List<String> archives = new ArrayList<>();
         int invalid = 0;
         for (Path target : targets) {
             if (!Files.exists(target)) {
                 throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
+            }
+            if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
+                try {
+                    List<FileReport> entries = ArchiveCommands.scan(target, libraries, archive);
+                    reports.addAll(entries);
+                    entries.forEach(e -> archives.add(target.toString()));
+                } catch (PatchException e) {
+                    if (e.kind() != PatchException.Kind.INVALID_INPUT) throw e;
+                    Reports.error(spec.commandLine().getErr(), e.getMessage());
+                    invalid++;
+                }
+                continue;
             }
             List<Path> files = Files.isDirectory(target) ? Targets.elfFilesOf(target) : List.of(target);
             for (Path file : files) {
@@ -54,13 +71,14 @@ final class ScanCommand implements Callable<Integer> {
                     Plan plan = FilePatcher.plan(elf, new PlanOptions(libraries.targets(null), dir.toString()));
                     reports.add(new FileReport(file.toString(), Digests.sha256(elf.bytes()), plan, null, null,
                             plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+                    archives.add(null);
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
                     invalid++;
                 }
             }
         }
-        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
+        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, archives, json, true);
         if (invalid > 0) return ExitCodes.INVALID_INPUT;
         boolean any = reports.stream().anyMatch(r -> !r.plan().retargeted().isEmpty() || r.plan().isRefused());
         return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;

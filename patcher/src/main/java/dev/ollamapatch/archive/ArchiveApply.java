@@ -1,0 +1,161 @@
+package dev.ollamapatch.archive;
+
+import dev.ollamapatch.patch.AtomicFiles;
+import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.patch.LibraryTarget;
+import dev.ollamapatch.patch.PatchException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * {@code apply ARCHIVE -o OUT}: checks the input's checksum, patches the archive in one streaming
+ * pass into a temporary file beside OUT, verifies it in a second pass, fsyncs it and renames it into
+ * place. Any failure deletes the temporary file: OUT is either untouched or complete.
+ */
+public final class ArchiveApply {
+    /**
+     * @param checksums   a sha256sum-format file the archive must match, or null
+     * @param expectSha256 the archive's SHA-256, or null
+     */
+    public record Options(Path archive, Path output, List<LibraryTarget> libs, Path userShim, String prefix,
+                          boolean dryRun, boolean force, Path checksums, String expectSha256) {}
+
+    /** The reports of the ELF entries, the exit status, and what to tell the user on stderr. */
+    public record Outcome(List<FileReport> reports, int exitCode, List<String> messages) {}
+
+    private ArchiveApply() {}
+
+    /**
+     * Runs it. {@code reports} is filled as entries are decided, so that a refusal (thrown) can still
+     * be reported by the caller.
+     */
+    public static Outcome run(Options o, Progress progress, List<FileReport> reports) throws IOException {
+        ArchiveFormat format = checkArguments(o);
+        if (o.checksums() != null) Checksums.verify(o.checksums(), o.archive());
+        if (o.expectSha256() != null) Checksums.expect(o.expectSha256(), o.archive());
+        Path destination = o.output().toAbsolutePath();
+        if (o.dryRun()) {
+            ArchivePatcher.Result r = pass(o, format, null, progress, Set.of(), reports, "planned",
+                    Path.of(System.getProperty("java.io.tmpdir")));
+            return noWork(o, r).orElse(new Outcome(r.reports(), 0, List.of()));
+        }
+        Set<String> replace = new HashSet<>();
+        Path temp = AtomicFiles.createTemp(destination);
+        try {
+            while (true) {
+                ArchivePatcher.Result r;
+                try (TarWriter w = TarWriter.create(temp, format)) {
+                    r = pass(o, format, w, progress, replace, reports, "patched", destination.getParent());
+                    Outcome none = noWork(o, r).orElse(null);
+                    if (none != null) return none;
+                    w.finish();
+                } catch (ArchivePatcher.ReplaceEarlier again) {
+                    replace.add(again.key);
+                    reports.clear();
+                    continue;
+                }
+                ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
+                AtomicFiles.commit(temp, destination);
+                return new Outcome(r.reports(), 0, List.of(String.format(
+                        "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
+                        r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")));
+            }
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    /** {@code scan ARCHIVE}: the report of every ELF entry, nothing written. */
+    public static List<FileReport> scan(Path archive, List<LibraryTarget> libs, String prefix) throws IOException {
+        ArchiveFormat format = ArchiveFormat.of(archive).orElseThrow();
+        List<FileReport> reports = new ArrayList<>();
+        ArchivePatcher.Options po = new ArchivePatcher.Options(libs, null, checkPrefix(prefix), false,
+                Path.of(System.getProperty("java.io.tmpdir")), null, "found", true);
+        run(archive, format, null, po, Progress.NONE, Set.of(), reports);
+        return reports;
+    }
+
+    private static ArchivePatcher.Result pass(Options o, ArchiveFormat format, TarWriter w, Progress progress,
+                                              Set<String> replace, List<FileReport> reports, String status,
+                                              Path spoolDir) throws IOException {
+        ArchivePatcher.Options po = new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()),
+                o.force(), spoolDir, w == null ? null : o.output().toAbsolutePath().toString(), status, false);
+        try {
+            return run(o.archive(), format, w, po, progress, replace, reports);
+        } finally {
+            progress.finish();
+        }
+    }
+
+    /** Maps read failures to exit 4 and write failures to exit 1, each naming the archive. */
+    private static ArchivePatcher.Result run(Path archive, ArchiveFormat format, TarWriter w,
+                                             ArchivePatcher.Options po, Progress progress, Set<String> replace,
+                                             List<FileReport> reports) throws IOException {
+        try {
+            return ArchivePatcher.run(archive, format, w, po, progress, replace, reports);
+        } catch (ArchiveReadException e) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
+                    + (w == null ? "" : "; nothing written"), e);
+        } catch (IOException e) {
+            throw new PatchException(PatchException.Kind.FAILED, archive + ": " + (w == null ? "" : "writing "
+                    + po.output() + ": ") + e + (w == null ? "" : "; nothing written"), e);
+        }
+    }
+
+    /** As for a file: exit 3 when nothing names NVML, 0 when already patched; in both cases nothing is written. */
+    private static java.util.Optional<Outcome> noWork(Options o, ArchivePatcher.Result r) {
+        if (r.patched() > 0) return java.util.Optional.empty();
+        boolean already = r.alreadyPatched() > 0;
+        String what = already ? "already patched (its entries name the shim); nothing to do"
+                : "nothing to patch: no entry names " + LibraryTarget.NVML.name();
+        return java.util.Optional.of(new Outcome(r.reports(), already ? 0 : 3,
+                List.of(o.archive() + ": " + what + "; nothing written")));
+    }
+
+    private static ArchiveFormat checkArguments(Options o) {
+        ArchiveFormat format = ArchiveFormat.of(o.archive()).orElseThrow();
+        if (o.output() == null) {
+            throw new PatchException(PatchException.Kind.USAGE, o.archive()
+                    + ": an archive is not patched in place; give the output archive with -o OUT");
+        }
+        ArchiveFormat outFormat = ArchiveFormat.of(o.output()).orElse(null);
+        if (outFormat != format) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the output must be an archive "
+                    + "of the input's kind (" + String.join(" or ", format.suffixes()) + ")");
+        }
+        if (Files.isDirectory(o.archive())) {
+            throw new PatchException(PatchException.Kind.USAGE, o.archive() + ": is a directory, not an archive");
+        }
+        try {
+            if (Files.exists(o.output()) && Files.isSameFile(o.archive(), o.output())) {
+                throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + " is the input archive");
+            }
+        } catch (IOException e) {
+            // cannot tell; the rename at the end still cannot mix the two
+        }
+        return format;
+    }
+
+    private static String checkPrefix(String prefix) {
+        if (!prefix.startsWith("/")) {
+            throw new PatchException(PatchException.Kind.USAGE, "--prefix " + prefix + ": must be an absolute directory");
+        }
+        return prefix;
+    }
+
+    /** A progress bar on {@code err} when {@code show}; otherwise silent. */
+    public static Progress progress(java.io.PrintWriter err, Path archive, boolean show) {
+        if (!show) return Progress.NONE;
+        try {
+            return Progress.bar(err, Files.size(archive));
+        } catch (IOException e) {
+            return Progress.NONE;
+        }
+    }
+}

@@ -1,0 +1,264 @@
+package dev.ollamapatch.archive;
+
+import dev.ollamapatch.elf.ByteEdit;
+import dev.ollamapatch.elf.EditedCopy;
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.elf.ElfNames;
+import dev.ollamapatch.patch.AlreadyPatched;
+import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.patch.FilePatcher;
+import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.patch.LibraryTarget;
+import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.patch.Plan;
+import dev.ollamapatch.patch.PlanOptions;
+import dev.ollamapatch.patch.PlannedSite;
+import dev.ollamapatch.patch.ShimCheck;
+import dev.ollamapatch.patch.ShimSource;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One streaming pass over an archive: every entry is read once, in order; an ELF entry is spooled to
+ * a temporary file (mapped, never held in the heap), planned exactly as a file would be, and written
+ * patched with the shim added right after it; every other entry is copied straight through. With no
+ * writer (scan, dry run) the same decisions are made and nothing is written.
+ */
+final class ArchivePatcher {
+    private static final int MAGIC = 4;
+
+    /**
+     * @param libs       libraries to retarget, NVML first
+     * @param userShim   --shim, or null for the bundled shim of each entry's machine
+     * @param prefix     absolute directory the archive is extracted under (glob sites need it)
+     * @param force      replace an existing entry where the shim goes
+     * @param spoolDir   where ELF entries are spooled (the output's directory: same file system, no tmpfs limits)
+     * @param output     the output archive's name, for reports; null when nothing is written
+     * @param status     the report status of an entry with work: "patched" or "planned"
+     * @param scan       only report what each ELF entry holds (no shim, no refusals)
+     */
+    record Options(List<LibraryTarget> libs, Path userShim, String prefix, boolean force, Path spoolDir,
+                   String output, String status, boolean scan) {}
+
+    enum Action { COPIED, PATCHED, DROPPED }
+
+    /** What became of one input entry; the verifier walks these against both archives. */
+    record Outcome(EntryHeader input, Action action, List<ByteEdit> edits, ShimAdded shim) {}
+
+    /** The shim entry added after a patched entry, and the SHA-256 of its bytes. */
+    record ShimAdded(EntryHeader header, String sha256) {}
+
+    record Result(List<Outcome> entries, List<FileReport> reports, int patched, int alreadyPatched, int shims) {}
+
+    /**
+     * The shim belongs where an earlier entry of the archive already was, and --force asked to
+     * replace it: the pass starts over and drops that entry (a stream cannot take back what it wrote).
+     */
+    static final class ReplaceEarlier extends RuntimeException {
+        final String key;
+
+        ReplaceEarlier(String key) {
+            super(null, null, false, false);
+            this.key = key;
+        }
+    }
+
+    private final Path archive;
+    private final Options options;
+    private final TarReader in;
+    private final TarWriter out;
+    private final Progress progress;
+    private final Set<String> replace;
+    private final List<Outcome> outcomes = new ArrayList<>();
+    private final List<FileReport> reports;
+    private final Set<String> seen = new HashSet<>();
+    private final Set<String> shimsAdded = new HashSet<>();
+    private final Map<String, ShimSource> shims = new HashMap<>();
+    private int patched, already;
+
+    private ArchivePatcher(Path archive, Options options, TarReader in, TarWriter out, Progress progress,
+                           Set<String> replace, List<FileReport> reports) {
+        this.archive = archive;
+        this.options = options;
+        this.in = in;
+        this.out = out;
+        this.progress = progress;
+        this.replace = replace;
+        this.reports = reports;
+    }
+
+    /**
+     * Runs the pass. {@code reports} receives each ELF entry's report as it is decided, so a refusal
+     * can still be reported. {@code replace}: keys of existing entries to drop (see {@link ReplaceEarlier}).
+     */
+    static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, Progress progress,
+                      Set<String> replace, List<FileReport> reports) throws IOException {
+        try (TarReader in = TarReader.open(archive, format, progress)) {
+            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, reports);
+            p.entries();
+            return new Result(List.copyOf(p.outcomes), List.copyOf(reports), p.patched, p.already,
+                    p.shimsAdded.size());
+        }
+    }
+
+    private void entries() throws IOException {
+        byte[] head = new byte[MAGIC];
+        for (EntryHeader h = in.next(); h != null; h = in.next()) {
+            progress.entry(h.name());
+            String key = EntryNames.key(h.name());
+            if (shimsAdded.contains(key) || replace.contains(key)) {
+                if (!options.force()) throw shimConflict(h.name());
+                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
+                continue;
+            }
+            seen.add(key);
+            if (h.isRegular() && h.size() >= MAGIC) {
+                in.readFully(head, MAGIC);
+                if (head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F') {
+                    elfEntry(h, head);
+                    continue;
+                }
+                copy(h, head);
+            } else {
+                copy(h, null);
+            }
+        }
+    }
+
+    private void copy(EntryHeader h, byte[] head) throws IOException {
+        outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+        if (out == null) return;
+        out.begin(h);
+        if (head != null) out.out().write(head);
+        out.copy(in.data());
+        end(h);
+    }
+
+    private void end(EntryHeader h) throws IOException {
+        try {
+            out.end();
+        } catch (IOException e) {
+            // The library counts the bytes: fewer than the header's size means the input ended early.
+            throw new ArchiveReadException("entry " + h.name(), "truncated archive (" + e.getMessage() + ")");
+        }
+    }
+
+    private void elfEntry(EntryHeader h, byte[] head) throws IOException {
+        Path spool = Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
+        try {
+            try (OutputStream s = Files.newOutputStream(spool)) {
+                s.write(head);
+                long copied = MAGIC + in.data().transferTo(s);
+                if (copied != h.size()) {
+                    throw new ArchiveReadException("entry " + h.name(), "truncated archive (entry data ends early)");
+                }
+            }
+            try (ElfFile elf = ElfFile.open(spool)) {
+                planAndWrite(h, elf, spool);
+            } catch (ElfFormatException e) {
+                throw new PatchException(PatchException.Kind.INVALID_INPUT,
+                        archive + ": entry " + h.name() + ": ELF: " + e.getMessage() + "; nothing written", e);
+            }
+        } finally {
+            Files.deleteIfExists(spool);
+        }
+    }
+
+    private void planAndWrite(EntryHeader h, ElfFile elf, Path spool) throws IOException {
+        String name = h.name();
+        List<LibraryTarget> libs = options.libs();
+        Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)));
+        if (options.scan()) {
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
+                    plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+            outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+            return;
+        }
+        if (plan.isRefused()) {
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused"));
+            PlannedSite first = plan.refused().get(0);
+            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                    "%s: entry %s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", archive,
+                    name, first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+        }
+        if (!plan.hasWork()) {
+            boolean done = AlreadyPatched.holds(elf, libs);
+            if (done) already++;
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
+                    done ? "already-patched" : "nothing-to-patch"));
+            outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+            if (out != null) {
+                out.begin(h);
+                Files.copy(spool, out.out());
+                end(h);
+            }
+            return;
+        }
+        ShimSource shim = shimFor(elf);
+        ShimCheck.Result check = shim.checkAgainst(elf);
+        if (!check.ok()) {
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused", check));
+            throw new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + name
+                    + ": the shim cannot serve it: " + String.join("; ", check.problems()) + "; nothing written");
+        }
+        boolean nvml = plan.retargeted().stream()
+                .anyMatch(p -> p.site().library().name().equals(LibraryTarget.NVML.name()));
+        String shimName = nvml ? EntryNames.shimEntry(name, libs.get(0).defaultPath()) : null;
+        String shimKey = shimName == null ? null : EntryNames.key(shimName);
+        boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
+        if (addShim && seen.contains(shimKey)) {
+            if (!options.force()) throw shimConflict(shimName);
+            throw new ReplaceEarlier(shimKey);
+        }
+        patched++;
+        if (out == null) {
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, options.status(), check));
+            if (addShim) shimsAdded.add(shimKey);
+            return;
+        }
+        out.begin(h);
+        EditedCopy.CopyDigests digests = EditedCopy.write(elf.bytes(), plan.edits(), out.channel());
+        end(h);
+        ShimAdded added = null;
+        if (addShim) {
+            byte[] bytes = shim.bytes();
+            EntryHeader sh = EntryHeader.shimBeside(h, shimName, bytes.length);
+            out.begin(sh);
+            out.out().write(bytes);
+            out.end();
+            shimsAdded.add(shimKey);
+            added = new ShimAdded(sh, HexFormat.of().formatHex(Digests.sha256().digest(bytes)));
+        }
+        outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
+        reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
+                options.status(), check));
+    }
+
+    /** One shim per machine (or the user's): entries of one archive share it. */
+    private ShimSource shimFor(ElfFile elf) throws IOException {
+        String key = options.userShim() != null ? "user" : ElfNames.machine(elf.header().machine());
+        ShimSource s = shims.get(key);
+        if (s == null) {
+            s = ShimSource.choose(options.userShim(), elf);
+            shims.put(key, s);
+        }
+        return s;
+    }
+
+    private PatchException shimConflict(String name) {
+        return new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + name
+                + ": the archive already has an entry where the shim goes; --force replaces it; nothing written");
+    }
+
+}

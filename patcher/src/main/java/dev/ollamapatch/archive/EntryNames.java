@@ -1,0 +1,52 @@
+package dev.ollamapatch.archive;
+
+import dev.ollamapatch.patch.PatchException;
+
+import java.nio.file.Path;
+
+/** Pure rules for entry names: how they compare, where an entry is installed, where its shim goes. */
+final class EntryNames {
+    private static final String ORIGIN = "$ORIGIN/";
+
+    private EntryNames() {}
+
+    /** The name as a path for comparison: {@code ./bin/ollama}, {@code bin/ollama} and {@code bin//ollama} are one. */
+    static String key(String entryName) {
+        String n = entryName;
+        while (n.startsWith("./")) n = n.substring(2);
+        n = n.replaceAll("/{2,}", "/");
+        while (n.endsWith("/")) n = n.substring(0, n.length() - 1);
+        return n;
+    }
+
+    /**
+     * The absolute directory the entry will live in once the archive is extracted under {@code prefix}
+     * (Ollama's install script extracts releases into /usr/local): glob sites need it.
+     */
+    static String installDir(String prefix, String entryName) {
+        Path p = Path.of(prefix).resolve(key(entryName)).normalize().getParent();
+        return p == null ? prefix : p.toString();
+    }
+
+    /**
+     * The entry name the shim gets beside {@code entryName} for a site path {@code $ORIGIN/REST}: in the
+     * same directory and with the same {@code ./} style as the entry, so the two extract side by side.
+     */
+    static String shimEntry(String entryName, String shimPath) {
+        if (!shimPath.startsWith(ORIGIN)) {
+            throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
+                    + ": in an archive the shim is added beside each patched entry, so the path must start with "
+                    + ORIGIN);
+        }
+        String rest = shimPath.substring(ORIGIN.length());
+        int slash = entryName.lastIndexOf('/');
+        String dir = slash < 0 ? "" : entryName.substring(0, slash + 1);
+        String joined = dir + rest;
+        String normal = Path.of(joined).normalize().toString();
+        if (normal.startsWith("..") || normal.isEmpty()) {
+            throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
+                    + ": places the shim outside the archive for entry " + entryName);
+        }
+        return entryName.startsWith("./") && !normal.startsWith("./") ? "./" + normal : normal;
+    }
+}
