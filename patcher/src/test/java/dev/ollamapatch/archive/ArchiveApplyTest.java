@@ -16,7 +16,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -283,10 +282,6 @@ class ArchiveApplyTest {
         assertEquals(5, r.exit(), r.toString());
         assertTrue(r.err().contains("entry bin/ollama: the shim cannot serve it"), r.err());
         assertFalse(Files.exists(out));
-    }
-
-    static String hex(byte[] b) {
-        return HexFormat.of().formatHex(b);
     }
 
     private void assertNoTemporaryFiles() throws Exception {
