@@ -27,6 +27,17 @@ public interface ByteSource extends AutoCloseable {
 
     void read(long offset, byte[] dst, int dstOff, int len);
 
+    /**
+     * Like {@link #read}, for bulk passes (hashing, copying, comparing, scanning large regions): a
+     * file-backed source reads through the file (positional reads) instead of its mapping, so that a
+     * pass over the whole file does not fault the file's pages into this process. A mapping's pages
+     * count in the resident set until they are unmapped, and the JDK cannot unmap before close, so
+     * streaming through the mapping would make the peak resident set grow with the file.
+     */
+    default void readBulk(long offset, byte[] dst, int dstOff, int len) {
+        read(offset, dst, dstOff, len);
+    }
+
     /** A read-only view of {@code [offset, offset+length)}, position 0, big-endian order. */
     ByteBuffer slice(long offset, int length);
 

@@ -11,8 +11,9 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * Writes a copy of a source with same-length byte edits applied, hashing input and output in the
- * same single pass so that the digests describe exactly the bytes read and written.
+ * Writes a copy of a source with same-length byte edits applied, hashing the input (and, with
+ * {@link #write}, the output) in the same single pass so that the digests describe exactly the
+ * bytes read and written.
  */
 public final class EditedCopy {
     private static final int CHUNK = 8 << 20;
@@ -67,15 +68,34 @@ public final class EditedCopy {
     }
 
     public static CopyDigests write(ByteSource source, List<ByteEdit> edits, WritableByteChannel out) throws IOException {
+        MessageDigest outDigest = sha256();
+        byte[] in = copy(source, edits, out, outDigest);
+        return new CopyDigests(in, outDigest.digest(), source.size());
+    }
+
+    /**
+     * Like {@link #write}, but hashes only the input: for callers that hash the output anyway when
+     * they read it back from disk to verify it (a digest of the bytes handed to the channel would
+     * cost a third SHA-256 pass and prove less than one of the bytes that landed in the file).
+     * Returns the input's SHA-256.
+     */
+    public static byte[] writeHashingInput(ByteSource source, List<ByteEdit> edits, WritableByteChannel out)
+            throws IOException {
+        return copy(source, edits, out, null);
+    }
+
+    private static byte[] copy(ByteSource source, List<ByteEdit> edits, WritableByteChannel out,
+                               MessageDigest outDigest) throws IOException {
         long size = source.size();
         validate(size, edits);
         List<ByteEdit> sorted = sorted(edits);
-        MessageDigest in = sha256(), outDigest = sha256();
+        MessageDigest in = sha256();
         byte[] buf = new byte[(int) Math.min(CHUNK, Math.max(size, 1))];
         int next = 0; // first edit that may still touch the current or a later chunk
         for (long pos = 0; pos < size; ) {
             int len = (int) Math.min(buf.length, size - pos);
-            source.read(pos, buf, 0, len);
+            // Read through the file, not its mapping: the copy then holds one chunk, not the file.
+            source.readBulk(pos, buf, 0, len);
             in.update(buf, 0, len);
             long end = pos + len;
             while (next < sorted.size() && sorted.get(next).end() <= pos) {
@@ -87,14 +107,25 @@ public final class EditedCopy {
                 long from = Math.max(pos, e.offset()), to = Math.min(end, e.end());
                 System.arraycopy(r, (int) (from - e.offset()), buf, (int) (from - pos), (int) (to - from));
             }
-            outDigest.update(buf, 0, len);
+            if (outDigest != null) outDigest.update(buf, 0, len);
             ByteBuffer bb = ByteBuffer.wrap(buf, 0, len);
             while (bb.hasRemaining()) {
                 out.write(bb);
             }
             pos = end;
         }
-        return new CopyDigests(in.digest(), outDigest.digest(), size);
+        return in.digest();
+    }
+
+    /** Applies the edits that fall in {@code [pos, pos+len)} to {@code buf}, which holds those bytes. */
+    public static void applyTo(byte[] buf, long pos, int len, List<ByteEdit> sortedEdits) {
+        long end = pos + len;
+        for (ByteEdit e : sortedEdits) {
+            if (e.end() <= pos) continue;
+            if (e.offset() >= end) break;
+            long from = Math.max(pos, e.offset()), to = Math.min(end, e.end());
+            System.arraycopy(e.replacement(), (int) (from - e.offset()), buf, (int) (from - pos), (int) (to - from));
+        }
     }
 
     private static List<ByteEdit> sorted(List<ByteEdit> edits) {

@@ -71,6 +71,24 @@ final class MappedByteSource implements ByteSource {
     }
 
     @Override
+    public void readBulk(long offset, byte[] dst, int dstOff, int len) {
+        Objects.checkFromIndexSize(offset, len, size);
+        Objects.checkFromIndexSize(dstOff, len, dst.length);
+        ByteBuffer into = ByteBuffer.wrap(dst, dstOff, len);
+        try {
+            while (into.hasRemaining()) {
+                int n = channel.read(into, offset + (into.position() - dstOff));
+                if (n < 0) {
+                    throw new IOException("the file ended at " + (offset + into.position() - dstOff)
+                            + " while reading it (it was " + size + " bytes when opened)");
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
     public ByteBuffer slice(long offset, int length) {
         Objects.checkFromIndexSize(offset, length, size);
         int first = (int) (offset >>> CHUNK_SHIFT);

@@ -97,14 +97,23 @@ final class ApplyCommand implements Callable<Integer> {
         Path destination = output.toAbsolutePath();
         List<LibraryTarget> libs = libraries.targets(shimPath);
         try (ElfFile elf = ElfFile.open(target)) {
-            String sha = Digests.sha256(elf.bytes());
-            if (expectSha256 != null && !expectSha256.equalsIgnoreCase(sha)) {
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: SHA-256 is %s, expected %s; nothing written", target, sha, expectSha256.toLowerCase()));
+            // With --expect-sha256 the input is hashed before anything else (refuse before anything
+            // is written, DESIGN.md 7). Without it, a file that gets patched is hashed while it is
+            // copied, in the same pass, and only reports that write nothing hash it on their own.
+            String expected = null;
+            if (expectSha256 != null) {
+                expected = Digests.sha256(elf.bytes());
+                if (!expectSha256.equalsIgnoreCase(expected)) {
+                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                            "%s: SHA-256 is %s, expected %s; nothing written", target, expected,
+                            expectSha256.toLowerCase()));
+                }
             }
+            String known = expected;
+            java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
             Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, destination.getParent().toString()));
             if (plan.isRefused()) {
-                emit(out, err, List.of(new FileReport(target.toString(), sha, plan, null, null, "refused")));
+                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null, "refused")));
                 PlannedSite first = plan.refused().get(0);
                 throw new PatchException(PatchException.Kind.REFUSED, String.format(
                         "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", target,
@@ -112,7 +121,7 @@ final class ApplyCommand implements Callable<Integer> {
             }
             if (!plan.hasWork()) {
                 boolean patched = AlreadyPatched.holds(elf, libs);
-                emit(out, err, List.of(new FileReport(target.toString(), sha, plan, null, null,
+                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null,
                         patched ? "already-patched" : "nothing-to-patch")));
                 err.println("ollama-patch: " + target + (patched
                         ? ": already patched (its sites name the shim); nothing to do"
@@ -122,12 +131,12 @@ final class ApplyCommand implements Callable<Integer> {
             ShimSource shimSource = ShimSource.choose(shim, elf);
             ShimCheck.Result check = shimSource.checkAgainst(elf);
             if (!check.ok()) {
-                emit(out, err, List.of(new FileReport(target.toString(), sha, plan, null, null, "refused", check)));
+                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check)));
                 throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
                         + String.join("; ", check.problems()) + "; nothing written");
             }
             if (dryRun) {
-                emit(out, err, List.of(new FileReport(target.toString(), sha, plan, null, null, "planned", check)));
+                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check)));
                 return ExitCodes.OK;
             }
             Path shimTarget = ShimSource.installTarget(destination, libs.get(0).defaultPath());
@@ -136,9 +145,16 @@ final class ApplyCommand implements Callable<Integer> {
                 shimSource.installAt(shimTarget);
             }
             FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
+            if (expected != null && !expected.equals(written.digests().inputHex())) {
+                // Checked before the rename: the patched copy never replaces anything at OUT.
+                java.nio.file.Files.deleteIfExists(written.temp());
+                throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                        "%s: changed while it was being patched (SHA-256 %s before, %s while copying); "
+                                + "nothing written to %s", target, expected, written.digests().inputHex(), destination));
+            }
             AtomicFiles.commit(written.temp(), destination);
-            emit(out, err, List.of(new FileReport(target.toString(), sha, plan, destination.toString(),
-                    written.digests().outputHex(), "patched", check)));
+            emit(out, err, List.of(new FileReport(target.toString(), written.digests().inputHex(), plan,
+                    destination.toString(), written.digests().outputHex(), "patched", check)));
             err.println("ollama-patch: wrote " + destination + " and the shim " + shimTarget);
             return ExitCodes.OK;
         } catch (ElfFormatException e) {

@@ -189,6 +189,15 @@ public final class InPlaceApply {
         for (Work w : work) {
             try (ElfFile elf = ElfFile.open(w.source)) {
                 FilePatcher.Written written = FilePatcher.writeVerified(elf, w.source, w.plan, w.file);
+                // The copy hashes what it read: a different digest means the source (the file, or its
+                // kept original when re-targeting) changed after it was planned.
+                String planned = w.source.equals(w.file) ? w.sha256 : w.originalSha256;
+                if (!written.digests().inputHex().equals(planned)) {
+                    Files.deleteIfExists(written.temp());
+                    throw new PatchException(PatchException.Kind.REFUSED, w.source + ": changed while it was being "
+                            + "patched (SHA-256 " + planned + " when planned, " + written.digests().inputHex()
+                            + " when copied); nothing changed");
+                }
                 pending.add(new PendingFile(w, written));
                 entries.add(new Manifest.FileEntry(w.file.toString(), w.originalSha256, written.digests().outputHex(),
                         InstallLayout.backupOf(w.file).toString(), siteEntries(w.plan)));

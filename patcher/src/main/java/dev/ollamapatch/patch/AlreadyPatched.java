@@ -15,7 +15,7 @@ public final class AlreadyPatched {
             for (Region r : Region.of(elf)) {
                 if (r.exec() && !r.segment()) continue;
                 boolean[] found = {false};
-                ReferenceCollector.forEachWindow(elf, r, (buf, base) -> ByteSearch.forEach(buf, path, i -> found[0] = true));
+                ReferenceCollector.forEachWindow(elf, r, (buf, base, from, to) -> ByteSearch.forEach(buf, path, from, to, i -> found[0] = true));
                 if (found[0]) return true;
             }
         }

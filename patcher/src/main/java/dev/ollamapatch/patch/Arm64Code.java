@@ -14,9 +14,10 @@ final class Arm64Code {
 
     private Arm64Code() {}
 
-    static void scan(ByteBuffer code, long base, AddressRanges ranges, List<Reference> out) {
+    /** Instructions starting in {@code [from, to)} of {@code code} (loaded at {@code base}; the rest is context). */
+    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, List<Reference> out) {
         int count = code.limit() / 4;
-        for (int i = 0; i < count; i++) {
+        for (int i = from / 4, end = Math.min(count, (to + 3) / 4); i < end; i++) {
             int insn = code.getInt(i * 4);
             if ((insn & 0x9F000000) != 0x90000000) continue; // adrp
             int rd = insn & 31;

@@ -6,9 +6,12 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
-/** SHA-256 over mapped bytes, in large slices. */
+/**
+ * SHA-256 of a source, read in chunks through the file rather than its mapping so that hashing a
+ * large file neither holds it in the heap nor faults all of its pages into the process.
+ */
 public final class Digests {
-    private static final int CHUNK = 1 << 24;
+    private static final int CHUNK = 4 << 20;
 
     private Digests() {}
 
@@ -22,8 +25,11 @@ public final class Digests {
 
     public static String sha256(ByteSource source) {
         MessageDigest md = sha256();
+        byte[] buf = new byte[(int) Math.min(CHUNK, Math.max(1, source.size()))];
         for (long p = 0; p < source.size(); p += CHUNK) {
-            md.update(source.slice(p, (int) Math.min(CHUNK, source.size() - p)));
+            int len = (int) Math.min(CHUNK, source.size() - p);
+            source.readBulk(p, buf, 0, len);
+            md.update(buf, 0, len);
         }
         return HexFormat.of().formatHex(md.digest());
     }

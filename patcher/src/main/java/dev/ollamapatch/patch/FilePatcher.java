@@ -33,15 +33,18 @@ public final class FilePatcher {
         Path temp = AtomicFiles.createTemp(destination);
         boolean ok = false;
         try {
-            EditedCopy.CopyDigests digests;
+            // Two passes over the data, each hashing one side: the copy hashes the input it reads; the
+            // verification reads the fsynced output back, compares every byte with input+edits, and
+            // hashes what it read (the patched SHA-256 reported is that of the file as stored).
+            byte[] inputSha;
             try (FileChannel out = FileChannel.open(temp, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
-                digests = EditedCopy.write(elf.bytes(), plan.edits(), out);
+                inputSha = EditedCopy.writeHashingInput(elf.bytes(), plan.edits(), out);
                 out.force(true);
             }
             copyAttributes(source, temp);
-            OutputVerifier.verify(elf, temp, plan.edits());
+            byte[] outputSha = OutputVerifier.verify(elf, temp, plan.edits());
             ok = true;
-            return new Written(temp, digests);
+            return new Written(temp, new EditedCopy.CopyDigests(inputSha, outputSha, elf.bytes().size()));
         } finally {
             if (!ok) Files.deleteIfExists(temp);
         }

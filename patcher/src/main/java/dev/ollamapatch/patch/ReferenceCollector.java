@@ -3,6 +3,8 @@ package dev.ollamapatch.patch;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.RelativeRelocations;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -55,10 +57,10 @@ final class ReferenceCollector {
         boolean absolute = elf.header().type() == 2; // ET_EXEC: addresses appear as immediates
         for (Region r : regions) {
             if (!r.exec()) continue;
-            forEachWindow(elf, r, (buf, base) -> {
+            forEachWindow(elf, r, (buf, base, from, to) -> {
                 buf.order(order);
-                if (machine == EM_X86_64) X86Code.scan(buf, base, ranges, absolute, refs);
-                else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, ranges, refs);
+                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs);
+                else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, from, to, ranges, refs);
             });
         }
         return refs;
@@ -66,21 +68,49 @@ final class ReferenceCollector {
 
     private static void scanPointers(ElfFile elf, Region r, int word, ByteOrder order, AddressRanges ranges,
                                      RelativeRelocations rel, List<Reference> refs) {
-        forEachWindow(elf, r, (buf, base) -> {
-            buf.order(order);
+        boolean le = order == ByteOrder.LITTLE_ENDIAN;
+        forEachWindow(elf, r, (buf, base, from, to) -> {
+            byte[] a = buf.array();
+            int limit = buf.limit();
             int first = (int) ((word - (base % word)) % word);
-            for (int i = first; i + word <= buf.limit(); i += word) {
-                long v = word == 8 ? buf.getLong(i) : buf.getInt(i) & 0xFFFFFFFFL;
-                if (v == 0 || !ranges.contains(v)) continue;
-                // The linker may also store a relocation's addend in place: that word is counted once.
-                if (rel.targetAt(base + i).isPresent()) continue;
-                long len = i + 2 * word <= buf.limit()
-                        ? (word == 8 ? buf.getLong(i + word) : buf.getInt(i + word) & 0xFFFFFFFFL) : -1;
-                refs.add(plausible(len)
-                        ? new Reference(v, len, String.format("string header at 0x%x", base + i))
-                        : new Reference(v, -1, String.format("pointer at 0x%x", base + i)));
+            int start = from <= first ? first : first + ((from - first + word - 1) / word) * word;
+            int end = Math.min(to, limit - word + 1); // exclusive bound on a word's start
+            if (word == 8 && le) {
+                // The common case (x86-64, aarch64) in its own loop of plain loads and one compare per
+                // word: this loop visits every word of every data section.
+                for (int i = start; i < end; i += 8) {
+                    if (ranges.contains((long) LONG_LE.get(a, i))) pointerAt(a, limit, i, base, word, le, ranges, rel, refs);
+                }
+            } else {
+                for (int i = start; i < end; i += word) {
+                    if (ranges.contains(wordAt(a, i, word, le))) pointerAt(a, limit, i, base, word, le, ranges, rel, refs);
+                }
             }
         });
+    }
+
+    /** The word at {@code i} points into the ranges: record it, with the next word as a candidate length. */
+    private static void pointerAt(byte[] a, int limit, int i, long base, int word, boolean le, AddressRanges ranges,
+                                  RelativeRelocations rel, List<Reference> refs) {
+        long v = wordAt(a, i, word, le);
+        if (v == 0) return;
+        // The linker may also store a relocation's addend in place: that word is counted once.
+        if (rel.targetAt(base + i).isPresent()) return;
+        long len = i + 2 * word <= limit ? wordAt(a, i + word, word, le) : -1;
+        refs.add(plausible(len)
+                ? new Reference(v, len, String.format("string header at 0x%x", base + i))
+                : new Reference(v, -1, String.format("pointer at 0x%x", base + i)));
+    }
+
+    // Static final handles: the JIT folds them into plain loads (a handle held in a local is not).
+    private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONG_BE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle INT_LE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle INT_BE = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
+
+    private static long wordAt(byte[] a, int i, int word, boolean le) {
+        if (word == 8) return le ? (long) LONG_LE.get(a, i) : (long) LONG_BE.get(a, i);
+        return (le ? (int) INT_LE.get(a, i) : (int) INT_BE.get(a, i)) & 0xFFFFFFFFL;
     }
 
     private static boolean plausible(long len) { return len > 0 && len <= MAX_STRING; }
@@ -91,17 +121,35 @@ final class ReferenceCollector {
         return elf.is64() ? elf.readU64(off.getAsLong()) : elf.readU32(off.getAsLong());
     }
 
-    interface WindowVisitor { void visit(ByteBuffer buf, long baseVaddr); }
+    /**
+     * One window of a region: {@code buf} (heap-backed, position 0) holds bytes loaded at
+     * {@code baseVaddr}; the visitor reports only what starts in {@code [from, to)}, and bytes
+     * outside that range are context, so that every position is visited exactly once and a pattern
+     * or an instruction's neighbourhood is never cut at a window's edge.
+     */
+    interface WindowVisitor { void visit(ByteBuffer buf, long baseVaddr, int from, int to); }
 
-    /** Visits a region in windows below 2 GiB, overlapping by 64 bytes so no pattern is cut. */
+    /** Bytes each window reports on; windows are read, not mapped, so memory stays bounded. */
+    static final int WINDOW_STEP = 4 << 20;
+    /** Context either side of a window: more than any pattern, instruction window or identifier needs. */
+    static final int WINDOW_MARGIN = 4096;
+
+    /**
+     * Visits a region in windows of {@link #WINDOW_STEP} bytes plus {@link #WINDOW_MARGIN} bytes of
+     * context either side, read through the file (not its mapping) into one reused buffer: a pass over
+     * a region of any size holds a few MiB and does not fault the region's pages into the process.
+     */
     static void forEachWindow(ElfFile elf, Region r, WindowVisitor visitor) {
-        final long max = 1L << 30;
-        final long overlap = 64;
         long size = Math.min(r.size(), elf.bytes().size() - r.offset());
-        for (long start = 0; start < size; start += max) {
-            int len = (int) Math.min(size - start, max + overlap);
-            visitor.visit(elf.bytes().slice(r.offset() + start, len), r.vaddr() + start);
-            if (start + len >= size) break;
+        if (size <= 0) return;
+        byte[] buf = new byte[(int) Math.min(size, WINDOW_STEP + 2L * WINDOW_MARGIN)];
+        for (long core = 0; core < size; core += WINDOW_STEP) {
+            long coreEnd = Math.min(size, core + WINDOW_STEP);
+            long lo = Math.max(0, core - WINDOW_MARGIN);
+            long hi = Math.min(size, coreEnd + WINDOW_MARGIN);
+            int len = (int) (hi - lo);
+            elf.bytes().readBulk(r.offset() + lo, buf, 0, len);
+            visitor.visit(ByteBuffer.wrap(buf, 0, len), r.vaddr() + lo, (int) (core - lo), (int) (coreEnd - lo));
         }
     }
 }

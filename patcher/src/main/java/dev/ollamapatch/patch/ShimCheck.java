@@ -81,7 +81,7 @@ public final class ShimCheck {
             // Go's function table names the program's own functions; Go packs strings, so a looked-up
             // name may follow another string's last letter directly: only '_' and '.' rule one out.
             if ((r.exec() && !r.segment()) || r.name().equals(".gopclntab")) continue;
-            ReferenceCollector.forEachWindow(elf, r, (buf, base) -> ByteSearch.forEach(buf, prefix, i -> {
+            ReferenceCollector.forEachWindow(elf, r, (buf, base, from, to) -> ByteSearch.forEach(buf, prefix, from, to, i -> {
                 // "_Cfunc_nvmlInit", "main.nvmlLoad": names of the program's own functions, not lookups.
                 if (i > 0 && (buf.get(i - 1) == '_' || buf.get(i - 1) == '.')) return;
                 if (i + 4 >= buf.limit() || buf.get(i + 4) < 'A' || buf.get(i + 4) > 'Z') return;

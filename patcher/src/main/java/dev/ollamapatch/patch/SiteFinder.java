@@ -72,9 +72,9 @@ public final class SiteFinder {
 
     private static void findOccurrences(ElfFile elf, Region r, LibraryTarget lib, List<Occurrence> out) {
         byte[] stem = lib.stemBytes();
-        ReferenceCollector.forEachWindow(elf, r, (buf, baseVaddr) -> {
+        ReferenceCollector.forEachWindow(elf, r, (buf, baseVaddr, from, to) -> {
             long windowOffset = r.offsetOf(baseVaddr);
-            ByteSearch.forEach(buf, stem, i -> {
+            ByteSearch.forEach(buf, stem, from, to, i -> {
                 long at = windowOffset + i;
                 if (!out.isEmpty() && out.get(out.size() - 1).at == at && out.get(out.size() - 1).lib == lib) return;
                 long start = at;

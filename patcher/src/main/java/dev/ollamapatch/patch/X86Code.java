@@ -22,11 +22,11 @@ final class X86Code {
 
     private X86Code() {}
 
-    /** Scans {@code code} (loaded at {@code base}) for references into {@code ranges}. */
-    static void scan(ByteBuffer code, long base, AddressRanges ranges, boolean absoluteImmediates,
+    /** Scans instructions starting in {@code [from, to)} of {@code code} (loaded at {@code base}; the rest is context). */
+    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, boolean absoluteImmediates,
                      List<Reference> out) {
         int n = code.limit();
-        for (int i = 0; i + 7 <= n; i++) {
+        for (int i = from; i < to && i + 7 <= n; i++) {
             int b0 = code.get(i) & 0xFF;
             if ((b0 & 0xF8) == 0x48 && code.get(i + 1) == (byte) 0x8D && (code.get(i + 2) & 0xC7) == 0x05) {
                 long target = base + i + 7 + code.getInt(i + 3);
