@@ -78,8 +78,7 @@ public enum ArchiveFormat {
                 p.setCompressionLevel(GZIP_LEVEL);
                 p.setModificationTime(0);
                 p.setOperatingSystem(GZIP_OS_UNIX);
-                p.setFilename(null);
-                p.setComment(null);
+                p.setComment(null); // and no file name: the default
                 p.setDeflateStrategy(Deflater.DEFAULT_STRATEGY);
                 return new GzipCompressorOutputStream(raw, p);
             }
