@@ -4,6 +4,7 @@ import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.InstallLayout;
+import dev.ollamapatch.install.InstallSafety;
 import dev.ollamapatch.patch.AlreadyPatched;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
@@ -66,6 +67,10 @@ final class ApplyCommand implements Callable<Integer> {
             + "or replace a different file where the shim goes")
     boolean force;
 
+    @Option(names = "--allow-outside", description = "install the shim even where its directory is reached "
+            + "through a symbolic link that leads outside the target's tree")
+    boolean allowOutside;
+
     @Mixin
     LibraryOptions libraries;
 
@@ -86,8 +91,16 @@ final class ApplyCommand implements Callable<Integer> {
             throw new PatchException(PatchException.Kind.USAGE,
                     "-o takes one ELF file (or an archive); patch a directory in place by leaving out -o");
         }
+        if (!Files.isRegularFile(target)) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": not a regular file");
+        }
         Path destination = output.toAbsolutePath();
+        if (Files.isDirectory(destination)) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + output + ": is a directory; name the file to write");
+        }
         List<LibraryTarget> libs = libraries.targets(shimPath);
+        InstallSafety.checkOutput(target, destination, ShimSource.installTarget(destination, libs.get(0).defaultPath()),
+                allowOutside);
         try (ElfFile elf = ElfFile.open(target)) {
             String sha = Digests.sha256(elf.bytes());
             if (expectSha256 != null && !expectSha256.equalsIgnoreCase(sha)) {
@@ -140,7 +153,7 @@ final class ApplyCommand implements Callable<Integer> {
 
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
         InPlaceApply.Outcome outcome = InPlaceApply.run(InstallLayout.of(target), new InPlaceApply.Options(
-                libraries.targets(shimPath), shim, dryRun, force, expectSha256, Version.tool()));
+                libraries.targets(shimPath), shim, dryRun, force, expectSha256, Version.tool(), allowOutside));
         if (!outcome.reports().isEmpty()) emit(out, err, outcome.reports());
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
         return outcome.exitCode();
