@@ -28,7 +28,7 @@ import java.nio.file.NotDirectoryException;
                 "2:usage error",
                 "3:nothing to patch",
                 "4:input is not a valid ELF file or archive",
-                "5:refused for safety (checksum mismatch, incompatible shim, site too short, target changed)"})
+                "5:refused for safety (checksum mismatch, incompatible shim, site too short, target changed, unsafe install location)"})
 public final class Main implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
             description = "print the full stack trace of an error")
