@@ -6,6 +6,7 @@ import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.InstallLayout;
+import dev.ollamapatch.install.InstallSafety;
 import dev.ollamapatch.patch.AlreadyPatched;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
@@ -69,6 +70,10 @@ final class ApplyCommand implements Callable<Integer> {
             + "or replace a different file where the shim goes")
     boolean force;
 
+    @Option(names = "--allow-outside", description = "install the shim even where its directory is reached "
+            + "through a symbolic link that leads outside the target's tree")
+    boolean allowOutside;
+
     @Mixin
     LibraryOptions libraries;
 
@@ -94,8 +99,16 @@ final class ApplyCommand implements Callable<Integer> {
             throw new PatchException(PatchException.Kind.USAGE,
                     "-o takes one ELF file (or an archive); patch a directory in place by leaving out -o");
         }
+        if (!Files.isRegularFile(target)) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": not a regular file");
+        }
         Path destination = output.toAbsolutePath();
+        if (Files.isDirectory(destination)) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + output + ": is a directory; name the file to write");
+        }
         List<LibraryTarget> libs = libraries.targets(shimPath);
+        InstallSafety.checkOutput(target, destination, ShimSource.installTarget(destination, libs.get(0).defaultPath()),
+                allowOutside);
         try (ElfFile elf = ElfFile.open(target)) {
             // With --expect-sha256 the input is hashed before anything else (refuse before anything
             // is written, DESIGN.md 7). Without it, a file that gets patched is hashed while it is
@@ -164,7 +177,7 @@ final class ApplyCommand implements Callable<Integer> {
 
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
         InPlaceApply.Outcome outcome = InPlaceApply.run(InstallLayout.of(target), new InPlaceApply.Options(
-                libraries.targets(shimPath), shim, dryRun, force, expectSha256, Version.tool()));
+                libraries.targets(shimPath), shim, dryRun, force, expectSha256, Version.tool(), allowOutside));
         if (!outcome.reports().isEmpty()) emit(out, err, outcome.reports());
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
         return outcome.exitCode();

@@ -10,6 +10,8 @@ import dev.ollamapatch.elf.ElfHeader;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.elf.ProgramHeader;
 import dev.ollamapatch.elf.SectionHeader;
+import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.patch.PatchException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -43,18 +45,23 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!Files.isRegularFile(file)) {
+        if (!Files.exists(file)) {
             spec.commandLine().getErr().println("ollama-patch: " + file + ": no such file");
             return ExitCodes.USAGE;
         }
-        PrintWriter out = spec.commandLine().getOut();
-        try (ElfFile elf = ElfFile.open(file)) {
-            if (json) {
-                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson(elf)));
-            } else {
-                printText(elf, out);
-            }
+        if (!Files.isRegularFile(file)) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, file + ": not a regular file");
         }
+        PrintWriter out = spec.commandLine().getOut();
+        String text;
+        try (ElfFile elf = ElfFile.open(file)) {
+            // Rendered completely before anything is printed: a malformed table fails with one message only.
+            text = json ? new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson(elf))
+                    + System.lineSeparator() : render(elf);
+        } catch (ElfFormatException e) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, file + ": " + e.getMessage(), e);
+        }
+        out.print(text);
         out.flush();
         return ExitCodes.OK;
     }
@@ -116,6 +123,14 @@ public final class InspectCommand implements Callable<Integer> {
         } else {
             o.put(field, new BigInteger(Long.toUnsignedString(v)));
         }
+    }
+
+    private static String render(ElfFile elf) {
+        java.io.StringWriter text = new java.io.StringWriter();
+        try (PrintWriter w = new PrintWriter(text)) {
+            printText(elf, w);
+        }
+        return text.toString();
     }
 
     private static void printText(ElfFile elf, PrintWriter out) {

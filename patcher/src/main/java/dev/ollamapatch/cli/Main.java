@@ -9,6 +9,11 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 
 /** The command line: a thin layer over the patcher library. */
 @Command(name = "ollama-patch", mixinStandardHelpOptions = true, versionProvider = Version.class,
@@ -23,7 +28,7 @@ import java.io.UncheckedIOException;
                 "2:usage error",
                 "3:nothing to patch",
                 "4:input is not a valid ELF file or archive",
-                "5:refused for safety (checksum mismatch, incompatible shim, site too short, target changed)"})
+                "5:refused for safety (checksum mismatch, incompatible shim, site too short, target changed, unsafe install location)"})
 public final class Main implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
             description = "print the full stack trace of an error")
@@ -68,14 +73,39 @@ public final class Main implements Runnable {
 
     static int exitCode(Throwable ex) {
         if (ex instanceof PatchException p) return p.kind().exitCode;
+        if (ex instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException) return ExitCodes.USAGE;
         if (ex instanceof ElfFormatException) return ExitCodes.INVALID_INPUT;
         return ExitCodes.FAILED;
     }
 
+    /**
+     * The error as one line for the user: our own messages as they are, I/O errors as "file: reason",
+     * anything else (a bug) by its kind. Never a stack trace; control characters are escaped.
+     */
     static String oneLine(Throwable ex) {
-        String msg = ex.getMessage();
-        if (ex instanceof UncheckedIOException u && u.getCause() != null) msg = u.getCause().toString();
-        else if (ex instanceof IOException || msg == null) msg = ex.toString();
-        return msg.replace('\n', ' ');
+        Throwable e = ex instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : ex;
+        String msg;
+        if (e instanceof PatchException || e instanceof ElfFormatException) {
+            msg = e.getMessage();
+        } else if (e instanceof NoSuchFileException f) {
+            msg = f.getFile() + ": no such file or directory";
+        } else if (e instanceof AccessDeniedException f) {
+            msg = f.getFile() + ": permission denied";
+        } else if (e instanceof FileAlreadyExistsException f) {
+            msg = f.getFile() + ": already exists";
+        } else if (e instanceof NotDirectoryException f) {
+            msg = f.getFile() + ": not a directory";
+        } else if (e instanceof FileSystemException f) {
+            msg = f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": "
+                    + (f.getReason() != null ? f.getReason() : "file system error");
+        } else if (e instanceof IOException) {
+            msg = "I/O error: " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName());
+        } else if (e instanceof OutOfMemoryError) {
+            msg = "out of memory (give the JVM more with JAVA_TOOL_OPTIONS=-Xmx...)";
+        } else {
+            msg = "internal error (" + e.getClass().getSimpleName() + (e.getMessage() != null ? ": " + e.getMessage() : "")
+                    + "); please report it with the output of --debug";
+        }
+        return ElfFormatException.oneLine(msg == null ? e.getClass().getSimpleName() : msg);
     }
 }

@@ -41,7 +41,12 @@ import java.util.Objects;
 public final class InPlaceApply {
 
     public record Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, boolean force,
-                          String expectSha256, String tool) {}
+                          String expectSha256, String tool, boolean allowOutside) {
+        public Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, boolean force, String expectSha256,
+                       String tool) {
+            this(libraries, shim, dryRun, force, expectSha256, tool, false);
+        }
+    }
 
     public record Outcome(int exitCode, List<FileReport> reports, List<String> messages) {}
 
@@ -51,8 +56,35 @@ public final class InPlaceApply {
     private InPlaceApply() {}
 
     public static Outcome run(InstallLayout layout, Options options) throws IOException {
+        preflight(layout);
+        InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
             return runLocked(layout, options);
+        }
+    }
+
+    /**
+     * Read-only checks before anything is created (not even the lock file): there are files, and
+     * each one is an ELF file whose tables the site finder reads are well formed. A malformed input
+     * is refused here with exit 4 and leaves the directory exactly as it was.
+     */
+    private static void preflight(InstallLayout layout) throws IOException {
+        if (layout.files().isEmpty()) {
+            throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target() + ": no ELF files found");
+        }
+        for (Path file : layout.files()) {
+            if (!Files.isRegularFile(file)) {
+                throw new PatchException(PatchException.Kind.INVALID_INPUT, file + ": not a regular file");
+            }
+            try (ElfFile elf = ElfFile.open(file)) {
+                elf.dynamic();
+                elf.dynamicSymbols();
+                elf.versionNeeds();
+                elf.relativeRelocations();
+                elf.notes();
+            } catch (ElfFormatException e) {
+                throw new PatchException(PatchException.Kind.INVALID_INPUT, file + ": " + e.getMessage(), e);
+            }
         }
     }
 

@@ -2,7 +2,6 @@ package dev.ollamapatch.patch;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Objects;
-import java.util.regex.Pattern;
 
 /**
  * A shared library whose locators are retargeted, e.g. {@code libnvidia-ml.so.1}.
@@ -73,33 +72,58 @@ public final class LibraryTarget {
         return isGlob(last) ? globMatches(last, name) : last.equals(name);
     }
 
-    /** Shell-style match of one path component: {@code *}, {@code ?} and {@code [...]} classes. */
+    /**
+     * Shell-style match of one path component: {@code *}, {@code ?} and {@code [...]} classes (with
+     * ranges and {@code !}/{@code ^} negation). Matched directly, never through a regular expression:
+     * the pattern comes from the file, and no input may steer a regex engine. Linear backtracking on
+     * the last {@code *} only, so any pattern costs O(pattern x text).
+     */
     static boolean globMatches(String pattern, String text) {
-        StringBuilder re = new StringBuilder();
-        for (int i = 0; i < pattern.length(); i++) {
-            char c = pattern.charAt(i);
-            switch (c) {
-                case '*' -> re.append("[^/]*");
-                case '?' -> re.append("[^/]");
-                case '[' -> {
-                    int close = pattern.indexOf(']', i + 2);
-                    if (close < 0) {
-                        re.append("\\[");
-                    } else {
-                        String body = pattern.substring(i + 1, close);
-                        if (body.startsWith("!")) body = "^" + body.substring(1);
-                        re.append('[').append(body.replace("\\", "\\\\")).append(']');
-                        i = close;
-                    }
+        int pi = 0, ti = 0, starP = -1, starT = -1;
+        while (ti < text.length()) {
+            if (pi < pattern.length()) {
+                if (pattern.charAt(pi) == '*') {
+                    starP = pi++;
+                    starT = ti;
+                    continue;
                 }
-                default -> re.append(Pattern.quote(String.valueOf(c)));
+                int next = matchOne(pattern, pi, text.charAt(ti));
+                if (next >= 0) {
+                    pi = next;
+                    ti++;
+                    continue;
+                }
             }
+            if (starP < 0) return false;
+            pi = starP + 1;
+            ti = ++starT;
         }
-        try {
-            return Pattern.matches(re.toString(), text);
-        } catch (java.util.regex.PatternSyntaxException e) {
-            return false;
+        while (pi < pattern.length() && pattern.charAt(pi) == '*') pi++;
+        return pi == pattern.length();
+    }
+
+    /** The index after the pattern element at {@code i} if it matches {@code c}, else -1. */
+    private static int matchOne(String p, int i, char c) {
+        char e = p.charAt(i);
+        if (e == '?') return c == '/' ? -1 : i + 1;
+        if (e != '[') return e == c ? i + 1 : -1;
+        int close = p.indexOf(']', i + 2);
+        if (close < 0) return c == '[' ? i + 1 : -1; // an unclosed '[' is itself
+        int k = i + 1;
+        boolean negate = p.charAt(k) == '!' || p.charAt(k) == '^';
+        if (negate) k++;
+        boolean hit = false;
+        while (k < close) {
+            char lo = p.charAt(k), hi = lo;
+            if (k + 2 < close && p.charAt(k + 1) == '-') {
+                hi = p.charAt(k + 2);
+                k += 3;
+            } else {
+                k++;
+            }
+            if (c >= lo && c <= hi) hit = true;
         }
+        return hit != negate && c != '/' ? close + 1 : -1;
     }
 
     /** Glob locators are expanded by Go's filepath.Glob, which does not know {@code $ORIGIN}. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.patch.PatchException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -132,7 +133,7 @@ class InspectCommandTest {
     }
 
     @Test
-    void malformedInputPropagatesElfFormatException(@TempDir Path dir) throws Exception {
+    void malformedInputIsInvalidInputNamingTheFile(@TempDir Path dir) throws Exception {
         Path notElf = Files.writeString(dir.resolve("script.sh"), "#!/bin/sh\n");
         CommandLine cmd = new CommandLine(new InspectCommand());
         List<Throwable> thrown = new ArrayList<>();
@@ -141,7 +142,10 @@ class InspectCommandTest {
             return ExitCodes.INVALID_INPUT;
         });
         assertEquals(ExitCodes.INVALID_INPUT, cmd.execute(notElf.toString(), "--json"));
-        assertInstanceOf(ElfFormatException.class, thrown.get(0));
-        assertTrue(thrown.get(0).getMessage().contains("not an ELF file"));
+        PatchException p = assertInstanceOf(PatchException.class, thrown.get(0));
+        assertEquals(PatchException.Kind.INVALID_INPUT, p.kind());
+        assertInstanceOf(ElfFormatException.class, p.getCause());
+        assertTrue(p.getMessage().startsWith(notElf + ": "), p.getMessage());
+        assertTrue(p.getMessage().contains("not an ELF file"));
     }
 }
