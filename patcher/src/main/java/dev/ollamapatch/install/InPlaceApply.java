@@ -108,10 +108,7 @@ public final class InPlaceApply {
         }
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            String sha;
-            try (ByteSource bytes = ByteSource.map(file)) {
-                sha = Digests.sha256(bytes);
-            }
+            String sha = Digests.sha256(file);
             if (options.expectSha256() != null && !options.expectSha256().equalsIgnoreCase(sha)) {
                 throw new PatchException(PatchException.Kind.REFUSED, String.format(
                         "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
@@ -133,10 +130,7 @@ public final class InPlaceApply {
                 }
                 // --force with another path: re-plan from the kept original.
                 source = InstallLayout.backupOf(file);
-                String backupSha;
-                try (ByteSource bytes = ByteSource.map(source)) {
-                    backupSha = Digests.sha256(bytes);
-                }
+                String backupSha = Digests.sha256(source);
                 if (!backupSha.equals(entry.originalSha256())) {
                     throw new PatchException(PatchException.Kind.REFUSED, source
                             + ": the backup does not match the manifest; cannot re-target " + file);
@@ -201,10 +195,7 @@ public final class InPlaceApply {
             String sha = Digests.sha256(ByteSource.of(e.getValue().bytes()));
             boolean pre = false;
             if (Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) {
-                String have;
-                try (ByteSource b = ByteSource.map(e.getKey())) {
-                    have = Digests.sha256(b);
-                }
+                String have = Digests.sha256(e.getKey());
                 boolean ours = existing != null && existing.shims() != null
                         && existing.shims().stream().anyMatch(s -> s.path().equals(e.getKey().toString()));
                 pre = have.equals(sha) && !ours;
@@ -286,10 +277,7 @@ public final class InPlaceApply {
             throw new PatchException(PatchException.Kind.REFUSED, backup + " is a symbolic link; refusing to write through it");
         }
         if (Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
-            String have;
-            try (ByteSource b = ByteSource.map(backup)) {
-                have = Digests.sha256(b);
-            }
+            String have = Digests.sha256(backup);
             if (have.equals(originalSha)) return;
             // An older backup of another version: replace it atomically with this original.
             Path temp = backup.resolveSibling("." + backup.getFileName() + "." + ProcessHandle.current().pid() + ".link");

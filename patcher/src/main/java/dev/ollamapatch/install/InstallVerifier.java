@@ -1,6 +1,5 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.patch.Digests;
@@ -78,8 +77,8 @@ public final class InstallVerifier {
             problems.add(file + ": missing (or not a regular file)");
             return null;
         }
-        try (ByteSource b = ByteSource.map(file)) {
-            return Digests.sha256(b);
+        try {
+            return Digests.sha256(file);
         } catch (IOException e) {
             problems.add(file + ": cannot read: " + e.getMessage());
             return null;

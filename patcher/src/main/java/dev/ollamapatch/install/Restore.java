@@ -1,6 +1,5 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
 import dev.ollamapatch.patch.PatchException;
@@ -33,13 +32,13 @@ public final class Restore {
                 if (Files.isSymbolicLink(backup) || !Files.isRegularFile(backup, LinkOption.NOFOLLOW_LINKS)) {
                     throw refused(backup + " is missing or not a regular file");
                 }
-                String have = sha(backup);
+                String have = Digests.sha256(backup);
                 if (!have.equals(f.originalSha256())) {
                     throw refused(backup + ": SHA-256 is " + have + ", the manifest records " + f.originalSha256());
                 }
                 Path file = Path.of(f.path());
                 if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-                    String now = sha(file);
+                    String now = Digests.sha256(file);
                     if (!now.equals(f.patchedSha256()) && !now.equals(f.originalSha256()) && !force) {
                         throw refused(file + " changed since it was patched (SHA-256 " + now
                                 + "); restoring would replace that version; use --force to restore anyway");
@@ -56,7 +55,7 @@ public final class Restore {
                 for (Manifest.ShimEntry s : m.shims()) {
                     if (s.preexisting()) continue;
                     Path shim = Path.of(s.path());
-                    if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && sha(shim).equals(s.sha256())) {
+                    if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Digests.sha256(shim).equals(s.sha256())) {
                         Files.delete(shim);
                         done.add("removed shim " + shim);
                     } else if (Files.exists(shim, LinkOption.NOFOLLOW_LINKS)) {
@@ -67,12 +66,6 @@ public final class Restore {
             Files.delete(layout.manifest());
             AtomicFiles.fsyncDirectory(layout.manifest().getParent());
             return done;
-        }
-    }
-
-    private static String sha(Path p) throws IOException {
-        try (ByteSource b = ByteSource.map(p)) {
-            return Digests.sha256(b);
         }
     }
 

@@ -23,6 +23,13 @@ public final class Digests {
         }
     }
 
+    /** SHA-256 of a whole file. */
+    public static String sha256(java.nio.file.Path file) throws java.io.IOException {
+        try (ByteSource b = ByteSource.map(file)) {
+            return sha256(b);
+        }
+    }
+
     public static String sha256(ByteSource source) {
         MessageDigest md = sha256();
         byte[] buf = new byte[(int) Math.min(CHUNK, Math.max(1, source.size()))];

@@ -1,6 +1,5 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.patch.Cli;
 import dev.ollamapatch.patch.Digests;
 import dev.ollamapatch.patch.Fixtures;
@@ -31,9 +30,7 @@ class CrashSafetyTest {
     Path tmp;
 
     private static String sha(Path p) throws Exception {
-        try (ByteSource b = ByteSource.map(p)) {
-            return Digests.sha256(b);
-        }
+        return Digests.sha256(p);
     }
 
     @Test
