@@ -149,49 +149,37 @@ final class ReleaseArchives {
                 : "a name over 100 bytes needs a PAX record\n".getBytes(StandardCharsets.UTF_8);
     }
 
-    private static Item dir(String name, int mode, long t) {
-        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_DIR, true);
-        e.setMode(040000 | mode);
-        e.setUserId(1001);
-        e.setGroupId(1002);
-        e.setUserName("builder");
-        e.setGroupName("staff");
-        e.setModTime(FileTime.from(Instant.ofEpochSecond(t)));
-        return new Item(e, null, 0);
-    }
-
-    private static Item file(String name, Path src, int mode, int uid, int gid, String user, String group, long t) {
-        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
-        e.setMode(0100000 | mode);
+    /** A header with every field set, as a release build would write it. */
+    private static TarArchiveEntry entry(String name, byte type, int mode, int uid, int gid, String user, String group,
+                                         long t) {
+        TarArchiveEntry e = new TarArchiveEntry(name, type, true);
+        e.setMode(mode);
         e.setUserId(uid);
         e.setGroupId(gid);
         e.setUserName(user);
         e.setGroupName(group);
         e.setModTime(FileTime.from(Instant.ofEpochSecond(t)));
-        return new Item(e, src, 0);
+        return e;
+    }
+
+    private static Item dir(String name, int mode, long t) {
+        return new Item(entry(name, TarConstants.LF_DIR, 040000 | mode, 1001, 1002, "builder", "staff", t), null, 0);
+    }
+
+    private static Item file(String name, Path src, int mode, int uid, int gid, String user, String group, long t) {
+        return new Item(entry(name, TarConstants.LF_NORMAL, 0100000 | mode, uid, gid, user, group, t), src, 0);
     }
 
     private static Item link(String name, String target, byte type, long t) {
-        TarArchiveEntry e = new TarArchiveEntry(name, type, true);
+        TarArchiveEntry e = entry(name, type, type == TarConstants.LF_SYMLINK ? 0120777 : 0100755, 1001, 1002,
+                "builder", "staff", t);
         e.setLinkName(target);
-        e.setMode(type == TarConstants.LF_SYMLINK ? 0120777 : 0100755);
-        e.setUserId(1001);
-        e.setGroupId(1002);
-        e.setUserName("builder");
-        e.setGroupName("staff");
-        e.setModTime(FileTime.from(Instant.ofEpochSecond(t)));
         return new Item(e, null, 0);
     }
 
     private static Item text(String name, String content, int mode, long t) {
-        TarArchiveEntry e = new TarArchiveEntry(name, TarConstants.LF_NORMAL, true);
-        e.setMode(0100000 | mode);
+        TarArchiveEntry e = entry(name, TarConstants.LF_NORMAL, 0100000 | mode, 0, 0, "root", "root", t);
         e.setSize(content.getBytes(StandardCharsets.UTF_8).length);
-        e.setUserId(0);
-        e.setGroupId(0);
-        e.setUserName("root");
-        e.setGroupName("root");
-        e.setModTime(FileTime.from(Instant.ofEpochSecond(t)));
         return new Item(e, null, 0);
     }
 }
