@@ -1,5 +1,6 @@
 package dev.ollamapatch.archive;
 
+import dev.ollamapatch.patch.ApplyOutcome;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.FileReport;
 import dev.ollamapatch.patch.LibraryTarget;
@@ -26,16 +27,13 @@ public final class ArchiveApply {
     public record Options(Path archive, Path output, List<LibraryTarget> libs, Path userShim, String prefix,
                           boolean dryRun, boolean force, Path checksums, String expectSha256) {}
 
-    /** The reports of the ELF entries, the exit status, and what to tell the user on stderr. */
-    public record Outcome(List<FileReport> reports, int exitCode, List<String> messages) {}
-
     private ArchiveApply() {}
 
     /**
      * Runs it. {@code reports} is filled as entries are decided, so that a refusal (thrown) can still
      * be reported by the caller.
      */
-    public static Outcome run(Options o, Progress progress, List<FileReport> reports) throws IOException {
+    public static ApplyOutcome run(Options o, Progress progress, List<FileReport> reports) throws IOException {
         ArchiveFormat format = checkArguments(o);
         if (o.checksums() != null) Checksums.verify(o.checksums(), o.archive());
         if (o.expectSha256() != null) Checksums.expect(o.expectSha256(), o.archive());
@@ -43,7 +41,7 @@ public final class ArchiveApply {
         if (o.dryRun()) {
             ArchivePatcher.Result r = pass(o, format, null, progress, Set.of(), reports, "planned",
                     Path.of(System.getProperty("java.io.tmpdir")));
-            return noWork(o, r).orElse(new Outcome(r.reports(), 0, List.of()));
+            return noWork(o, r).orElse(new ApplyOutcome(0, List.of()));
         }
         Set<String> replace = new HashSet<>();
         Path temp = AtomicFiles.createTemp(destination);
@@ -52,7 +50,7 @@ public final class ArchiveApply {
                 ArchivePatcher.Result r;
                 try (TarWriter w = TarWriter.create(temp, format)) {
                     r = pass(o, format, w, progress, replace, reports, "patched", destination.getParent());
-                    Outcome none = noWork(o, r).orElse(null);
+                    ApplyOutcome none = noWork(o, r).orElse(null);
                     if (none != null) return none;
                     w.finish();
                 } catch (ArchivePatcher.ReplaceEarlier again) {
@@ -62,7 +60,7 @@ public final class ArchiveApply {
                 }
                 ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
                 AtomicFiles.commit(temp, destination);
-                return new Outcome(r.reports(), 0, List.of(String.format(
+                return new ApplyOutcome(0, List.of(String.format(
                         "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
                         r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")));
             }
@@ -109,12 +107,12 @@ public final class ArchiveApply {
     }
 
     /** As for a file: exit 3 when nothing names NVML, 0 when already patched; in both cases nothing is written. */
-    private static java.util.Optional<Outcome> noWork(Options o, ArchivePatcher.Result r) {
+    private static java.util.Optional<ApplyOutcome> noWork(Options o, ArchivePatcher.Result r) {
         if (r.patched() > 0) return java.util.Optional.empty();
         boolean already = r.alreadyPatched() > 0;
         String what = already ? "already patched (its entries name the shim); nothing to do"
                 : "nothing to patch: no entry names " + LibraryTarget.NVML.name();
-        return java.util.Optional.of(new Outcome(r.reports(), already ? 0 : 3,
+        return java.util.Optional.of(new ApplyOutcome(already ? 0 : 3,
                 List.of(o.archive() + ": " + what + "; nothing written")));
     }
 

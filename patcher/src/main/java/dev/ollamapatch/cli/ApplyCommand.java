@@ -2,23 +2,12 @@ package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.archive.Checksums;
-import dev.ollamapatch.elf.ElfFile;
-import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.install.CopyApply;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.InstallLayout;
-import dev.ollamapatch.install.InstallSafety;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
+import dev.ollamapatch.patch.ApplyOutcome;
 import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
 import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,6 +19,8 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -95,96 +86,44 @@ final class ApplyCommand implements Callable<Integer> {
         if (output == null) {
             return inPlace(out, err);
         }
-        if (Files.isDirectory(target)) {
-            throw new PatchException(PatchException.Kind.USAGE,
-                    "-o takes one ELF file (or an archive); patch a directory in place by leaving out -o");
-        }
-        if (!Files.isRegularFile(target)) {
-            throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": not a regular file");
-        }
-        Path destination = output.toAbsolutePath();
-        if (Files.isDirectory(destination)) {
-            throw new PatchException(PatchException.Kind.USAGE, "-o " + output + ": is a directory; name the file to write");
-        }
-        List<LibraryTarget> libs = libraries.targets(shimPath);
-        InstallSafety.checkOutput(target, destination, ShimSource.installTarget(destination, libs.get(0).defaultPath()),
+        List<FileReport> reports = new ArrayList<>();
+        CopyApply.Options o = new CopyApply.Options(libraries.targets(shimPath), shim, dryRun, expectSha256,
                 allowOutside);
-        try (ElfFile elf = ElfFile.open(target)) {
-            // With --expect-sha256 the input is hashed before anything else (refuse before anything
-            // is written, DESIGN.md 7). Without it, a file that gets patched is hashed while it is
-            // copied, in the same pass, and only reports that write nothing hash it on their own.
-            String expected = null;
-            if (expectSha256 != null) {
-                expected = Digests.sha256(elf.bytes());
-                if (!expectSha256.equalsIgnoreCase(expected)) {
-                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                            "%s: SHA-256 is %s, expected %s; nothing written", target, expected,
-                            expectSha256.toLowerCase()));
-                }
-            }
-            String known = expected;
-            java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
-            Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, destination.getParent().toString()));
-            if (plan.isRefused()) {
-                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null, "refused")));
-                PlannedSite first = plan.refused().get(0);
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", target,
-                        first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
-            }
-            if (!plan.hasWork()) {
-                boolean patched = AlreadyPatched.holds(elf, libs);
-                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null,
-                        patched ? "already-patched" : "nothing-to-patch")));
-                err.println("ollama-patch: " + target + (patched
-                        ? ": already patched (its sites name the shim); nothing to do"
-                        : ": nothing to patch: no string names " + LibraryTarget.NVML.name()));
-                return patched ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;
-            }
-            ShimSource shimSource = ShimSource.choose(shim, elf);
-            ShimCheck.Result check = shimSource.checkAgainst(elf);
-            if (!check.ok()) {
-                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check)));
-                throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
-                        + String.join("; ", check.problems()) + "; nothing written");
-            }
-            if (dryRun) {
-                emit(out, err, List.of(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check)));
-                return ExitCodes.OK;
-            }
-            Path shimTarget = ShimSource.installTarget(destination, libs.get(0).defaultPath());
-            if (!plan.retargeted().stream().filter(p -> p.site().library().name().equals(LibraryTarget.NVML.name()))
-                    .toList().isEmpty()) {
-                shimSource.installAt(shimTarget);
-            }
-            FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
-            if (expected != null && !expected.equals(written.digests().inputHex())) {
-                // Checked before the rename: the patched copy never replaces anything at OUT.
-                java.nio.file.Files.deleteIfExists(written.temp());
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: changed while it was being patched (SHA-256 %s before, %s while copying); "
-                                + "nothing written to %s", target, expected, written.digests().inputHex(), destination));
-            }
-            AtomicFiles.commit(written.temp(), destination);
-            emit(out, err, List.of(new FileReport(target.toString(), written.digests().inputHex(), plan,
-                    destination.toString(), written.digests().outputHex(), "patched", check)));
-            err.println("ollama-patch: wrote " + destination + " and the shim " + shimTarget);
-            return ExitCodes.OK;
-        } catch (ElfFormatException e) {
-            throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
-        }
+        return finish(out, err, reports, null, () -> CopyApply.run(target, output, o, reports));
     }
 
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
-        InPlaceApply.Outcome outcome = InPlaceApply.run(InstallLayout.of(target), new InPlaceApply.Options(
-                libraries.targets(shimPath), shim, dryRun, force, expectSha256, Version.tool(), allowOutside));
-        if (!outcome.reports().isEmpty()) emit(out, err, outcome.reports());
+        List<FileReport> reports = new ArrayList<>();
+        InPlaceApply.Options o = new InPlaceApply.Options(libraries.targets(shimPath), shim, dryRun, force,
+                expectSha256, Version.tool(), allowOutside);
+        return finish(out, err, reports, null, () -> InPlaceApply.run(InstallLayout.of(target), o, reports));
+    }
+
+    interface Apply {
+        ApplyOutcome run() throws IOException;
+    }
+
+    /**
+     * Runs one kind of apply and tells the user: the reports (also those gathered before a refusal),
+     * then the outcome's lines on stderr. {@code archive}: the archive the reports' entries came from.
+     */
+    int finish(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive, Apply apply)
+            throws IOException {
+        ApplyOutcome outcome;
+        try {
+            outcome = apply.run();
+        } catch (PatchException e) {
+            if (e.kind() == PatchException.Kind.REFUSED && !reports.isEmpty()) emit(out, err, reports, archive);
+            throw e;
+        }
+        if (!reports.isEmpty()) emit(out, err, reports, archive);
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
         return outcome.exitCode();
     }
 
-    private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports) throws IOException {
-        Reports.print(out, err, reports, json, dryRun);
-        if (report != null) Reports.writeJson(report, reports, dryRun);
+    private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive) throws IOException {
+        List<String> archives = archive == null ? null : Collections.nCopies(reports.size(), archive);
+        Reports.print(out, err, reports, archives, json, dryRun);
+        if (report != null) Reports.writeJson(report, reports, archives, dryRun);
     }
 }

@@ -3,8 +3,8 @@ package dev.ollamapatch.install;
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.Action;
 import dev.ollamapatch.patch.AlreadyPatched;
+import dev.ollamapatch.patch.ApplyOutcome;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
 import dev.ollamapatch.patch.FilePatcher;
@@ -48,18 +48,18 @@ public final class InPlaceApply {
         }
     }
 
-    public record Outcome(int exitCode, List<FileReport> reports, List<String> messages) {}
 
     private record Work(Path file, Path source, String sha256, Plan plan, ShimCheck.Result shim,
                         BasicFileAttributes before, String originalSha256) {}
 
     private InPlaceApply() {}
 
-    public static Outcome run(InstallLayout layout, Options options) throws IOException {
+    /** Patches in place; each file's report goes to {@code reports}, also when the run is refused. */
+    public static ApplyOutcome run(InstallLayout layout, Options options, List<FileReport> reports) throws IOException {
         preflight(layout);
         InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
-            return runLocked(layout, options);
+            return runLocked(layout, options, reports);
         }
     }
 
@@ -88,14 +88,14 @@ public final class InPlaceApply {
         }
     }
 
-    private static Outcome runLocked(InstallLayout layout, Options options) throws IOException {
+    private static ApplyOutcome runLocked(InstallLayout layout, Options options, List<FileReport> reports)
+            throws IOException {
         removeStaleTemporaries(layout.files());
         Manifest existing = Manifest.exists(layout.manifest()) ? Manifest.read(layout.manifest()) : null;
         Map<String, Manifest.FileEntry> recorded = new LinkedHashMap<>();
         if (existing != null) existing.files().forEach(f -> recorded.put(f.path(), f));
         String nvmlPath = options.libraries().get(0).defaultPath();
 
-        List<FileReport> reports = new ArrayList<>();
         List<String> messages = new ArrayList<>();
         List<Work> work = new ArrayList<>();
         List<Manifest.FileEntry> unchanged = new ArrayList<>();
@@ -154,7 +154,7 @@ public final class InPlaceApply {
                     continue;
                 }
                 ShimCheck.Result check = null;
-                if (retargetsNvml(plan)) {
+                if (plan.retargets(LibraryTarget.NVML)) {
                     check = ShimSource.choose(options.shim(), elf).checkAgainst(elf);
                     if (!check.ok()) {
                         reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check));
@@ -168,18 +168,18 @@ public final class InPlaceApply {
             }
         }
         if (work.isEmpty()) {
-            if (alreadyPatched > 0) return new Outcome(0, reports, messages);
+            if (alreadyPatched > 0) return new ApplyOutcome(0, messages);
             messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
-            return new Outcome(3, reports, messages);
+            return new ApplyOutcome(3, messages);
         }
         if (options.dryRun()) {
             for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
-            return new Outcome(0, reports, messages);
+            return new ApplyOutcome(0, messages);
         }
         return swap(layout, options, existing, unchanged, work, reports, messages);
     }
 
-    private static Outcome swap(InstallLayout layout, Options options, Manifest existing, List<Manifest.FileEntry> unchanged,
+    private static ApplyOutcome swap(InstallLayout layout, Options options, Manifest existing, List<Manifest.FileEntry> unchanged,
                                 List<Work> work, List<FileReport> reports, List<String> messages) throws IOException {
         String nvmlPath = options.libraries().get(0).defaultPath();
         // Shims first: a patched file must never exist without the shim it names.
@@ -266,7 +266,7 @@ public final class InPlaceApply {
         messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
                 + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
         messages.addAll(RunningProcesses.restartAdvice(swapped));
-        return new Outcome(0, reports, messages);
+        return new ApplyOutcome(0, messages);
     }
 
     private record PendingFile(Work work, FilePatcher.Written written) {}
@@ -339,11 +339,6 @@ public final class InPlaceApply {
     static List<Manifest.SiteEntry> siteEntries(Plan plan) {
         return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
                 p.site().kind().label(), p.site().original(), p.replacementText())).toList();
-    }
-
-    private static boolean retargetsNvml(Plan plan) {
-        return plan.sites().stream().anyMatch(p -> p.action() == Action.RETARGET
-                && p.site().library().name().equals(LibraryTarget.NVML.name()));
     }
 
     /** Temporary files of a run that was killed: ours by name, removed under the lock. */

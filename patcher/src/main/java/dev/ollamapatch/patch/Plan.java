@@ -24,6 +24,11 @@ public record Plan(ScanResult scan, List<PlannedSite> sites) {
 
     public boolean isRefused() { return !refused().isEmpty(); }
 
+    /** Whether some site of {@code library} is rewritten (so its shim must be installed). */
+    public boolean retargets(LibraryTarget library) {
+        return retargeted().stream().anyMatch(p -> p.site().library().name().equals(library.name()));
+    }
+
     public boolean hasWork() { return !retargeted().isEmpty(); }
 
     /** The same-length edits that carry out this plan. */
