@@ -58,7 +58,7 @@ public final class SiteFinder {
         }
         sites.addAll(dynamicStringSites(elf, libraries, occurrences));
         return new ScanResult(ElfNames.machine(elf.header().machine()), go,
-                ReferenceCollector.codeAnalysis(elf), dedupe(sites));
+                ReferenceCollector.codeAnalysis(elf), refuseOverlaps(dedupe(sites)));
     }
 
     static boolean isGo(ElfFile elf) {
@@ -315,12 +315,38 @@ public final class SiteFinder {
         return sites;
     }
 
+    /** The same bytes decided the same way twice (by two occurrences, or as dynstr and as a C string) count once. */
     private static List<Site> dedupe(List<Site> sites) {
         Map<String, Site> unique = new LinkedHashMap<>();
         for (Site s : sites) unique.putIfAbsent(s.offset() + ":" + s.length() + ":" + s.role(), s);
         List<Site> out = new ArrayList<>(unique.values());
         out.sort(Comparator.comparingLong(Site::offset).thenComparingInt(Site::length));
         return out;
+    }
+
+    /**
+     * Each occurrence is decided on its own, so two decisions can claim the same bytes (a proven Go
+     * extent inside a NUL-bounded run, a dynamic-table entry inside a segment's strings). A locator
+     * whose bytes any other site also covers cannot be rewritten without changing that string too:
+     * it becomes a conflict, and the plan refuses it.
+     */
+    private static List<Site> refuseOverlaps(List<Site> sorted) {
+        List<Site> out = new ArrayList<>(sorted);
+        for (int i = 0; i < out.size(); i++) {
+            for (int j = i + 1; j < out.size() && out.get(j).offset() < out.get(i).end(); j++) {
+                Site a = out.get(i);
+                Site b = out.get(j);
+                if (a.role() == Role.LOCATOR) out.set(i, conflict(a, overlapReason(b)));
+                if (b.role() == Role.LOCATOR) out.set(j, conflict(b, overlapReason(a)));
+            }
+        }
+        return out;
+    }
+
+    private static String overlapReason(Site other) {
+        return String.format("shares bytes with the %s %s \"%s\" at offset 0x%x (%d bytes); rewriting one would "
+                + "change the other", other.kind().label(), other.role().name().toLowerCase(),
+                TextReport.printable(other.original()), other.offset(), other.length());
     }
 
     static String text(ElfFile elf, long offset, int length) {
