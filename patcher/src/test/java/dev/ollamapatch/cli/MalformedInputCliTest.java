@@ -3,16 +3,15 @@ package dev.ollamapatch.cli;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.ollamapatch.patch.Cli;
+import dev.ollamapatch.patch.TestFiles;
 import dev.ollamapatch.patch.Fixtures;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -143,8 +142,8 @@ class MalformedInputCliTest {
                 new Object[] {"apply", file},
                 new Object[] {"inspect", file});
         for (Object[] cmd : commands) {
-            Set<String> before = listing(dir);
-            String sha = sha256(file);
+            Set<String> before = TestFiles.listing(dir);
+            String sha = TestFiles.sha256(file);
             Cli.Result res = assertTimeoutPreemptively(LIMIT, () -> Cli.run(cmd), () -> String.join(" ", str(cmd)));
             synchronized (exits) { exits.merge(res.exit(), 1, Integer::sum); }
             String what = String.join(" ", str(cmd)) + "\n" + res;
@@ -156,8 +155,8 @@ class MalformedInputCliTest {
                 assertEquals(1, res.err().lines().count(), what);
                 assertTrue(res.err().contains(file.getFileName().toString()), what);
                 assertTrue(res.err().startsWith("ollama-patch: "), what);
-                assertEquals(before, listing(dir), what);
-                assertEquals(sha, sha256(file), what);
+                assertEquals(before, TestFiles.listing(dir), what);
+                assertEquals(sha, TestFiles.sha256(file), what);
                 continue;
             }
             // Still parses: whatever the command does, it ends with a documented code and one message line.
@@ -165,11 +164,11 @@ class MalformedInputCliTest {
             if (res.exit() != 0) {
                 assertEquals(1, res.err().lines().filter(l -> l.startsWith("ollama-patch: ")).count(), what);
                 assertTrue(res.err().contains(file.getFileName().toString()), what);
-                assertEquals(before, listing(dir), what);
-                assertEquals(sha, sha256(file), what);
+                assertEquals(before, TestFiles.listing(dir), what);
+                assertEquals(sha, TestFiles.sha256(file), what);
             } else if (cmd[0].equals("inspect") || cmd[0].equals("scan") || cmd[1].equals("--dry-run")) {
-                assertEquals(before, listing(dir), what);
-                assertEquals(sha, sha256(file), what);
+                assertEquals(before, TestFiles.listing(dir), what);
+                assertEquals(sha, TestFiles.sha256(file), what);
             } else if (cmd.length == 2) {
                 Cli.Result restored = Cli.run("restore", file); // patched in place: put it back for the next one
                 assertEquals(0, restored.exit(), restored.toString());
@@ -189,7 +188,7 @@ class MalformedInputCliTest {
         Files.createDirectories(install.resolve("bin/ollama")); // a directory where the binary should be
         Files.createDirectories(install.resolve("lib/ollama"));
         Files.write(install.resolve("lib/ollama/libggml-base.so"), java.util.Arrays.copyOf(base(), 100));
-        Set<String> before = listing(dir);
+        Set<String> before = TestFiles.listing(dir);
         Cli.Result r = Cli.run("inspect", install);
         assertEquals(4, r.exit(), r.toString());
         assertTrue(r.err().contains("not a regular file"), r.toString());
@@ -203,25 +202,14 @@ class MalformedInputCliTest {
         Path good = dir.resolve("good.so");
         Files.write(good, base());
         Files.createDirectories(dir.resolve("outdir"));
-        before = listing(dir);
+        before = TestFiles.listing(dir);
         r = Cli.run("apply", good, "-o", dir.resolve("outdir"));
         assertEquals(2, r.exit(), r.toString());
         assertEquals(1, r.err().lines().count(), r.toString());
-        assertEquals(before, listing(dir));
+        assertEquals(before, TestFiles.listing(dir));
         for (Cli.Result x : List.of(r)) assertFalse(x.err().contains("Exception"), x.toString());
     }
 
-    static Set<String> listing(Path dir) throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            Set<String> out = new TreeSet<>();
-            s.forEach(p -> out.add(dir.relativize(p).toString()));
-            return out;
-        }
-    }
-
-    static String sha256(Path f) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f)));
-    }
 
     private static String[] str(Object[] a) {
         String[] s = new String[a.length];

@@ -5,13 +5,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ollamapatch.patch.Cli;
 import dev.ollamapatch.patch.Fixtures;
+import dev.ollamapatch.patch.TestFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,11 +50,11 @@ class InstallSafetyTest {
     void worldWritableDirectoryIsRefused() throws Exception {
         for (String mode : new String[] {"rwxrwxrwx", "rwxrwxr-x", "rwxr-xrwx"}) {
             Files.setPosixFilePermissions(app, PosixFilePermissions.fromString(mode));
-            Set<String> before = listing(dir);
-            String sha = sha(lib);
+            Set<String> before = TestFiles.listing(dir);
+            String sha = TestFiles.sha256(lib);
             refused(Cli.run("apply", lib), "writable by");
-            assertEquals(before, listing(dir));
-            assertEquals(sha, sha(lib));
+            assertEquals(before, TestFiles.listing(dir));
+            assertEquals(sha, TestFiles.sha256(lib));
         }
         Files.setAttribute(app, "unix:mode", 01777); // sticky does not help: refused as well
         refused(Cli.run("apply", lib), "writable by group and others");
@@ -68,15 +67,15 @@ class InstallSafetyTest {
         Path out = Files.createDirectories(dir.resolve("out"));
         Files.setPosixFilePermissions(out, PosixFilePermissions.fromString("rwxrwxrwx"));
         refused(Cli.run("apply", lib, "-o", out.resolve("lib.so")), "writable by");
-        assertEquals(Set.of(""), listing(out));
+        assertEquals(Set.of(""), TestFiles.listing(out));
     }
 
     @Test
     void directoryOwnedByAnotherUserIsRefusedUnlessItIsTheFilesOwner() throws Exception {
         Files.setAttribute(app, "unix:uid", 65534);
-        Set<String> before = listing(dir);
+        Set<String> before = TestFiles.listing(dir);
         refused(Cli.run("apply", lib), "owned by");
-        assertEquals(before, listing(dir));
+        assertEquals(before, TestFiles.listing(dir));
         Files.setAttribute(lib, "unix:uid", 65534); // the file's own owner may own its directory
         Cli.Result r = Cli.run("apply", lib);
         assertEquals(0, r.exit(), r.toString());
@@ -86,14 +85,14 @@ class InstallSafetyTest {
     @Test
     void shimDirectoryThroughASymlinkLeadingOutsideIsRefusedUnlessAllowed() throws Exception {
         Path elsewhere = Files.createDirectories(dir.resolve("elsewhere"));
-        Path link = shortLink(elsewhere); // /tmp/opXXXX -> elsewhere; "/tmp/opXXXX/n.so" fits every site
+        Path link = TestFiles.shortTempPath(elsewhere); // /tmp/opXXXX -> elsewhere; "/tmp/opXXXX/n.so" fits every site
         try {
             Path out = Files.createDirectories(dir.resolve("out"));
             String shimPath = link.resolve("n.so").toString();
             refused(Cli.run("apply", lib, "-o", out.resolve("lib.so"), "--shim-path", shimPath),
                     "symbolic link", "--allow-outside");
-            assertEquals(Set.of(""), listing(out));
-            assertEquals(Set.of(""), listing(elsewhere));
+            assertEquals(Set.of(""), TestFiles.listing(out));
+            assertEquals(Set.of(""), TestFiles.listing(elsewhere));
             refused(Cli.run("apply", lib, "--shim-path", shimPath), "--allow-outside");
             assertFalse(Files.exists(dir.resolve("app/libggml-base.so.orig")));
             Cli.Result ok = Cli.run("apply", lib, "-o", out.resolve("lib.so"), "--shim-path", shimPath, "--allow-outside");
@@ -110,11 +109,11 @@ class InstallSafetyTest {
                 "nvml.so"};
         for (String name : names) {
             Path planted = Files.createSymbolicLink(app.resolve(name), victim);
-            Set<String> before = listing(dir);
-            String sha = sha(lib);
+            Set<String> before = TestFiles.listing(dir);
+            String sha = TestFiles.sha256(lib);
             refused(Cli.run("apply", lib), name, "symbolic link");
-            assertEquals(before, listing(dir), name);
-            assertEquals(sha, sha(lib));
+            assertEquals(before, TestFiles.listing(dir), name);
+            assertEquals(sha, TestFiles.sha256(lib));
             Files.delete(planted);
         }
         Path out = Files.createDirectories(dir.resolve("out"));
@@ -136,28 +135,4 @@ class InstallSafetyTest {
         assertTrue(Files.isRegularFile(app.resolve("nvml.so")));
     }
 
-    private static Path shortLink(Path target) throws Exception {
-        java.util.Random random = new java.util.Random();
-        for (int i = 0; i < 100; i++) {
-            Path p = Path.of(String.format("/tmp/op%04x", random.nextInt(0x10000)));
-            try {
-                return Files.createSymbolicLink(p, target);
-            } catch (java.nio.file.FileAlreadyExistsException e) {
-                // try another
-            }
-        }
-        throw new AssertionError("no free short name under /tmp");
-    }
-
-    static Set<String> listing(Path d) throws Exception {
-        try (Stream<Path> s = Files.walk(d)) {
-            Set<String> out = new TreeSet<>();
-            s.forEach(p -> out.add(d.relativize(p).toString()));
-            return out;
-        }
-    }
-
-    static String sha(Path f) throws Exception {
-        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f)));
-    }
 }

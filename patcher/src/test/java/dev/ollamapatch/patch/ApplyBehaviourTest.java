@@ -163,7 +163,7 @@ class ApplyBehaviourTest {
                 "[device.1]", "name = NVIDIA L4", "uuid = GPU-3f1c2d4e-0000-4000-8000-000000000002",
                 "pci_bus_id = 00000000:00:06.0", "memory_total = 24000000000", "memory_used = 1000000000",
                 "compute_capability = 8.9", "")));
-        Path dir = ApplyEndToEndTest.shortTempDirectory();
+        Path dir = TestFiles.shortTempPath(null);
         try {
             for (String arch : Fixtures.ARCHES) {
                 for (String program : List.of("gen-a", "gen-b", "gen-c", "needed", "tailmerge")) {

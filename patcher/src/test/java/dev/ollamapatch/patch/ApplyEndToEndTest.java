@@ -32,21 +32,7 @@ class ApplyEndToEndTest {
 
     @BeforeEach
     void shortDirectory() throws Exception {
-        work = shortTempDirectory();
-    }
-
-    /** Glob sites get the shim's absolute path, which must fit the shortest glob of gen-a (26 bytes). */
-    static Path shortTempDirectory() throws Exception {
-        java.util.Random random = new java.util.Random();
-        for (int i = 0; i < 100; i++) {
-            Path p = Path.of(String.format("/tmp/op%04x", random.nextInt(0x10000)));
-            try {
-                return Files.createDirectory(p);
-            } catch (java.nio.file.FileAlreadyExistsException e) {
-                // try another
-            }
-        }
-        throw new AssertionError("no free short directory under /tmp");
+        work = TestFiles.shortTempPath(null);
     }
 
     private int count;
