@@ -58,8 +58,11 @@ public final class InPlaceApply {
     public static ApplyOutcome run(InstallLayout layout, Options options, List<FileReport> reports) throws IOException {
         preflight(layout);
         InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
+        // A dry run only reads: no lock file is created and no leftover is cleaned up.
+        if (options.dryRun()) return patch(layout, options, reports);
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
-            return runLocked(layout, options, reports);
+            removeStaleTemporaries(layout.files());
+            return patch(layout, options, reports);
         }
     }
 
@@ -88,9 +91,8 @@ public final class InPlaceApply {
         }
     }
 
-    private static ApplyOutcome runLocked(InstallLayout layout, Options options, List<FileReport> reports)
+    private static ApplyOutcome patch(InstallLayout layout, Options options, List<FileReport> reports)
             throws IOException {
-        removeStaleTemporaries(layout.files());
         Manifest existing = Manifest.exists(layout.manifest()) ? Manifest.read(layout.manifest()) : null;
         Map<String, Manifest.FileEntry> recorded = new LinkedHashMap<>();
         if (existing != null) existing.files().forEach(f -> recorded.put(f.path(), f));

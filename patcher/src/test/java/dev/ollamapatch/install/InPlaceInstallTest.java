@@ -109,6 +109,18 @@ class InPlaceInstallTest {
     }
 
     @Test
+    void aDryRunInPlaceReportsAndWritesNothingNotEvenALock() throws Exception {
+        Path root = genBInstall();
+        java.util.Set<String> before = dev.ollamapatch.patch.TestFiles.listing(root);
+        String sha = dev.ollamapatch.patch.TestFiles.sha256(root.resolve("bin/ollama"));
+        Cli.Result r = Cli.run("apply", "--dry-run", root, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("RETARGET c-string \"libnvidia-ml.so.1\""), r.out());
+        assertEquals(before, dev.ollamapatch.patch.TestFiles.listing(root));
+        assertEquals(sha, dev.ollamapatch.patch.TestFiles.sha256(root.resolve("bin/ollama")));
+    }
+
+    @Test
     void anotherShimPathIsOnlyTakenWithForceAndComesFromTheOriginal() throws Exception {
         Path root = genBInstall();
         Map<Path, byte[]> originals = contents(elfFiles(root));
