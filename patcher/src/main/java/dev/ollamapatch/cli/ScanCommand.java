@@ -80,7 +80,7 @@ final class ScanCommand implements Callable<Integer> {
         }
         Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, archives, json, true);
         if (invalid > 0) return ExitCodes.INVALID_INPUT;
-        boolean any = reports.stream().anyMatch(r -> !r.plan().retargeted().isEmpty() || r.plan().isRefused());
+        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || r.plan().isRefused());
         return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;
     }
 }

@@ -16,6 +16,7 @@ import dev.ollamapatch.patch.PlanOptions;
 import dev.ollamapatch.patch.PlannedSite;
 import dev.ollamapatch.patch.ShimCheck;
 import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.patch.Targets;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -346,7 +347,7 @@ public final class InPlaceApply {
     /** Temporary files of a run that was killed: ours by name, removed under the lock. */
     private static void removeStaleTemporaries(List<Path> files) throws IOException {
         for (Path file : files) {
-            for (String name : List.of(file.getFileName().toString(), "nvml.so")) {
+            for (String name : List.of(file.getFileName().toString(), Targets.SHIM_FILE)) {
                 try (DirectoryStream<Path> s = Files.newDirectoryStream(file.getParent(),
                         "." + name + ".*.ollama-patch.tmp")) {
                     for (Path p : s) {

@@ -15,7 +15,7 @@ import java.util.List;
  */
 public record InstallLayout(Path target, boolean directory, List<Path> files, Path manifest, Path lock) {
 
-    public static final String BACKUP_SUFFIX = ".orig";
+    public static final String BACKUP_SUFFIX = Targets.BACKUP_SUFFIX;
 
     /** A symlinked file target patches the file it points to; the link stays as it is. */
     public static InstallLayout of(Path target) throws IOException {
@@ -24,11 +24,7 @@ public record InstallLayout(Path target, boolean directory, List<Path> files, Pa
         }
         Path real = target.toRealPath();
         if (Files.isDirectory(real)) {
-            List<Path> files = Targets.elfFilesOf(real).stream()
-                    .filter(p -> !p.getFileName().toString().endsWith(BACKUP_SUFFIX))
-                    .filter(p -> !p.getFileName().toString().equals("nvml.so"))
-                    .toList();
-            return new InstallLayout(real, true, files, real.resolve(".ollama-patch.json"),
+            return new InstallLayout(real, true, Targets.elfFilesOf(real), real.resolve(".ollama-patch.json"),
                     real.resolve(".ollama-patch.lock"));
         }
         Path dir = real.getParent();

@@ -11,6 +11,11 @@ import java.util.stream.Stream;
 
 /** Turns what the user named (a file or an install directory) into the ELF files to look at. */
 public final class Targets {
+    /** The suffix of the originals an in-place apply keeps beside each patched file. */
+    public static final String BACKUP_SUFFIX = ".orig";
+    /** The file name of the shim installed beside each patched file. */
+    public static final String SHIM_FILE = "nvml.so";
+
     private Targets() {}
 
     public static boolean isElf(Path file) {
@@ -27,7 +32,8 @@ public final class Targets {
      * The ELF files of an install: {@code bin/ollama} and every ELF file under {@code lib/ollama}
      * when the directory is laid out like an Ollama install (or an install prefix such as
      * {@code /usr/local}); otherwise every ELF file below it. Symbolic links are not followed, so a
-     * file reached twice is patched once.
+     * file reached twice is patched once. What this tool itself left there, the originals it keeps
+     * ({@code *.orig}) and the shims it installs ({@code nvml.so}), are not the install's files.
      */
     public static List<Path> elfFilesOf(Path dir) throws IOException {
         List<Path> roots = new ArrayList<>();
@@ -39,9 +45,14 @@ public final class Targets {
         List<Path> out = new ArrayList<>();
         for (Path root : roots) {
             try (Stream<Path> walk = Files.walk(root)) {
-                walk.filter(Targets::isElf).sorted().forEach(out::add);
+                walk.filter(Targets::isElf).filter(p -> !leftByTool(p)).sorted().forEach(out::add);
             }
         }
         return out;
+    }
+
+    private static boolean leftByTool(Path p) {
+        String name = p.getFileName().toString();
+        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE);
     }
 }

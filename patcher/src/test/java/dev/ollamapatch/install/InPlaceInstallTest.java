@@ -93,6 +93,11 @@ class InPlaceInstallTest {
         assertTrue(loader.stdout().contains("nvml=ok"), loader.toString());
 
         assertEquals(0, Cli.run("verify", root).exit());
+        // The kept originals and the shims are not the install's files: scan sees only the patched ones.
+        Cli.Result scan = Cli.run("scan", "--json", root);
+        assertEquals(3, scan.exit(), scan.toString());
+        assertFalse(scan.out().contains(".orig\""), scan.out());
+        assertFalse(scan.out().contains("nvml.so\""), scan.out());
 
         Cli.Result again = Cli.run("apply", root, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, again.exit(), again.toString());
