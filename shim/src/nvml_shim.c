@@ -23,26 +23,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "shim_internal.h"
+#include "nvml_functions.h"  /* generated from nvml-functions.txt: SHIM_SYMBOLS */
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* Marks this file as an ollama-patch shim (ELF note, gABI layout), so that the lookup of the real
+ * NVML never picks a copy of the shim; ShimCheck and the tests read it with the project's ELF reader. */
+static const struct {
+    unsigned int namesz, descsz, type;
+    char name[(sizeof SHIM_NOTE_NAME + 3) & ~3u];
+    char desc[4];
+} shim_note __attribute__((section(".note.ollama-patch"), used, aligned(4))) = {
+    sizeof SHIM_NOTE_NAME, 4, SHIM_NOTE_TYPE, SHIM_NOTE_NAME, {'s', 'h', 'i', 'm'},
+};
+
 /* ------------------------------------------------------------------------------------------ */
 /* Symbols that forward mode resolves in the real library.                                    */
-
-#define SHIM_SYMBOLS(X)                                                                          \
-    X(nvmlInit) X(nvmlInit_v2) X(nvmlInitWithFlags) X(nvmlShutdown) X(nvmlErrorString)          \
-    X(nvmlSystemGetDriverVersion) X(nvmlSystemGetNVMLVersion) X(nvmlSystemGetCudaDriverVersion) \
-    X(nvmlSystemGetCudaDriverVersion_v2) X(nvmlDeviceGetCount) X(nvmlDeviceGetCount_v2)         \
-    X(nvmlDeviceGetHandleByIndex) X(nvmlDeviceGetHandleByIndex_v2) X(nvmlDeviceGetHandleByUUID) \
-    X(nvmlDeviceGetHandleByPciBusId) X(nvmlDeviceGetHandleByPciBusId_v2) X(nvmlDeviceGetName)   \
-    X(nvmlDeviceGetUUID) X(nvmlDeviceGetPciInfo) X(nvmlDeviceGetPciInfo_v2)                     \
-    X(nvmlDeviceGetPciInfo_v3) X(nvmlDeviceGetIndex) X(nvmlDeviceGetMemoryInfo)                 \
-    X(nvmlDeviceGetMemoryInfo_v2) X(nvmlDeviceGetCudaComputeCapability) X(nvmlDeviceGetSerial)  \
-    X(nvmlDeviceGetVbiosVersion) X(nvmlDeviceGetBoardPartNumber) X(nvmlDeviceGetBrand)
 
 enum sym_id {
 #define X(n) S_##n,
@@ -162,10 +163,11 @@ static const char *code_text(nvmlReturn_t rc) {
     return "Unknown Error";
 }
 
-/* One line on stderr, one write(). */
+/* One line on stderr, one write(); control characters (from a config line, a path) escaped. */
 static void report(const char *msg) {
-    char line[16448];
-    int n = snprintf(line, sizeof line, "ollama-patch shim: %s\n", msg);
+    char esc[16384], line[16448];
+    shim_escape(msg, esc, sizeof esc);
+    int n = snprintf(line, sizeof line, "ollama-patch shim: %s\n", esc);
     if (n < 0) return;
     if ((size_t)n >= sizeof line) { n = sizeof line - 1; line[n - 1] = '\n'; }
     ssize_t w = write(2, line, (size_t)n);
@@ -208,7 +210,7 @@ static void tb_begin(struct tb *t, const char *fn) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     t->n = 0;
-    tb_printf(t, "%lld.%06ld pid=%d tid=%d %s(", (long long)ts.tv_sec, ts.tv_nsec / 1000L, (int)getpid(), (int)gettid(), fn);
+    tb_printf(t, "%lld.%06ld pid=%d tid=%d %s(", (long long)ts.tv_sec, ts.tv_nsec / 1000L, (int)getpid(), (int)syscall(SYS_gettid), fn);
 }
 
 static void tb_result(struct tb *t, nvmlReturn_t rc) {
@@ -274,8 +276,13 @@ static nvmlReturn_t out_str(char *buf, unsigned int len, const char *v) {
 }
 
 static void format_bus_ids(const struct shim_device_info *d, char legacy[16], char full[32]) {
-    snprintf(legacy, 16, "%04X:%02X:%02X.0", d->domain & 0xFFFFu, d->bus & 0xFFu, d->device & 0xFFu);
-    snprintf(full, 32, "%08X:%02X:%02X.0", d->domain, d->bus & 0xFFu, d->device & 0xFFu);
+    snprintf(legacy, 16, NVML_DEVICE_PCI_BUS_ID_LEGACY_FMT, d->domain & 0xFFFFu, d->bus & 0xFFu, d->device & 0xFFu);
+    snprintf(full, 32, NVML_DEVICE_PCI_BUS_ID_FMT, d->domain, d->bus & 0xFFu, d->device & 0xFFu);
+}
+
+/* free = total - used, never below zero (the parser refuses used > total; this holds regardless). */
+static unsigned long long free_bytes(const struct shim_device_info *d) {
+    return d->memory_used > d->memory_total ? 0 : d->memory_total - d->memory_used;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -292,26 +299,34 @@ static nvmlReturn_t call_real_init(enum sym_id which, unsigned int flags, void *
 
 EXPORT nvmlReturn_t nvmlInit_v2(void);
 
+/* Where the real library's name came from, for messages: "FILE:LINE: " or "no config file FILE; ". */
+static void real_origin(const struct shim_config *c, char *buf, size_t n) {
+    if (c->no_file) snprintf(buf, n, "no config file %s; ", c->path);
+    else snprintf(buf, n, "%s:%u: ", c->path, c->real_line ? c->real_line : c->mode_line);
+}
+
 static struct real_lib *load_real(const struct shim_config *c, nvmlReturn_t *rc, char *msg, size_t msglen) {
     struct real_lib *r = atomic_load(&g_real);
     if (r != NULL && strcmp(r->path, c->real) == 0) return r;
+    char origin[SHIM_PATH_MAX + 64];
+    real_origin(c, origin, sizeof origin);
     dlerror();
     void *h = dlopen(c->real, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
         const char *e = dlerror();
-        snprintf(msg, msglen, "%s:%u: cannot load the real NVML '%s': %s", c->path, c->real_line, c->real, e ? e : "unknown error");
+        snprintf(msg, msglen, "%scannot load the real NVML '%s': %s", origin, c->real, e ? e : "unknown error");
         *rc = NVML_ERROR_LIBRARY_NOT_FOUND;
         return NULL;
     }
     if (dlsym(h, "nvmlInit_v2") == (void *)&nvmlInit_v2) {
-        snprintf(msg, msglen, "%s:%u: the real NVML '%s' is this shim itself; name the vendor library by its full path", c->path, c->real_line, c->real);
+        snprintf(msg, msglen, "%sthe real NVML '%s' is this shim itself; name the vendor library by its full path", origin, c->real);
         *rc = NVML_ERROR_LIBRARY_NOT_FOUND;
         dlclose(h);
         return NULL;
     }
     r = calloc(1, sizeof *r);
     if (r == NULL) {
-        snprintf(msg, msglen, "%s: out of memory", c->path);
+        snprintf(msg, msglen, "%sout of memory", origin);
         *rc = NVML_ERROR_MEMORY;
         return NULL;
     }
@@ -319,6 +334,20 @@ static struct real_lib *load_real(const struct shim_config *c, nvmlReturn_t *rc,
     memcpy(r->path, c->real, sizeof r->path);
     atomic_store_explicit(&g_real, r, memory_order_release);
     return r;
+}
+
+/* A failing init prints its line once: a caller retrying from many threads sees it once, a
+ * different failure is printed again, and a success forgets the last one. Guarded by g_lock. */
+static unsigned long long g_reported_hash;
+static int g_reported;
+
+static void report_once(const char *msg) {
+    unsigned long long h = 1469598103934665603ull;  /* FNV-1a, 64 bit */
+    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    if (g_reported && g_reported_hash == h) return;
+    g_reported = 1;
+    g_reported_hash = h;
+    report(msg);
 }
 
 static nvmlReturn_t do_init(enum sym_id which, unsigned int flags) {
@@ -337,20 +366,42 @@ static nvmlReturn_t do_init(enum sym_id which, unsigned int flags) {
         return rc;
     }
 
-    const char *path = getenv(SHIM_CONFIG_ENV);
-    if (path == NULL || path[0] == '\0') path = SHIM_DEFAULT_CONFIG;
+    /* secure_getenv: a set-id or file-capability program is not steered by its caller's environment
+     * into loading a library ('real') or creating a file ('trace'). */
+    const char *path = secure_getenv(SHIM_CONFIG_ENV);
+    const char *root = secure_getenv(SHIM_ROOT_ENV);  /* "" or unset: "/" */
+    if (root == NULL) root = "";
+    char default_path[SHIM_PATH_MAX];
+    int named = path != NULL && path[0] != '\0';
+    if (!named) {
+        snprintf(default_path, sizeof default_path, "%s%s", root, SHIM_DEFAULT_CONFIG);
+        path = default_path;
+    }
     struct shim_config *c = malloc(sizeof *c);
     if (c == NULL) {
+        report_once("out of memory");
         pthread_mutex_unlock(&g_lock);
-        report("out of memory");
         return NVML_ERROR_MEMORY;
     }
-    rc = shim_config_load(path, c, msg, sizeof msg);
+    int newfd = -1;
+    rc = shim_config_read(path, !named, c, msg, sizeof msg);
     if (rc != NVML_SUCCESS) goto fail_report;
 
-    int newfd = -1;
+    if (c->mode == SHIM_MODE_FORWARD && c->real[0] == '\0') {
+        char looked[2048];
+        if (!shim_find_real(root, c->real, sizeof c->real, looked, sizeof looked)) {
+            if (c->no_file)
+                snprintf(msg, sizeof msg, "no config file %s and no NVIDIA NVML installed (looked in %s); "
+                         "install the NVIDIA driver, or describe the GPUs in that file (mode = virtual)", c->path, looked);
+            else
+                snprintf(msg, sizeof msg, "%s:%u: forward mode without 'real', and no NVIDIA NVML installed (looked in %s)",
+                         c->path, c->mode_line, looked);
+            rc = NVML_ERROR_LIBRARY_NOT_FOUND;
+            goto fail_report;
+        }
+    }
     if (c->trace[0] != '\0') {
-        newfd = open(c->trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        newfd = open(c->trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
         if (newfd < 0) {
             char eb[128];
             snprintf(msg, sizeof msg, "%s:%u: cannot open trace file '%s': %s", c->path, c->trace_line, c->trace, strerror_r(errno, eb, sizeof eb));
@@ -359,15 +410,13 @@ static nvmlReturn_t do_init(enum sym_id which, unsigned int flags) {
         }
     }
     if (c->mode == SHIM_MODE_FORWARD) {
-        if (load_real(c, &rc, msg, sizeof msg) == NULL) {
-            if (newfd >= 0) close(newfd);
-            goto fail_report;
-        }
+        if (load_real(c, &rc, msg, sizeof msg) == NULL) goto fail_report;
         fp = resolve(which);
         if (fp == NULL) {
-            snprintf(msg, sizeof msg, "%s:%u: the real NVML '%s' lacks %s", c->path, c->real_line, c->real, sym_names[which]);
+            char origin[SHIM_PATH_MAX + 64];
+            real_origin(c, origin, sizeof origin);
+            snprintf(msg, sizeof msg, "%sthe real NVML '%s' lacks %s", origin, c->real, sym_names[which]);
             rc = NVML_ERROR_FUNCTION_NOT_FOUND;
-            if (newfd >= 0) close(newfd);
             goto fail_report;
         }
         rc = call_real_init(which, flags, fp);
@@ -378,15 +427,15 @@ static nvmlReturn_t do_init(enum sym_id which, unsigned int flags) {
             return rc;
         }
     }
-    if (c->trace[0] != '\0') {
-        pthread_mutex_lock(&g_trace_lock);
-        int old = atomic_exchange(&g_trace_fd, newfd);
-        pthread_mutex_unlock(&g_trace_lock);
-        if (old >= 0) close(old);
-    }
+    /* The trace follows the config just loaded: a config without 'trace' ends an earlier trace. */
+    pthread_mutex_lock(&g_trace_lock);
+    int old = atomic_exchange(&g_trace_fd, newfd);
+    pthread_mutex_unlock(&g_trace_lock);
+    if (old >= 0) close(old);
     free(g_cfg);
     g_cfg = c;
     g_refcount = 1;
+    g_reported = 0;
     if (tracing()) {
         struct tb t;
         tb_begin(&t, "#config");
@@ -399,9 +448,10 @@ static nvmlReturn_t do_init(enum sym_id which, unsigned int flags) {
     return NVML_SUCCESS;
 
 fail_report:
+    if (newfd >= 0) close(newfd);
     free(c);
+    report_once(msg);
     pthread_mutex_unlock(&g_lock);
-    report(msg);
     return rc;
 }
 
@@ -439,11 +489,15 @@ EXPORT nvmlReturn_t nvmlShutdown(void) {
     if (g_refcount == 0) {
         rc = NVML_ERROR_UNINITIALIZED;
     } else {
+        int counts = 1;
         if (g_cfg->mode == SHIM_MODE_FORWARD) {
+            /* The shim's count mirrors the real library's: a shutdown the real library refuses
+             * leaves it initialized, so the shim stays initialized too and keeps forwarding. */
             void *fp = resolve(S_nvmlShutdown);
             rc = fp ? FORWARD(fp, fn_void_t, ()) : NVML_ERROR_FUNCTION_NOT_FOUND;
+            counts = fp == NULL || rc == NVML_SUCCESS;
         }
-        if (--g_refcount == 0) {
+        if (counts && --g_refcount == 0) {
             free(g_cfg);
             g_cfg = NULL;
         }
@@ -878,14 +932,14 @@ static nvmlReturn_t memory_info(enum sym_id id, nvmlDevice_t device, void *out, 
                     m.total = d->memory_total;
                     m.reserved = 0;
                     m.used = d->memory_used;
-                    m.free = d->memory_total - d->memory_used;
+                    m.free = free_bytes(d);
                     memcpy(out, &m, sizeof m);
                 }
             } else {
                 nvmlMemory_t m;
                 m.total = d->memory_total;
                 m.used = d->memory_used;
-                m.free = d->memory_total - d->memory_used;
+                m.free = free_bytes(d);
                 memcpy(out, &m, sizeof m);
             }
             pthread_mutex_unlock(&g_lock);

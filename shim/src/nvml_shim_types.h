@@ -67,6 +67,8 @@ typedef enum nvmlBrandType_enum {
 
 #define NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE 32
 #define NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE 16
+#define NVML_DEVICE_PCI_BUS_ID_LEGACY_FMT "%04X:%02X:%02X.0"  /* busIdLegacy: domain:bus:device.0 */
+#define NVML_DEVICE_PCI_BUS_ID_FMT "%08X:%02X:%02X.0"         /* busId */
 #define NVML_DEVICE_UUID_BUFFER_SIZE 80
 #define NVML_DEVICE_UUID_V2_BUFFER_SIZE 96
 #define NVML_DEVICE_PART_NUMBER_BUFFER_SIZE 80

@@ -2,10 +2,14 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shim_internal.h"
 
@@ -55,14 +59,31 @@ static char *trim(char *s) {
     return s;
 }
 
-static int parse_u64(const char *s, unsigned long long *out) {
-    if (!isdigit((unsigned char)s[0])) return 0;  /* no sign, no blanks */
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno != 0 || *end != '\0') return 0;
+/* Decimal, or 0x hex. A leading zero does not mean octal: "010" is ten (README, "Numbers"). */
+int shim_parse_u64(const char *s, unsigned long long *out) {
+    unsigned long long v = 0;
+    unsigned int base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+    }
+    if (*s == '\0') return 0;
+    for (; *s != '\0'; s++) {
+        unsigned int d;
+        unsigned char c = (unsigned char)*s;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (base == 16 && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (base == 16 && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return 0;  /* no sign, no blanks, no suffix */
+        if (v > (~0ull - d) / base) return 0;  /* overflow */
+        v = v * base + d;
+    }
     *out = v;
     return 1;
+}
+
+static int parse_u64(const char *s, unsigned long long *out) {
+    return shim_parse_u64(s, out);
 }
 
 static int parse_u32(const char *s, unsigned int *out) {
@@ -223,7 +244,69 @@ static nvmlReturn_t set_shim_key(struct parse_state *ps, struct shim_config *c, 
     return fail(ps, NVML_ERROR_UNKNOWN, "internal error");
 }
 
-nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg, size_t msglen) {
+/* Reads the whole config into a NUL-terminated buffer. O_NONBLOCK and the regular-file check keep a
+ * FIFO, a device (/dev/zero) or a directory from blocking or flooding the host process. */
+static nvmlReturn_t read_file(const char *path, int allow_missing, char **text, size_t *len, int *missing,
+                              char *msg, size_t msglen) {
+    char eb[128];
+    *missing = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        if (errno == ENOENT && allow_missing) {
+            *missing = 1;
+            return NVML_SUCCESS;
+        }
+        snprintf(msg, msglen, "%s: cannot read config file: %s (set %s to choose another file)", path,
+                 strerror_r(errno, eb, sizeof eb), SHIM_CONFIG_ENV);
+        return NVML_ERROR_LIBRARY_NOT_FOUND;
+    }
+    struct stat st;
+    if (shim_fstat(fd, &st) != 0) {
+        snprintf(msg, msglen, "%s: cannot read config file: %s", path, strerror_r(errno, eb, sizeof eb));
+        close(fd);
+        return NVML_ERROR_LIBRARY_NOT_FOUND;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *kind = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+                         : S_ISBLK(st.st_mode) ? "a block device" : S_ISDIR(st.st_mode) ? "a directory"
+                         : S_ISSOCK(st.st_mode) ? "a socket" : "not a plain file";
+        snprintf(msg, msglen, "%s: the config file is %s; it must be a regular file", path, kind);
+        close(fd);
+        return NVML_ERROR_UNKNOWN;
+    }
+    /* Read at most one byte more than allowed: a file that grows while being read is caught too. */
+    char *buf = malloc(SHIM_CONFIG_MAX_BYTES + 2);
+    if (buf == NULL) {
+        snprintf(msg, msglen, "%s: out of memory", path);
+        close(fd);
+        return NVML_ERROR_MEMORY;
+    }
+    size_t n = 0;
+    while (n <= SHIM_CONFIG_MAX_BYTES) {
+        ssize_t k = read(fd, buf + n, SHIM_CONFIG_MAX_BYTES + 1 - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) {
+            snprintf(msg, msglen, "%s: read error: %s", path, strerror_r(errno, eb, sizeof eb));
+            free(buf);
+            close(fd);
+            return NVML_ERROR_LIBRARY_NOT_FOUND;
+        }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    close(fd);
+    if (n > SHIM_CONFIG_MAX_BYTES) {
+        snprintf(msg, msglen, "%s: the config file is larger than %d bytes; this is not a shim config", path, SHIM_CONFIG_MAX_BYTES);
+        free(buf);
+        return NVML_ERROR_UNKNOWN;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return NVML_SUCCESS;
+}
+
+nvmlReturn_t shim_config_read(const char *path, int allow_missing, struct shim_config *c, char *msg, size_t msglen) {
     struct parse_state ps = { path, msg, msglen, 0 };
     memset(c, 0, sizeof *c);
     if (!copy_str(c->path, sizeof c->path, path)) {
@@ -234,18 +317,21 @@ nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg
     strcpy(c->driver_version, "570.86.15");
     c->cuda_driver_version = 12080;
 
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        char eb[128];
-        const char *es = strerror_r(errno, eb, sizeof eb);
-        snprintf(msg, msglen, "%s: cannot read config file: %s (set %s to choose another file)", path, es, SHIM_CONFIG_ENV);
-        return NVML_ERROR_LIBRARY_NOT_FOUND;
+    char *text = NULL;
+    size_t text_len = 0;
+    int missing;
+    nvmlReturn_t frc = read_file(path, allow_missing, &text, &text_len, &missing, msg, msglen);
+    if (frc != NVML_SUCCESS) return frc;
+    if (missing) {  /* no config at all: never worse than no patch, forward to the real NVML */
+        c->mode = SHIM_MODE_FORWARD;
+        c->no_file = 1;
+        return NVML_SUCCESS;
     }
 
     static const struct section_info zero_section;
     struct section_info *sections = calloc(SHIM_MAX_DEVICES, sizeof *sections);
     if (sections == NULL) {
-        fclose(f);
+        free(text);
         snprintf(msg, msglen, "%s: out of memory", path);
         return NVML_ERROR_MEMORY;
     }
@@ -258,11 +344,20 @@ nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg
     nvmlReturn_t rc = NVML_SUCCESS;
     char buf[MAX_LINE + 2];
 
-    while (fgets(buf, sizeof buf, f) != NULL) {
+    for (size_t at = 0; at < text_len;) {
         ps.line++;
-        size_t blen = strlen(buf);
-        if (blen == sizeof buf - 1 && buf[blen - 1] != '\n') {
+        const char *nl = memchr(text + at, '\n', text_len - at);
+        size_t blen = (nl ? (size_t)(nl - text) + 1 : text_len) - at;
+        if (blen > MAX_LINE + 1) {
             rc = fail(&ps, NVML_ERROR_UNKNOWN, "line longer than %d bytes", MAX_LINE);
+            goto out;
+        }
+        memcpy(buf, text + at, blen);
+        buf[blen] = '\0';
+        at += blen;
+        const char *nul = memchr(buf, '\0', blen);
+        if (nul != NULL) {  /* C would silently cut the value there */
+            rc = fail(&ps, NVML_ERROR_UNKNOWN, "NUL byte at column %zu; a config is text", (size_t)(nul - buf) + 1);
             goto out;
         }
         char *hash = strchr(buf, '#');
@@ -349,7 +444,7 @@ nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg
             }
             shim_seen |= 1u << k;
             shim_seen_line[k] = ps.line;
-            if (k == SK_MODE) mode_line = ps.line;
+            if (k == SK_MODE) mode_line = c->mode_line = ps.line;
             if (k == SK_REAL) c->real_line = ps.line;
             if (k == SK_TRACE) c->trace_line = ps.line;
             if ((rc = set_shim_key(&ps, c, k, val)) != NVML_SUCCESS) goto out;
@@ -374,12 +469,6 @@ nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg
             si->seen_line[k] = ps.line;
             if ((rc = set_device_key(&ps, &c->devices[cur_dev], cur_dev, k, val)) != NVML_SUCCESS) goto out;
         }
-    }
-    if (ferror(f)) {
-        char eb[128];
-        snprintf(msg, msglen, "%s: read error: %s", path, strerror_r(errno, eb, sizeof eb));
-        rc = NVML_ERROR_LIBRARY_NOT_FOUND;
-        goto out;
     }
 
     /* Whole-file checks. */
@@ -424,10 +513,8 @@ nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg
     }
     c->device_count = present;
     ps.line = mode_line ? mode_line : (shim_line ? shim_line : 1);
-    if (c->mode == SHIM_MODE_FORWARD && c->real[0] == '\0') {
-        rc = fail(&ps, NVML_ERROR_UNKNOWN, "forward mode needs 'real = /path/to/libnvidia-ml.so.1' in [shim]");
-        goto out;
-    }
+    if (c->mode_line == 0) c->mode_line = ps.line;
+    /* forward mode without 'real': the caller looks the real NVML up (shim_find_real) */
     if (c->mode == SHIM_MODE_VIRTUAL && present == 0) {
         rc = fail(&ps, NVML_ERROR_UNKNOWN, "virtual mode needs at least one [device.0] section");
         goto out;
@@ -442,6 +529,6 @@ nvmlReturn_t shim_config_load(const char *path, struct shim_config *c, char *msg
     }
 out:
     free(sections);
-    fclose(f);
+    free(text);
     return rc;
 }

@@ -7,6 +7,7 @@
  * Built with -O0 so that call is not inlined.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef int nvmlReturn_t;
@@ -22,7 +23,16 @@ static _Atomic int inits;  /* atomic: the threads test calls this library from m
 API nvmlReturn_t nvmlInit_v2(void) { inits++; return 0; }
 API nvmlReturn_t nvmlInit(void) { return nvmlInit_v2(); }
 API nvmlReturn_t nvmlInitWithFlags(unsigned int flags) { if (flags == 99) return 999; inits++; return 0; }
-API nvmlReturn_t nvmlShutdown(void) { if (inits <= 0) return 1; inits--; return 0; }
+/* STANDIN_FAIL_SHUTDOWNS=N: the first N shutdowns fail with NVML_ERROR_UNKNOWN and change nothing,
+ * as a real NVML may when the driver is in trouble. */
+static _Atomic int failed_shutdowns;
+API nvmlReturn_t nvmlShutdown(void) {
+    const char *f = getenv("STANDIN_FAIL_SHUTDOWNS");
+    if (f != NULL && failed_shutdowns < atoi(f)) { failed_shutdowns++; return 999; }
+    if (inits <= 0) return 1;
+    inits--;
+    return 0;
+}
 API const char *nvmlErrorString(nvmlReturn_t r) {
     static const char *s[] = { "stand-in: success", "stand-in: uninitialized", "stand-in: invalid argument" };
     return r >= 0 && r < 3 ? s[r] : "stand-in: other";

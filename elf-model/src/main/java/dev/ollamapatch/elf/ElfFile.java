@@ -33,6 +33,8 @@ public final class ElfFile implements AutoCloseable {
     private final Lazy<List<Relocation>> relocations;
     private final Lazy<RelativeRelocations> relative;
     private final Lazy<List<VersionNeed>> versionNeeds;
+    private final Lazy<List<Integer>> symbolVersions;
+    private final Lazy<List<SymbolVersionNeed>> symbolVersionNeeds;
     private final Lazy<List<Note>> notes;
 
     private ElfFile(ByteSource source, boolean ownsSource) {
@@ -51,6 +53,8 @@ public final class ElfFile implements AutoCloseable {
         this.relocations = new Lazy<>(() -> RelocationParser.read(this, reader));
         this.relative = new Lazy<>(() -> RelocationParser.relative(this, reader));
         this.versionNeeds = new Lazy<>(() -> VersionNeedParser.read(this, reader));
+        this.symbolVersions = new Lazy<>(() -> SymbolVersionParser.read(this, reader));
+        this.symbolVersionNeeds = new Lazy<>(() -> SymbolVersionParser.needs(this));
         this.notes = new Lazy<>(() -> NoteParser.read(this, reader));
     }
 
@@ -125,6 +129,16 @@ public final class ElfFile implements AutoCloseable {
 
     public List<VersionNeed> versionNeeds() {
         return versionNeeds.get();
+    }
+
+    /** The raw {@code .gnu.version} entries, one per {@code .dynsym} symbol (empty without that section). */
+    public List<Integer> symbolVersions() {
+        return symbolVersions.get();
+    }
+
+    /** Every undefined dynamic symbol bound to a needed version: {@code dlopen@GLIBC_2.34 (libc.so.6)}. */
+    public List<SymbolVersionNeed> symbolVersionNeeds() {
+        return symbolVersionNeeds.get();
     }
 
     public List<Note> notes() {

@@ -52,8 +52,6 @@ class BadConfigTest {
                         "%s:2: unknown key 'mdoe' in [shim]"),
                 Arguments.of("bad mode", "[shim]\nmode = fake\n" + DEVICE0, 999,
                         "%s:2: bad mode 'fake' in [shim] (expected virtual or forward)"),
-                Arguments.of("forward without real", "[shim]\nmode = forward   # oops\n", 999,
-                        "%s:2: forward mode needs 'real = /path/to/libnvidia-ml.so.1' in [shim]"),
                 Arguments.of("forward with missing real library", "[shim]\nmode = forward\nreal = /nonexistent/libnvidia-ml.so.1\n", 12,
                         "%s:3: cannot load the real NVML '/nonexistent/libnvidia-ml.so.1': /nonexistent/libnvidia-ml.so.1: cannot open shared object file: No such file or directory"),
                 Arguments.of("missing required key", DEVICE0.replace("uuid = GPU-0\n", ""), 999,
@@ -74,6 +72,20 @@ class BadConfigTest {
                         "%s:8: uuid 'GPU-0' of [device.1] is already used by [device.0]"),
                 Arguments.of("empty value", DEVICE0 + "serial =\n", 999,
                         "%s:6: empty value for 'serial' in [device.0]"),
+                Arguments.of("NUL byte in a value", DEVICE0.replace("GPU zero", "GPU\0zero"), 999,
+                        "%s:2: NUL byte at column 11; a config is text"),
+                Arguments.of("escape sequences are escaped on stderr", "[gpu\u001b[2J\u0007]\n", 999,
+                        "%s:1: unknown section [gpu\\x1b[2J\\x07] (expected [shim] or [device.N])"),
+                Arguments.of("carriage return inside a line", DEVICE0 + "brand = ge\rforce\n", 999,
+                        "%s:6: unknown brand 'ge\\x0dforce' in [device.0] (use a number 0..16 or a name such as tesla, geforce, nvidia)"),
+                Arguments.of("octal-looking hex is not a prefix", DEVICE0.replace("= 1000", "= 0o10"), 999,
+                        "%s:4: bad number '0o10' for 'memory_total' in [device.0]"),
+                Arguments.of("0x without digits", DEVICE0.replace("= 1000", "= 0x"), 999,
+                        "%s:4: bad number '0x' for 'memory_total' in [device.0]"),
+                Arguments.of("number above 2^64-1", DEVICE0.replace("= 1000", "= 18446744073709551616"), 999,
+                        "%s:4: bad number '18446744073709551616' for 'memory_total' in [device.0]"),
+                Arguments.of("blank inside a number", DEVICE0.replace("= 1000", "= 10 00"), 999,
+                        "%s:4: bad number '10 00' for 'memory_total' in [device.0]"),
                 Arguments.of("trace file cannot be opened", "[shim]\ntrace = /nonexistent/dir/t.log\n" + DEVICE0, 17,
                         "%s:2: cannot open trace file '/nonexistent/dir/t.log': No such file or directory"));
     }
@@ -86,7 +98,7 @@ class BadConfigTest {
         String c = String.valueOf(code);
         assertEquals(List.of(c, c, c, "1", "1"), r.lines(), what);
         String line = "ollama-patch shim: " + message.formatted(config) + "\n";
-        assertEquals(line.repeat(3), r.stderr(), what);
+        assertEquals(line, r.stderr(), what + ": printed once, not once per failing call");
     }
 
     @Test
@@ -100,11 +112,68 @@ class BadConfigTest {
 
     @Test
     void defaultPathIsUsedWhenTheVariableIsEmpty() {
+        // an empty root: no default config there, no NVML there either (LookupTest covers the rest)
         Native.Result r = Native.run(List.of(Native.cli().toString(), Native.SHIM_X86_64.toString(), "init"),
-                java.util.Map.of(Native.CONFIG_ENV, ""), 60);
+                java.util.Map.of(Native.CONFIG_ENV, "", Native.ROOT_ENV, dir.toString()), 60);
         assertEquals(0, r.exitCode());
-        // the test machine has no /etc/ollama-patch/shim.conf (checked: the line must name it either way)
-        assertEquals(true, r.stderr().startsWith("ollama-patch shim: /etc/ollama-patch/shim.conf"), r.stderr());
+        assertEquals(List.of("12"), r.lines());
+        assertEquals(true, r.stderr().startsWith("ollama-patch shim: no config file " + dir + "/etc/ollama-patch/shim.conf and no NVIDIA NVML"), r.stderr());
+    }
+
+    @Test
+    void aConfigThatIsAFifoDoesNotBlock() throws Exception {
+        Path fifo = dir.resolve("fifo.conf");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        Native.Result r = Native.cli(Native.SHIM_X86_64, fifo, "init", "init");  // Native.run times out if it blocks
+        assertEquals(List.of("999", "999"), r.lines());
+        assertEquals("ollama-patch shim: " + fifo + ": the config file is a FIFO; it must be a regular file\n", r.stderr());
+    }
+
+    @Test
+    void devZeroAndADirectoryAreRefused() {
+        Native.Result r = Native.cli(Native.SHIM_X86_64, Path.of("/dev/zero"), "init");
+        assertEquals(List.of("999"), r.lines());
+        assertEquals("ollama-patch shim: /dev/zero: the config file is a character device; it must be a regular file\n", r.stderr());
+        r = Native.cli(Native.SHIM_X86_64, dir, "init");
+        assertEquals("ollama-patch shim: " + dir + ": the config file is a directory; it must be a regular file\n", r.stderr());
+    }
+
+    @Test
+    void aConfigLargerThanOneMebibyteIsRefused() {
+        Path big = Native.write(dir.resolve("big.conf"), DEVICE0 + "#".repeat(1024 * 1024));
+        Native.Result r = Native.cli(Native.SHIM_X86_64, big, "init");
+        assertEquals(List.of("999"), r.lines());
+        assertEquals("ollama-patch shim: " + big + ": the config file is larger than 1048576 bytes; this is not a shim config\n", r.stderr());
+        // exactly at the limit is fine
+        StringBuilder text = new StringBuilder(DEVICE0);
+        while (1024 * 1024 - text.length() >= 64) {
+            text.append("#".repeat(63)).append('\n');
+        }
+        text.append("#".repeat(1024 * 1024 - text.length() - 1)).append('\n');
+        Path edge = Native.write(dir.resolve("edge.conf"), text.toString());
+        assertEquals(1024 * 1024, text.length());
+        assertEquals(List.of("0", "0 1"), Native.cli(Native.SHIM_X86_64, edge, "init", "count").lines());
+    }
+
+    @Test
+    void leadingZerosAreDecimalNotOctal() {
+        Path config = Native.write(dir.resolve("zeros.conf"), DEVICE0.replace("= 1000", "= 010") + "memory_used = 0x0A\n");
+        assertEquals(List.of("0", "0", "0 total=10 free=0 used=10"), Native.cli(Native.SHIM_X86_64, config, "init", "h:0", "mem").lines());
+    }
+
+    @Test
+    void eachDistinctFailureIsPrintedOnceAndASuccessForgetsIt() {
+        Path bad1 = Native.write(dir.resolve("bad1.conf"), "[gpu]\n");
+        Path bad2 = Native.write(dir.resolve("bad2.conf"), "[cpu]\n");
+        Path good = Native.write(dir.resolve("good.conf"), DEVICE0);
+        Native.Result r = Native.cli(Native.SHIM_X86_64, bad1, "init", "init1", "initflags:0",
+                "setenv:OLLAMA_PATCH_SHIM_CONFIG=" + bad2, "init", "init",
+                "setenv:OLLAMA_PATCH_SHIM_CONFIG=" + good, "init", "shutdown",
+                "setenv:OLLAMA_PATCH_SHIM_CONFIG=" + bad2, "init", "init");
+        assertEquals(List.of("999", "999", "999", "ok", "999", "999", "ok", "0", "0", "ok", "999", "999"), r.lines());
+        String l1 = "ollama-patch shim: " + bad1 + ":1: unknown section [gpu] (expected [shim] or [device.N])\n";
+        String l2 = "ollama-patch shim: " + bad2 + ":1: unknown section [cpu] (expected [shim] or [device.N])\n";
+        assertEquals(l1 + l2 + l2, r.stderr());
     }
 
     @Test

@@ -30,11 +30,7 @@ class ConcurrencyTest {
     }
 
     static Path sanitizedShim(String name, String... sanitizer) {
-        List<String> args = new java.util.ArrayList<>(List.of("-std=c11", "-O1", "-g", "-fPIC", "-shared", "-pthread",
-                "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-Wl,-soname,libnvidia-ml.so.1"));
-        args.addAll(List.of(sanitizer));
-        args.addAll(List.of(Native.SRC.resolve("nvml_shim.c").toString(), Native.SRC.resolve("shim_config.c").toString(), "-ldl"));
-        return Native.build(name, "gcc", args.toArray(String[]::new));
+        return Native.shimBuiltWith(name, sanitizer);
     }
 
     Path virtualConfig(Path trace) {

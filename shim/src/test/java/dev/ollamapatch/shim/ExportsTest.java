@@ -19,16 +19,16 @@ import org.junit.jupiter.api.Test;
 
 /** The built libraries: exported dynamic symbols, SONAME, stripped, bundled as resources. */
 class ExportsTest {
-    static final Set<String> INTENDED = new TreeSet<>(List.of(
-            "nvmlInit", "nvmlInit_v2", "nvmlInitWithFlags", "nvmlShutdown", "nvmlErrorString",
-            "nvmlSystemGetDriverVersion", "nvmlSystemGetNVMLVersion", "nvmlSystemGetCudaDriverVersion",
-            "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCount", "nvmlDeviceGetCount_v2",
-            "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByUUID",
-            "nvmlDeviceGetHandleByPciBusId", "nvmlDeviceGetHandleByPciBusId_v2", "nvmlDeviceGetName",
-            "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo_v3",
-            "nvmlDeviceGetIndex", "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetMemoryInfo_v2",
-            "nvmlDeviceGetCudaComputeCapability", "nvmlDeviceGetSerial", "nvmlDeviceGetVbiosVersion",
-            "nvmlDeviceGetBoardPartNumber", "nvmlDeviceGetBrand"));
+    /** The one list, read from the source file itself (the shim's exports, version script and ShimCheck come from it). */
+    static final Set<String> INTENDED = new TreeSet<>(readList());
+
+    static Set<String> readList() {
+        try {
+            return BundledShims.parseFunctionList(Files.readString(Native.MODULE.resolve("nvml-functions.txt")));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 
     static Path shim(String machine) {
         return machine.equals("x86_64") ? Native.SHIM_X86_64 : Native.SHIM_AARCH64;
@@ -71,6 +71,51 @@ class ExportsTest {
         String sections = readelf("-S", shim(machine).toString());
         assertFalse(sections.contains(".symtab"), "not stripped");
         assertFalse(sections.contains(".debug_"), "has debug info");
+    }
+
+    @Test
+    void theFunctionListCoversDesignSection6AndIsBundled() throws IOException {
+        // DESIGN.md section 2 (every generation's lookups) and section 6 (the contract's extra names)
+        for (String f : List.of("nvmlInit_v2", "nvmlShutdown", "nvmlDeviceGetHandleByUUID", "nvmlDeviceGetMemoryInfo",
+                "nvmlDeviceGetName", "nvmlErrorString", "nvmlSystemGetDriverVersion", "nvmlDeviceGetHandleByIndex",
+                "nvmlDeviceGetCount_v2", "nvmlDeviceGetCudaComputeCapability", "nvmlDeviceGetSerial",
+                "nvmlDeviceGetVbiosVersion", "nvmlDeviceGetBoardPartNumber", "nvmlDeviceGetBrand", "nvmlInit",
+                "nvmlInitWithFlags", "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex_v2",
+                "nvmlDeviceGetHandleByPciBusId_v2", "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetIndex",
+                "nvmlSystemGetCudaDriverVersion", "nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetNVMLVersion",
+                "nvmlDeviceGetMemoryInfo_v2")) {
+            assertTrue(INTENDED.contains(f), f);
+        }
+        assertEquals(List.copyOf(readList()), List.copyOf(BundledShims.nvmlFunctions()), "the jar carries the list as it is");
+        // the generated version script names exactly the list
+        Set<String> inMap = new TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^\\s+(nvml\\w+);$", java.util.regex.Pattern.MULTILINE)
+                .matcher(Files.readString(Native.MODULE.resolve("target/native/gen/exports.map")));
+        while (m.find()) {
+            inMap.add(m.group(1));
+        }
+        assertEquals(INTENDED, inMap);
+    }
+
+    @Test
+    void everyExportedFunctionIsDefinedInTheSourcesAndNoOtherIs() throws IOException {
+        // the C sources define exactly the listed functions as EXPORT (the symbol table X(...) is generated)
+        Set<String> defined = new TreeSet<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("^EXPORT [^(]*?\\b(nvml\\w+)\\(", java.util.regex.Pattern.MULTILINE)
+                .matcher(Files.readString(Native.SRC.resolve("nvml_shim.c")));
+        while (m.find()) {
+            defined.add(m.group(1));
+        }
+        assertEquals(INTENDED, defined);
+    }
+
+    @Test
+    void aFunctionListLineThatIsNotANameIsRefused() {
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> BundledShims.parseFunctionList("nvmlInit\nnvml Init_v2 # oops\n"));
+        assertEquals("nvml-functions.txt line 2: not an NVML function name: nvml Init_v2", e.getMessage());
+        assertEquals(List.of("nvmlInit", "nvmlShutdown"),
+                List.copyOf(BundledShims.parseFunctionList("# comment\n\n  nvmlInit   # A\nnvmlShutdown\n")));
     }
 
     @Test

@@ -88,6 +88,16 @@ class ForwardModeTest {
     }
 
     @Test
+    void aShutdownTheRealLibraryRefusesLeavesTheShimInitializedToo() {
+        // regression: the shim counted the failed shutdown and stopped forwarding while the real library
+        // was still initialized; now its count follows the real library's successful calls only
+        Path config = forwardConfig("");
+        List<String> out = Native.cli(Native.SHIM_X86_64, config, Map.of("STANDIN_FAIL_SHUTDOWNS", "1"),
+                "init", "shutdown", "count", "init", "shutdown", "count", "shutdown", "count", "shutdown").lines();
+        assertEquals(List.of("0", "999", "0 2", "0", "0", "0 2", "0", "1", "1"), out);
+    }
+
+    @Test
     void theShimItselfIsRefusedAsTheRealLibrary() {
         Path config = Native.write(dir.resolve("self.conf"), "[shim]\nmode = forward\nreal = " + Native.SHIM_X86_64 + "\n");
         Native.Result r = Native.cli(Native.SHIM_X86_64, config, "init");

@@ -22,7 +22,12 @@ final class Native {
     static final Path OUT = MODULE.resolve("target/native-tests");
     static final Path SHIM_X86_64 = MODULE.resolve("target/classes/dev/ollamapatch/shim/x86_64/nvml.so");
     static final Path SHIM_AARCH64 = MODULE.resolve("target/classes/dev/ollamapatch/shim/aarch64/nvml.so");
+    static final Path GEN = MODULE.resolve("target/native/gen");
     static final String CONFIG_ENV = "OLLAMA_PATCH_SHIM_CONFIG";
+    static final String ROOT_ENV = "OLLAMA_PATCH_SHIM_ROOT";
+    static final String[] ASAN = {"-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"};
+    static final Map<String, String> ASAN_ENV = Map.of("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1",
+            "UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
 
     private static final Map<String, Path> BUILT = new ConcurrentHashMap<>();
 
@@ -56,6 +61,32 @@ final class Native {
 
     static Path cli() {
         return build("nvml_cli", "gcc", "-O1", "-Wall", "-Wextra", "-Werror", TEST_C.resolve("nvml_cli.c").toString(), "-ldl");
+    }
+
+    /** nvml_cli built with AddressSanitizer and UndefinedBehaviorSanitizer (loads the sanitized shim). */
+    static Path asanCli() {
+        List<String> args = new ArrayList<>(List.of("-O1", "-g", "-Wall", "-Wextra", "-Werror"));
+        args.addAll(List.of(ASAN));
+        args.addAll(List.of(TEST_C.resolve("nvml_cli.c").toString(), "-ldl"));
+        return build("nvml_cli-asan", "gcc", args.toArray(String[]::new));
+    }
+
+    /** The shim's sources built as one library with extra flags (sanitizers), like the Makefile does. */
+    static Path shimBuiltWith(String name, String... flags) {
+        List<String> args = new ArrayList<>(List.of("-std=c11", "-O1", "-g", "-fPIC", "-shared", "-pthread",
+                "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-I" + GEN, "-Wl,-soname,libnvidia-ml.so.1",
+                "-Wl,--version-script=" + GEN.resolve("exports.map")));
+        args.addAll(List.of(flags));
+        for (String c : List.of("nvml_shim.c", "shim_config.c", "shim_lookup.c")) {
+            args.add(SRC.resolve(c).toString());
+        }
+        args.add("-l:libdl.so.2");
+        return build(name, "gcc", args.toArray(String[]::new));
+    }
+
+    /** The shim built with AddressSanitizer and UndefinedBehaviorSanitizer. */
+    static Path asanShim() {
+        return shimBuiltWith("nvml-asan.so", ASAN);
     }
 
     /** The stand-in "real NVML" library for forward mode. */

@@ -80,4 +80,20 @@ class TraceTest {
                 "nvmlShutdown() = 0 NVML_SUCCESS",
                 "nvmlDeviceGetCount_v2(deviceCount=PTR) = 1 NVML_ERROR_UNINITIALIZED"), got);
     }
+
+    @Test
+    void aLaterConfigWithoutTraceEndsTheTrace() {
+        // regression: the trace file stayed open and kept growing after a config without 'trace' was loaded
+        Path trace = dir.resolve("reset.log");
+        Path traced = Native.write(dir.resolve("traced.conf"), "[shim]\ntrace = " + trace + "\n" + BadConfigTest.DEVICE0);
+        Path plain = Native.write(dir.resolve("plain.conf"), BadConfigTest.DEVICE0);
+        Native.cli(Native.SHIM_X86_64, traced, "init", "count", "shutdown",
+                "setenv:OLLAMA_PATCH_SHIM_CONFIG=" + plain, "init", "count", "driver:80", "shutdown", "count");
+        List<String> got = read(trace).stream().map(TraceTest::normalize).toList();
+        assertEquals(List.of(
+                "#config(\"" + traced + "\") mode=virtual devices=1",
+                "nvmlInit_v2() = 0 NVML_SUCCESS",
+                "nvmlDeviceGetCount_v2(deviceCount=PTR) = 0 NVML_SUCCESS -> deviceCount=1",
+                "nvmlShutdown() = 0 NVML_SUCCESS"), got);
+    }
 }
