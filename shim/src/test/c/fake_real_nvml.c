@@ -43,7 +43,10 @@ static nvmlReturn_t str(char *buf, unsigned int len, const char *v) {
     strcpy(buf, v);
     return 0;
 }
-API nvmlReturn_t nvmlSystemGetDriverVersion(char *v, unsigned int len) { NEED_INIT; return str(v, len, "999.1.2-standin"); }
+#ifndef STANDIN_DRIVER
+#define STANDIN_DRIVER "999.1.2-standin"  /* another build (-DSTANDIN_DRIVER=...) tells which one answered */
+#endif
+API nvmlReturn_t nvmlSystemGetDriverVersion(char *v, unsigned int len) { NEED_INIT; return str(v, len, STANDIN_DRIVER); }
 API nvmlReturn_t nvmlSystemGetNVMLVersion(char *v, unsigned int len) { NEED_INIT; return str(v, len, "13.999.1.2-standin"); }
 API nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *v) { NEED_INIT; if (!v) return 2; *v = 13010; return 0; }
 API nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *v) { NEED_INIT; if (!v) return 2; *v = 13020; return 0; }

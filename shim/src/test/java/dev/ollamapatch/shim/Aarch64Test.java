@@ -13,11 +13,15 @@ class Aarch64Test {
     @TempDir
     Path dir;
 
+    static Path cli() {
+        return Native.build("nvml_cli.aarch64", "aarch64-linux-gnu-gcc", "-O1", "-Wall", "-Wextra", "-Werror",
+                Native.TEST_C.resolve("nvml_cli.c").toString(), "-ldl");
+    }
+
     @Test
     void virtualModeAnswersLikeTheX86Build() {
         Path config = Native.write(dir.resolve("shim.conf"), VirtualModeTest.CONFIG);
-        Path cli = Native.build("nvml_cli.aarch64", "aarch64-linux-gnu-gcc", "-O1", "-Wall", "-Wextra", "-Werror",
-                Native.TEST_C.resolve("nvml_cli.c").toString(), "-ldl");
+        Path cli = cli();
         String[] session = {"count", "init", "driver:80", "cuda", "count", "h:0", "name:96", "uuid:96", "pci3", "pci2",
             "mem", "mem2", "cc", "brand", "hbus:0000:0a:1f.0", "index", "huuid:GPU-nope", "name:3", "null:mem",
             "hsave", "shutdown", "init", "h:1", "hsame", "shutdown", "shutdown"};
