@@ -2,8 +2,12 @@ package dev.ollamapatch.patch;
 
 import dev.ollamapatch.elf.DynamicEntry;
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
+import dev.ollamapatch.elf.GlibcVersion;
 import dev.ollamapatch.elf.Symbol;
+import dev.ollamapatch.elf.SymbolVersionNeed;
+import dev.ollamapatch.shim.BundledShims;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -15,7 +19,8 @@ import java.util.TreeSet;
 /**
  * Whether a shim can serve a binary: an ELF shared object of the binary's machine and class, with
  * SONAME {@code libnvidia-ml.so.1}, exporting every NVML function the binary names in its strings
- * (the names it passes to dlsym).
+ * (the names it passes to dlsym), and needing no newer glibc than the binary itself needs (a shim that
+ * needs more would stop a patched program from finding its GPU on a machine where the original runs).
  */
 public final class ShimCheck {
     public static final String SONAME = "libnvidia-ml.so.1";
@@ -46,6 +51,7 @@ public final class ShimCheck {
         if (!SONAME.equals(soname)) {
             problems.add(shimName + " has SONAME " + (soname == null ? "(none)" : soname) + ", expected " + SONAME);
         }
+        glibcProblem(target, shim, shimName).ifPresent(problems::add);
         Set<String> exported = new TreeSet<>();
         for (Symbol s : shim.dynamicSymbols()) {
             if (s.shndx() != 0 && (s.type() == 2 /* FUNC */ || s.type() == 10 /* GNU_IFUNC */)) exported.add(s.name());
@@ -59,15 +65,39 @@ public final class ShimCheck {
         return new Result(shimName, problems, functions);
     }
 
-    /** NVML functions Ollama is known to look up (DESIGN.md sections 2 and 6). */
-    static final Set<String> KNOWN = Set.of("nvmlInit", "nvmlInit_v2", "nvmlInitWithFlags", "nvmlShutdown",
-            "nvmlErrorString", "nvmlSystemGetDriverVersion", "nvmlSystemGetNVMLVersion",
-            "nvmlSystemGetCudaDriverVersion", "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCount",
-            "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetHandleByIndex_v2",
-            "nvmlDeviceGetHandleByUUID", "nvmlDeviceGetHandleByPciBusId_v2", "nvmlDeviceGetName",
-            "nvmlDeviceGetUUID", "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetIndex", "nvmlDeviceGetMemoryInfo",
-            "nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetCudaComputeCapability", "nvmlDeviceGetSerial",
-            "nvmlDeviceGetVbiosVersion", "nvmlDeviceGetBoardPartNumber", "nvmlDeviceGetBrand");
+    /**
+     * The oldest glibc a shim may always need: the bundled shims need exactly this, and every Ollama build
+     * for Linux needs a newer one. A target that needs less (or names no glibc version) is held to it.
+     */
+    static final GlibcVersion GLIBC_FLOOR = new GlibcVersion(2, 17, 0);
+
+    /**
+     * The shim's imports bound to a glibc version newer than the newest one the target needs itself
+     * (at least {@link #GLIBC_FLOOR}), as one problem naming each symbol and both versions.
+     */
+    static java.util.Optional<String> glibcProblem(ElfFile target, ElfFile shim, String shimName) {
+        GlibcVersion targetNeeds;
+        try {
+            targetNeeds = GlibcVersion.highestNeeded(target).orElse(null);
+        } catch (ElfFormatException e) {
+            targetNeeds = null;  // unreadable version table: judge by the floor alone
+        }
+        boolean byTarget = targetNeeds != null && targetNeeds.compareTo(GLIBC_FLOOR) > 0;
+        GlibcVersion limit = byTarget ? targetNeeds : GLIBC_FLOOR;
+        List<SymbolVersionNeed> newer = GlibcVersion.newerThan(shim, limit);
+        if (newer.isEmpty()) return java.util.Optional.empty();
+        List<String> named = newer.stream().map(n -> n.symbol() + "@" + n.version()).distinct().sorted().toList();
+        String list = named.size() <= 6 ? String.join(", ", named)
+                : String.join(", ", named.subList(0, 6)) + " and " + (named.size() - 6) + " more";
+        return java.util.Optional.of(shimName + " needs " + list + ", newer than " + limit + ", "
+                + (byTarget ? "the newest glibc version the target itself needs"
+                            : "the oldest glibc a shim may need (the target needs " + (targetNeeds == null ? "no glibc version" : targetNeeds) + ")")
+                + ": on a machine whose glibc runs the target but is older, the patched program could not load"
+                + " the shim; build the shim against an older glibc (the bundled one needs at most " + GLIBC_FLOOR + ")");
+    }
+
+    /** NVML functions a shim exports and Ollama is known to look up: shim/nvml-functions.txt (DESIGN.md 2 and 6). */
+    static final Set<String> KNOWN = BundledShims.nvmlFunctions();
 
     /**
      * {@code nvml[A-Z]...} names in the target's loaded data: the names it looks up. A C string ends
