@@ -181,4 +181,16 @@ class VirtualModeTest {
                 call("init", "count", "setenv:OLLAMA_PATCH_SHIM_CONFIG=" + other, "init", "count", "shutdown", "count",
                         "shutdown", "init", "count", "h:0", "name:96"));
     }
+
+    @Test
+    void theExampleConfigLoadsAndItsDriverPassesEveryOllamaCheck() {
+        // shim.conf.example as shipped: one device, driver major >= 570 (generation C drops GPUs below 550,
+        // or below 570 for compute capability < 7 with CUDA 12.8+ runtimes)
+        List<String> out = Native.cli(Native.SHIM_X86_64, Native.MODULE.resolve("shim.conf.example"),
+                "init", "driver:80", "cuda", "count", "h:0", "name:96", "mem", "cc", "shutdown").lines();
+        assertEquals(List.of("0", "0 \"570.86.15\"", "0 12080", "0 1", "0", "0 \"NVIDIA H100 PCIe\"",
+                "0 total=85899345920 free=85899345920 used=0", "0 9.0", "0"), out);
+        int major = Integer.parseInt(out.get(1).substring(3, out.get(1).indexOf('.')));
+        org.junit.jupiter.api.Assertions.assertTrue(major >= 570, out.get(1));
+    }
 }
