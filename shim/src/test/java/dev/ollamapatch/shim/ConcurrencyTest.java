@@ -100,4 +100,16 @@ class ConcurrencyTest {
         Path t2 = dir.resolve("af.log");
         runAndCheck(program, shim, forwardConfig(t2), t2, 40, env);
     }
+
+    @Test
+    void sixteenThreadsRetryingAFailingInitPrintItsLineOnce() {
+        // regression: 16 threads x 200 retries printed 3,200 identical lines
+        Path config = Native.write(dir.resolve("broken.conf"), "[gpu]\n");
+        Path program = Native.build("retry_test", "gcc", "-O1", "-pthread", Native.TEST_C.resolve("retry_test.c").toString(), "-ldl");
+        Native.Result r = Native.run(List.of(program.toString(), Native.SHIM_X86_64.toString(), "16", "200"),
+                Map.of(Native.CONFIG_ENV, config.toString()), 120);
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertEquals("failures=3200\n", r.stdout());
+        assertEquals("ollama-patch shim: " + config + ":1: unknown section [gpu] (expected [shim] or [device.N])\n", r.stderr());
+    }
 }
