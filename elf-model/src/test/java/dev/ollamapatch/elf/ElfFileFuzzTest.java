@@ -34,6 +34,8 @@ class ElfFileFuzzTest {
             for (int i = 0; i < Math.min(r.size(), 64); i++) r.targetAt(r.offsetAt(i));
         });
         touch(elf, elf::versionNeeds);
+        touch(elf, elf::symbolVersions);
+        touch(elf, elf::symbolVersionNeeds);
         touch(elf, elf::notes);
         touch(elf, elf::gnuBuildId);
         touch(elf, elf::goBuildId);
