@@ -113,7 +113,7 @@ class SanitizerTest {
             Files.copy(Native.SHIM_X86_64, x86.resolve("libnvidia-ml.so.1"), StandardCopyOption.REPLACE_EXISTING);
             Files.writeString(Files.createDirectories(root.resolve("etc")).resolve("ld.so.conf"), "/opt/nvidia/lib\n");
             Process p = new ProcessBuilder("ldconfig", "-c", format, "-r", root.toString()).inheritIO().start();
-            assertEquals(0, p.waitFor(), "ldconfig -r (needs root)");
+            assertEquals(0, p.waitFor(), "ldconfig -r");
             both(Map.of(Native.CONFIG_ENV, "", Native.ROOT_ENV, root.toString()), "init", "driver:80", "count", "shutdown");
         }
         Path empty = Files.createDirectories(dir.resolve("empty-root"));
