@@ -1,10 +1,10 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.nio.file.Files;

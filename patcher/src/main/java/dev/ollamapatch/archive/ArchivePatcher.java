@@ -1,21 +1,22 @@
 package dev.ollamapatch.archive;
 
+import dev.ollamapatch.plan.Planner;
 import dev.ollamapatch.elf.ByteEdit;
 import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.plan.AlreadyPatched;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.install.ShimSource;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -178,7 +179,7 @@ final class ArchivePatcher {
     private void planAndWrite(EntryHeader h, ElfFile elf, Path spool) throws IOException {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
-        Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)));
+        Plan plan = Planner.plan(elf, new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)));
         if (options.scan()) {
             reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
                     plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));

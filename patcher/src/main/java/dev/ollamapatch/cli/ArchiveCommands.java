@@ -1,7 +1,7 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveApply;
-import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.report.FileReport;
 
 import java.io.IOException;
 import java.io.PrintWriter;

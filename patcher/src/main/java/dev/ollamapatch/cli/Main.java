@@ -1,7 +1,7 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

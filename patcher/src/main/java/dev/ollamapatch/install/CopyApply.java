@@ -1,20 +1,21 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.plan.Planner;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.plan.AlreadyPatched;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.install.ShimSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,7 +62,7 @@ public final class CopyApply {
             }
             String known = expected;
             java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
-            Plan plan = FilePatcher.plan(elf, new PlanOptions(o.libraries(), destination.getParent().toString()));
+            Plan plan = Planner.plan(elf, new PlanOptions(o.libraries(), destination.getParent().toString()));
             if (plan.isRefused()) {
                 reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused"));
                 PlannedSite first = plan.refused().get(0);
@@ -89,7 +90,7 @@ public final class CopyApply {
                 return new ApplyOutcome(0, List.of());
             }
             if (plan.retargets(LibraryTarget.NVML)) shimSource.installAt(shimTarget);
-            FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
+            VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, plan.edits(), destination);
             if (expected != null && !expected.equals(written.digests().inputHex())) {
                 // Checked before the rename: the patched copy never replaces anything at OUT.
                 Files.deleteIfExists(written.temp());

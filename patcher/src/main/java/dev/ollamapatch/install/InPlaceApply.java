@@ -1,22 +1,23 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.plan.Planner;
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.plan.AlreadyPatched;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.install.ShimSource;
+import dev.ollamapatch.install.Targets;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -141,7 +142,7 @@ public final class InPlaceApply {
                 originalSha = backupSha;
             }
             try (ElfFile elf = ElfFile.open(source)) {
-                Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
+                Plan plan = Planner.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
                 if (plan.isRefused()) {
                     reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused"));
                     PlannedSite first = plan.refused().get(0);
@@ -214,7 +215,7 @@ public final class InPlaceApply {
         List<PendingFile> pending = new ArrayList<>();
         for (Work w : work) {
             try (ElfFile elf = ElfFile.open(w.source)) {
-                FilePatcher.Written written = FilePatcher.writeVerified(elf, w.source, w.plan, w.file);
+                VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, w.source, w.plan.edits(), w.file);
                 // The copy hashes what it read: a different digest means the source (the file, or its
                 // kept original when re-targeting) changed after it was planned.
                 String planned = w.source.equals(w.file) ? w.sha256 : w.originalSha256;
@@ -272,7 +273,7 @@ public final class InPlaceApply {
         return new ApplyOutcome(0, messages);
     }
 
-    private record PendingFile(Work work, FilePatcher.Written written) {}
+    private record PendingFile(Work work, VerifiedCopy.Written written) {}
 
     /** The backup is a hard link to the original's inode: no copy, and the rename leaves it intact. */
     private static void ensureBackup(Path file, Path backup, String originalSha, List<Path> created) throws IOException {

@@ -1,8 +1,8 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.install.ShimSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
