@@ -10,12 +10,12 @@ import dev.ollamapatch.plan.ShimCheck;
  * @param plan          the plan (its scan holds the machine and the sites)
  * @param output        where the patched file went, or null (scan, dry run, nothing to do)
  * @param patchedSha256 SHA-256 of the written output, or null
- * @param status        one word: found, planned, patched, already-patched, nothing-to-patch, refused
+ * @param status        what became of it
  * @param shim          the shim's check against this file, or null when no shim is involved
  */
-public record FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, String status,
+public record FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status,
                          ShimCheck.Result shim) {
-    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, String status) {
+    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status) {
         this(path, sha256, plan, output, patchedSha256, status, null);
     }
 }

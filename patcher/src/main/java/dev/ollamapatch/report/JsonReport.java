@@ -30,7 +30,7 @@ public final class JsonReport {
         n.put("sha256", f.sha256());
         n.put("machine", f.plan().scan().machine());
         n.put("go", f.plan().scan().go());
-        n.put("status", f.status());
+        n.put("status", f.status().label());
         ArrayNode sites = n.putArray("sites");
         for (PlannedSite p : f.plan().sites()) {
             Site s = p.site();

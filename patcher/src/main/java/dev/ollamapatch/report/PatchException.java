@@ -3,17 +3,12 @@ package dev.ollamapatch.report;
 import dev.ollamapatch.elf.ElfFormatException;
 
 /**
- * A failure the user must hear about, with the exit status it maps to (DESIGN.md section 5). The
+ * A failure the user must hear about, of a kind that maps to an exit status (DESIGN.md section 5). The
  * message is one line: control characters from file contents or names are shown escaped.
  */
 public class PatchException extends RuntimeException {
-    public enum Kind {
-        FAILED(1), USAGE(2), NOTHING_TO_PATCH(3), INVALID_INPUT(4), REFUSED(5);
-
-        public final int exitCode;
-
-        Kind(int exitCode) { this.exitCode = exitCode; }
-    }
+    /** What went wrong; the command line maps each kind to its exit code ({@code cli.ExitCodes}). */
+    public enum Kind { FAILED, USAGE, NOTHING_TO_PATCH, INVALID_INPUT, REFUSED }
 
     private final Kind kind;
 

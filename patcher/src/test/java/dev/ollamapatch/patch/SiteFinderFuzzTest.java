@@ -1,7 +1,7 @@
 package dev.ollamapatch.patch;
 
 import dev.ollamapatch.plan.Planner;
-import dev.ollamapatch.install.ShimSource;
+import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.io.Digests;
 import dev.ollamapatch.io.VerifiedCopy;
 import dev.ollamapatch.plan.Plan;
@@ -11,6 +11,7 @@ import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.JsonReport;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
 import dev.ollamapatch.report.TextReport;
 import dev.ollamapatch.site.LibraryTarget;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -47,7 +48,7 @@ class SiteFinderFuzzTest {
             if (plan.hasWork() && !plan.isRefused()) {
                 check = ShimSource.choose(null, elf).checkAgainst(elf);
             }
-            List<FileReport> reports = List.of(new FileReport("fuzz", sha, plan, null, null, "planned", check));
+            List<FileReport> reports = List.of(new FileReport("fuzz", sha, plan, null, null, Status.PLANNED, check));
             TextReport.render(reports, true);
             JsonReport.MAPPER.writeValueAsString(JsonReport.build(reports, "fuzz", true));
             if (!plan.isRefused()) {

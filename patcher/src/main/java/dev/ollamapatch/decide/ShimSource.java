@@ -1,6 +1,5 @@
-package dev.ollamapatch.install;
+package dev.ollamapatch.decide;
 
-import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.elf.ByteSource;
@@ -9,7 +8,6 @@ import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.shim.BundledShims;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -18,7 +16,6 @@ import java.util.Optional;
 
 /** The shim to install: a file the user named, or the one bundled for the target's machine. */
 public final class ShimSource {
-    private static final String ORIGIN = "$ORIGIN";
     private final String name;
     private final byte[] bytes;
 
@@ -56,23 +53,5 @@ public final class ShimSource {
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.REFUSED, name + " is not a valid ELF file: " + e.getMessage());
         }
-    }
-
-    /**
-     * Where the shim goes for a patched file at {@code destination} whose sites name {@code path}:
-     * beside it for {@code $ORIGIN/...}, or the absolute path itself.
-     */
-    public static Path installTarget(Path destination, String path) {
-        if (path.startsWith(ORIGIN + "/")) {
-            return destination.toAbsolutePath().getParent().resolve(path.substring(ORIGIN.length() + 1)).normalize();
-        }
-        if (path.startsWith("/")) return Path.of(path);
-        throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + path
-                + ": must be absolute or start with $ORIGIN/ (a bare name would be searched for, not found)");
-    }
-
-    public void installAt(Path target) throws IOException {
-        Files.createDirectories(target.toAbsolutePath().getParent());
-        AtomicFiles.install(new ByteArrayInputStream(bytes), target, "rwxr-xr-x");
     }
 }
