@@ -1,0 +1,309 @@
+package dev.ollamapatch.resolve;
+
+import dev.ollamapatch.elf.DynamicEntry;
+import dev.ollamapatch.elf.ElfConstants;
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.Symbol;
+
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Works out, for a string in one object of an install, which object's code calls {@code dlopen} with
+ * it and so which directory glibc substitutes for {@code $ORIGIN} (DESIGN.md 4a; docs/resolution.md).
+ * Pure: reads only the mapped ELF files it is given. The rules, in order:
+ * <ol>
+ * <li>a DT_NEEDED entry: the object that has the entry;</li>
+ * <li>code forms the string's address and, within a few instructions, calls {@code dlopen}: that object;
+ *     jumps to {@code dlopen} (a tail call): the objects that call the function it is in;</li>
+ * <li>the address is handed to another object's function (an import defined in the install) that calls
+ *     {@code dlopen}: that object; that jumps to it: the object that handed it;</li>
+ * <li>no code forms the address (a table in data): the object, when every one of its {@code dlopen}
+ *     calls is an ordinary call; otherwise unknown;</li>
+ * </ol>
+ * then the loader: musl never expands {@code $ORIGIN} there, nor glibc in secure-execution mode.
+ */
+public final class Resolver {
+    private static final Set<String> DLOPEN = Set.of("dlopen", "dlmopen");
+    private static final int MAX_DEPTH = 4;
+
+    /** One ELF file of the install: where it is (absolute, as installed) and how running it is privileged. */
+    public record Member(Path path, ElfFile elf, SecureExecution secure) {
+        public Member {
+            path = path.toAbsolutePath().normalize();
+        }
+    }
+
+    private final List<Member> members;
+    private final List<ObjectCode> codes = new ArrayList<>();
+
+    public Resolver(List<Member> members) {
+        this.members = List.copyOf(members);
+        for (Member m : this.members) codes.add(new ObjectCode(m.elf()));
+    }
+
+    /**
+     * The resolution of the string at {@code [vaddr, vaddr+length)} in {@code object} (a member);
+     * {@code dynstr} for a DT_NEEDED entry.
+     */
+    public Resolution resolve(Path object, long vaddr, int length, boolean dynstr) {
+        int o = indexOf(object);
+        Member m = members.get(o);
+        Resolution base;
+        if (dynstr) {
+            base = new Resolution(Resolution.How.NEEDED, List.of(dir(m)), m.path(), -1,
+                    "DT_NEEDED entry of `" + m.path() + "`", null);
+        } else if (!codes.get(o).supported()) {
+            base = Resolution.unknown("calls are not analysed for this machine");
+        } else {
+            base = fromCode(o, vaddr, length);
+        }
+        return withLoader(o, base, dynstr);
+    }
+
+    private Resolution fromCode(int o, long vaddr, int length) {
+        ObjectCode code = codes.get(o);
+        List<Long> refs = code.codeReferencesTo(vaddr, vaddr + Math.max(length, 1));
+        if (refs.isEmpty()) return sameObject(o);
+        List<Resolution> parts = new ArrayList<>();
+        for (long r : refs) parts.add(fromReference(o, r));
+        return merge(parts);
+    }
+
+    /** No code forms the address: it is read from a table. Only an object whose dlopen calls are all ordinary answers for itself. */
+    private Resolution sameObject(int o) {
+        Member m = members.get(o);
+        List<ObjectCode.Branch> calls = codes.get(o).branchesTo(DLOPEN, Set.of());
+        if (calls.isEmpty()) {
+            return Resolution.unknown("no code in `" + m.path() + "` forms the string's address and it does not call dlopen");
+        }
+        if (calls.stream().anyMatch(b -> !b.call())) {
+            ObjectCode.Branch jump = calls.stream().filter(b -> !b.call()).findFirst().orElseThrow();
+            return Resolution.unknown(String.format("no code in `%s` forms the string's address, and it also jumps to "
+                    + "dlopen (tail call at 0x%x), so its callers may decide", m.path(), jump.at()));
+        }
+        return new Resolution(Resolution.How.SAME_OBJECT, List.of(dir(m)), m.path(), calls.get(0).at(), String.format(
+                "`%s` calls dlopen at 0x%x%s; the string is read from data and every dlopen call there is an ordinary call",
+                m.path(), calls.get(0).at(), calls.size() > 1 ? " (and " + (calls.size() - 1) + " more)" : ""), null);
+    }
+
+    private Resolution fromReference(int o, long ref) {
+        Member m = members.get(o);
+        ObjectCode code = codes.get(o);
+        for (ObjectCode.Branch b : code.branchesAfter(ref)) {
+            if (b.symbol() != null && DLOPEN.contains(b.symbol())) {
+                if (b.call()) {
+                    return new Resolution(Resolution.How.CALL, List.of(dir(m)), m.path(), b.at(), String.format(
+                            "`%s` calls dlopen at 0x%x (address formed at 0x%x)", m.path(), b.at(), ref), null);
+                }
+                return tailCall(o, ref, b);
+            }
+            if (b.symbol() != null) {
+                Optional<Resolution> handed = handed(o, ref, b);
+                if (handed.isPresent()) return handed.get();
+                continue; // an import the install does not define (strlen, snprintf, ...): look further
+            }
+            // A function of this object: if it reaches dlopen, this object's code does the call (a tail
+            // jump inside it returns to this object too).
+            Optional<Symbol> fn = code.functionAt(b.target());
+            Optional<ObjectCode.Branch> inner = code.firstBranchInFunction(b.target(), DLOPEN, fn.map(Symbol::size).orElse(0L));
+            if (inner.isPresent() && b.call()) {
+                return new Resolution(Resolution.How.CALL, List.of(dir(m)), m.path(), inner.get().at(), String.format(
+                        "`%s` passes the string to %s at 0x%x, which %s dlopen at 0x%x", m.path(),
+                        fn.map(Symbol::name).filter(n -> !n.isEmpty()).orElse(String.format("0x%x", b.target())), b.at(),
+                        inner.get().call() ? "calls" : "jumps to", inner.get().at()), null);
+            }
+        }
+        return Resolution.unknown(String.format("no dlopen call follows the address formed at 0x%x in `%s`", ref, m.path()));
+    }
+
+    /** {@code jmp dlopen}: whoever called the function holding {@code ref} is the caller glibc sees. */
+    private Resolution tailCall(int o, long ref, ObjectCode.Branch jump) {
+        Member m = members.get(o);
+        Optional<Symbol> fn = codes.get(o).exportedFunctionAt(ref);
+        String start = String.format("`%s` jumps to dlopen at 0x%x (tail call", m.path(), jump.at());
+        if (fn.isEmpty()) {
+            return new Resolution(Resolution.How.TAIL_CALL, List.of(dir(m)), m.path(), jump.at(), start
+                    + ") from a function it does not export, so only its own code calls it", null);
+        }
+        List<Path> dirs = new ArrayList<>();
+        List<String> callers = new ArrayList<>();
+        Path firstCaller = null;
+        long firstAt = -1;
+        Deque<Object[]> work = new ArrayDeque<>();
+        work.add(new Object[] {o, fn.get(), 0});
+        Set<String> seen = new LinkedHashSet<>();
+        boolean incomplete = false;
+        while (!work.isEmpty()) {
+            Object[] w = work.poll();
+            int owner = (Integer) w[0];
+            Symbol f = (Symbol) w[1];
+            int depth = (Integer) w[2];
+            if (!seen.add(owner + ":" + f.name())) continue;
+            for (int x = 0; x < members.size(); x++) {
+                ObjectCode cx = codes.get(x);
+                List<ObjectCode.Branch> bs;
+                if (x == owner) bs = cx.branchesTo(Set.of(f.name()), Set.of(f.value()));
+                else if (cx.imports(f.name()) && !cx.exported(f.name()).isPresent()) bs = cx.branchesTo(Set.of(f.name()), Set.of());
+                else continue;
+                for (ObjectCode.Branch b : bs) {
+                    Member mx = members.get(x);
+                    if (b.call()) {
+                        if (!dirs.contains(dir(mx))) dirs.add(dir(mx));
+                        callers.add(String.format("`%s` calls %s at 0x%x", mx.path(), f.name(), b.at()));
+                        if (firstCaller == null) { firstCaller = mx.path(); firstAt = b.at(); }
+                    } else {
+                        Optional<Symbol> outer = cx.exportedFunctionAt(b.at());
+                        if (outer.isEmpty()) {
+                            if (!dirs.contains(dir(mx))) dirs.add(dir(mx));
+                            callers.add(String.format("`%s` jumps to %s at 0x%x from a function it does not export",
+                                    mx.path(), f.name(), b.at()));
+                            if (firstCaller == null) { firstCaller = mx.path(); firstAt = b.at(); }
+                        } else if (depth + 1 < MAX_DEPTH) {
+                            work.add(new Object[] {x, outer.get(), depth + 1});
+                        } else {
+                            incomplete = true;
+                        }
+                    }
+                }
+            }
+        }
+        String what = start + String.format(" at the end of %s)", fn.get().name());
+        if (dirs.isEmpty() || incomplete) {
+            return Resolution.unknown(what + (dirs.isEmpty()
+                    ? "; no object of this install calls " + fn.get().name() + ", so the directory is the unknown caller's"
+                    : "; its callers are reached through more than " + MAX_DEPTH + " tail calls"));
+        }
+        return new Resolution(Resolution.How.TAIL_CALL, dirs, firstCaller, firstAt,
+                what + "; " + String.join(", ", callers), null);
+    }
+
+    /** The string is handed to {@code b.symbol()}, defined by another member: does that function call dlopen? */
+    private Optional<Resolution> handed(int o, long ref, ObjectCode.Branch b) {
+        Member m = members.get(o);
+        for (int d = 0; d < members.size(); d++) {
+            if (d == o) continue;
+            Optional<Symbol> g = codes.get(d).exported(b.symbol());
+            if (g.isEmpty()) continue;
+            Optional<ObjectCode.Branch> inner = codes.get(d).firstBranchInFunction(g.get().value(), DLOPEN, g.get().size());
+            if (inner.isEmpty()) continue;
+            Member md = members.get(d);
+            if (inner.get().call()) {
+                return Optional.of(new Resolution(Resolution.How.HANDED, List.of(dir(md)), md.path(), inner.get().at(),
+                        String.format("`%s` hands the string to %s at 0x%x; `%s` calls dlopen at 0x%x", m.path(),
+                                b.symbol(), b.at(), md.path(), inner.get().at()), null));
+            }
+            if (b.call()) {
+                return Optional.of(new Resolution(Resolution.How.HANDED, List.of(dir(m)), m.path(), b.at(),
+                        String.format("`%s` calls %s at 0x%x, which jumps to dlopen at 0x%x in `%s` (tail call): the "
+                                + "call in `%s` decides", m.path(), b.symbol(), b.at(), inner.get().at(), md.path(), m.path()),
+                        null));
+            }
+            return Optional.of(Resolution.unknown(String.format("`%s` jumps to %s at 0x%x, which jumps to dlopen: "
+                    + "the caller is further up", m.path(), b.symbol(), b.at())));
+        }
+        return Optional.empty();
+    }
+
+    private static Resolution merge(List<Resolution> parts) {
+        for (Resolution r : parts) {
+            if (r.how() == Resolution.How.UNKNOWN) return r;
+        }
+        Resolution first = parts.get(0);
+        if (parts.size() == 1) return first;
+        Set<Path> dirs = new LinkedHashSet<>();
+        Set<String> details = new LinkedHashSet<>();
+        for (Resolution r : parts) {
+            dirs.addAll(r.directories());
+            details.add(r.detail());
+        }
+        return new Resolution(first.how(), new ArrayList<>(dirs), first.caller(), first.callAt(),
+                String.join("; ", details), null);
+    }
+
+    // ---------------------------------------------------------------- the loader
+
+    private Resolution withLoader(int o, Resolution r, boolean dynstr) {
+        if (r.how() == Resolution.How.UNKNOWN) return r;
+        int caller = r.caller() == null ? o : indexOf(r.caller());
+        List<Integer> programs = programsRunning(caller);
+        Loader loader = Loader.of(members.get(caller).elf());
+        if (loader == Loader.UNKNOWN) {
+            for (int p : programs) {
+                Loader l = Loader.of(members.get(p).elf());
+                if (l == Loader.MUSL || loader == Loader.UNKNOWN) loader = l;
+            }
+        }
+        if (loader == Loader.MUSL) {
+            String interp = programs.stream().map(p -> Loader.interpreter(members.get(p).elf())).flatMap(Optional::stream)
+                    .findFirst().orElse("musl's ld.so");
+            return r.blockedBy(dynstr
+                    ? "musl (" + interp + ") opens a DT_NEEDED path literally: with $ORIGIN in it the program does not start"
+                    : "musl (" + interp + ") opens a dlopen argument literally; it expands $ORIGIN only in DT_RPATH/DT_RUNPATH");
+        }
+        if (loader == Loader.UNKNOWN) {
+            return r.blockedBy("no PT_INTERP or C library in DT_NEEDED says which loader runs `" + members.get(caller).path() + "`");
+        }
+        for (int p : programs) {
+            SecureExecution s = members.get(p).secure();
+            if (s.secure()) {
+                return r.blockedBy("`" + members.get(p).path() + "` runs in secure-execution mode for a normal user ("
+                        + s.why() + ") and glibc then expands $ORIGIN only at the start of DT_RPATH/DT_RUNPATH");
+            }
+        }
+        return r;
+    }
+
+    /** The executables of the install whose process may run code of {@code object}: itself, or those that need it. */
+    private List<Integer> programsRunning(int object) {
+        if (isProgram(object)) return List.of(object);
+        List<Integer> needing = new ArrayList<>();
+        List<Integer> all = new ArrayList<>();
+        for (int p = 0; p < members.size(); p++) {
+            if (!isProgram(p)) continue;
+            all.add(p);
+            if (needsTransitively(p, object, new LinkedHashSet<>())) needing.add(p);
+        }
+        return needing.isEmpty() ? all : needing;
+    }
+
+    private boolean needsTransitively(int from, int object, Set<Integer> seen) {
+        if (!seen.add(from)) return false;
+        for (DynamicEntry d : members.get(from).elf().dynamic()) {
+            if (d.tag() != ElfConstants.DT_NEEDED || d.string() == null) continue;
+            for (int x = 0; x < members.size(); x++) {
+                if (x == from || !providesName(x, d.string())) continue;
+                if (x == object || needsTransitively(x, object, seen)) return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean providesName(int x, String needed) {
+        Member m = members.get(x);
+        if (m.path().getFileName().toString().equals(needed)) return true;
+        return m.elf().dynamic().stream().anyMatch(d -> d.tag() == ElfConstants.DT_SONAME && needed.equals(d.string()));
+    }
+
+    private boolean isProgram(int x) {
+        return Loader.interpreter(members.get(x).elf()).isPresent();
+    }
+
+    private int indexOf(Path object) {
+        Path p = object.toAbsolutePath().normalize();
+        for (int i = 0; i < members.size(); i++) {
+            if (members.get(i).path().equals(p)) return i;
+        }
+        throw new IllegalArgumentException(object + " is not a member of this install");
+    }
+
+    private static Path dir(Member m) {
+        return m.path().getParent();
+    }
+}
