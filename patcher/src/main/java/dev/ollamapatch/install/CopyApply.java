@@ -15,6 +15,8 @@ import dev.ollamapatch.patch.PlanOptions;
 import dev.ollamapatch.patch.PlannedSite;
 import dev.ollamapatch.patch.ShimCheck;
 import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.ShimTargets;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,7 +63,12 @@ public final class CopyApply {
             }
             String known = expected;
             java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
-            Plan plan = FilePatcher.plan(elf, new PlanOptions(o.libraries(), destination.getParent().toString()));
+            Plan plan;
+            // Resolved as the file will be installed: at OUT, read from TARGET.
+            try (InstallResolutions resolutions = new InstallResolutions(java.util.Map.of(destination, target))) {
+                plan = FilePatcher.plan(elf, new PlanOptions(o.libraries(), destination.getParent().toString(),
+                        resolutions.forFile(destination)));
+            }
             if (plan.isRefused()) {
                 reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused"));
                 PlannedSite first = plan.refused().get(0);
@@ -88,7 +95,10 @@ public final class CopyApply {
                 reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check));
                 return new ApplyOutcome(0, List.of());
             }
-            if (plan.retargets(LibraryTarget.NVML)) shimSource.installAt(shimTarget);
+            if (plan.retargets(LibraryTarget.NVML)) {
+                // One file, so every site resolves beside OUT: by $ORIGIN, or by the absolute path of that file.
+                for (Path t : ShimTargets.of(plan, destination, LibraryTarget.NVML)) shimSource.installAt(t);
+            }
             FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
             if (expected != null && !expected.equals(written.digests().inputHex())) {
                 // Checked before the rename: the patched copy never replaces anything at OUT.

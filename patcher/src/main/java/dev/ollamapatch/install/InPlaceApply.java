@@ -17,6 +17,8 @@ import dev.ollamapatch.patch.PlannedSite;
 import dev.ollamapatch.patch.ShimCheck;
 import dev.ollamapatch.patch.ShimSource;
 import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.ShimTargets;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -109,6 +111,7 @@ public final class InPlaceApply {
         if (options.expectSha256() != null && layout.directory()) {
             throw new PatchException(PatchException.Kind.USAGE, "--expect-sha256 applies to a single file, not a directory");
         }
+        try (InstallResolutions resolutions = InstallResolutions.of(layout.files())) {
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             String sha = Digests.sha256(file);
@@ -141,7 +144,8 @@ public final class InPlaceApply {
                 originalSha = backupSha;
             }
             try (ElfFile elf = ElfFile.open(source)) {
-                Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
+                Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString(),
+                        resolutions.forFile(file)));
                 if (plan.isRefused()) {
                     reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused"));
                     PlannedSite first = plan.refused().get(0);
@@ -170,6 +174,7 @@ public final class InPlaceApply {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
             }
         }
+        }
         if (work.isEmpty()) {
             if (alreadyPatched > 0) return new ApplyOutcome(0, messages);
             messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
@@ -190,7 +195,10 @@ public final class InPlaceApply {
         for (Work w : work) {
             if (w.shim == null) continue;
             try (ElfFile elf = ElfFile.open(w.source)) {
-                shims.putIfAbsent(ShimSource.installTarget(w.file, nvmlPath), ShimSource.choose(options.shim(), elf));
+                // Every file a site resolves to (issue 14): beside the object whose call the loader sees.
+                for (Path target : ShimTargets.of(w.plan, w.file, LibraryTarget.NVML)) {
+                    shims.putIfAbsent(target, ShimSource.choose(options.shim(), elf));
+                }
             }
         }
         List<Manifest.ShimEntry> shimEntries = new ArrayList<>();
@@ -341,7 +349,9 @@ public final class InPlaceApply {
 
     static List<Manifest.SiteEntry> siteEntries(Plan plan) {
         return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
-                p.site().kind().label(), p.site().original(), p.replacementText())).toList();
+                p.site().kind().label(), p.site().original(), p.replacementText(),
+                p.resolution() == null ? null : p.resolution().how().label(),
+                p.shims().isEmpty() ? null : p.shims().stream().map(Path::toString).toList())).toList();
     }
 
     /** Temporary files of a run that was killed: ours by name, removed under the lock. */

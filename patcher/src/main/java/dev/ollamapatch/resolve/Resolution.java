@@ -56,6 +56,20 @@ public record Resolution(How how, List<Path> directories, Path caller, long call
         return new Resolution(how, directories, caller, callAt, detail, why);
     }
 
+    /**
+     * For a site written with {@code path}: an absolute path is opened as it is, whatever the caller;
+     * a {@code $ORIGIN} path as {@link #describe(String)} says.
+     */
+    public String describeWritten(String path) {
+        if (path != null && path.startsWith("/")) {
+            return "loader opens `" + path + "` (absolute path): " + (blocker != null
+                    ? "$ORIGIN would not be expanded: " + blocker
+                    : how == How.UNKNOWN ? "$ORIGIN's directory cannot be named: " + detail : detail);
+        }
+        String name = path == null ? "nvml.so" : path.substring(path.lastIndexOf('/') + 1);
+        return describe(name);
+    }
+
     /** "loader opens `/x/bin/nvml.so`: `/x/bin/app` calls dlopen at 0x1234" */
     public String describe(String shimName) {
         if (blocker != null) {

@@ -24,8 +24,9 @@ import java.util.Set;
  *     jumps to {@code dlopen} (a tail call): the objects that call the function it is in;</li>
  * <li>the address is handed to another object's function (an import defined in the install) that calls
  *     {@code dlopen}: that object; that jumps to it: the object that handed it;</li>
- * <li>no code forms the address (a table in data): the object, when every one of its {@code dlopen}
- *     calls is an ordinary call; otherwise unknown;</li>
+ * <li>nothing near the string decides (a table of names tried in a loop, Go code that copies the name for a
+ *     cgo helper): the object itself, when every one of its {@code dlopen} calls is an ordinary call and it
+ *     calls no function of another member that calls {@code dlopen}; otherwise unknown;</li>
  * </ol>
  * then the loader: musl never expands {@code $ORIGIN} there, nor glibc in secure-execution mode.
  */
@@ -70,43 +71,71 @@ public final class Resolver {
     private Resolution fromCode(int o, long vaddr, int length) {
         ObjectCode code = codes.get(o);
         List<Long> refs = code.codeReferencesTo(vaddr, vaddr + Math.max(length, 1));
-        if (refs.isEmpty()) return sameObject(o);
+        if (refs.isEmpty()) return sameObject(o, "the string is read from data");
         List<Resolution> parts = new ArrayList<>();
-        for (long r : refs) parts.add(fromReference(o, r));
+        for (long r : refs) {
+            parts.add(fromReference(o, r).orElseGet(() -> sameObject(o, String.format(
+                    "the string's address is formed at 0x%x and no call right after it decides", r))));
+        }
         return merge(parts);
     }
 
-    /** No code forms the address: it is read from a table. Only an object whose dlopen calls are all ordinary answers for itself. */
-    private Resolution sameObject(int o) {
+    private final java.util.Map<Integer, List<ObjectCode.Branch>> dlopenBranches = new java.util.HashMap<>();
+
+    /**
+     * Nothing near the string decides (a table of names tried in a loop, Go code that copies the name
+     * for a cgo helper): the object answers for itself only when every dlopen call in it is an ordinary
+     * call and it calls no function of another member that calls dlopen.
+     */
+    private Resolution sameObject(int o, String why) {
         Member m = members.get(o);
-        List<ObjectCode.Branch> calls = codes.get(o).branchesTo(DLOPEN, Set.of());
+        List<ObjectCode.Branch> calls = dlopenBranches.computeIfAbsent(o, k -> codes.get(k).branchesTo(DLOPEN, Set.of()));
         if (calls.isEmpty()) {
-            return Resolution.unknown("no code in `" + m.path() + "` forms the string's address and it does not call dlopen");
+            return Resolution.unknown(why + ", and `" + m.path() + "` does not call dlopen itself");
         }
         if (calls.stream().anyMatch(b -> !b.call())) {
             ObjectCode.Branch jump = calls.stream().filter(b -> !b.call()).findFirst().orElseThrow();
-            return Resolution.unknown(String.format("no code in `%s` forms the string's address, and it also jumps to "
-                    + "dlopen (tail call at 0x%x), so its callers may decide", m.path(), jump.at()));
+            return Resolution.unknown(String.format("%s, and `%s` also jumps to dlopen (tail call at 0x%x), so its "
+                    + "callers may decide", why, m.path(), jump.at()));
+        }
+        Optional<String> elsewhere = importedDlopenCaller(o);
+        if (elsewhere.isPresent()) {
+            return Resolution.unknown(why + ", and `" + m.path() + "` also calls " + elsewhere.get()
+                    + ", which calls dlopen in another object");
         }
         return new Resolution(Resolution.How.SAME_OBJECT, List.of(dir(m)), m.path(), calls.get(0).at(), String.format(
-                "`%s` calls dlopen at 0x%x%s; the string is read from data and every dlopen call there is an ordinary call",
-                m.path(), calls.get(0).at(), calls.size() > 1 ? " (and " + (calls.size() - 1) + " more)" : ""), null);
+                "`%s` calls dlopen at 0x%x%s; %s, and every dlopen call in it is an ordinary call", m.path(),
+                calls.get(0).at(), calls.size() > 1 ? " (and " + (calls.size() - 1) + " more)" : "", why), null);
     }
 
-    private Resolution fromReference(int o, long ref) {
+    /** A function that {@code o} imports from another member of the install and that calls dlopen there. */
+    private Optional<String> importedDlopenCaller(int o) {
+        for (int d = 0; d < members.size(); d++) {
+            if (d == o) continue;
+            for (Symbol s : members.get(d).elf().dynamicSymbols()) {
+                if (s.type() != 2 || s.shndx() == 0 || !codes.get(o).imports(s.name()) || DLOPEN.contains(s.name())) continue;
+                if (codes.get(d).firstBranchInFunction(s.value(), DLOPEN, s.size()).isPresent()) {
+                    return Optional.of(s.name() + " of `" + members.get(d).path() + "`");
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    private Optional<Resolution> fromReference(int o, long ref) {
         Member m = members.get(o);
         ObjectCode code = codes.get(o);
         for (ObjectCode.Branch b : code.branchesAfter(ref)) {
             if (b.symbol() != null && DLOPEN.contains(b.symbol())) {
                 if (b.call()) {
-                    return new Resolution(Resolution.How.CALL, List.of(dir(m)), m.path(), b.at(), String.format(
-                            "`%s` calls dlopen at 0x%x (address formed at 0x%x)", m.path(), b.at(), ref), null);
+                    return Optional.of(new Resolution(Resolution.How.CALL, List.of(dir(m)), m.path(), b.at(), String.format(
+                            "`%s` calls dlopen at 0x%x (address formed at 0x%x)", m.path(), b.at(), ref), null));
                 }
-                return tailCall(o, ref, b);
+                return Optional.of(tailCall(o, ref, b));
             }
             if (b.symbol() != null) {
                 Optional<Resolution> handed = handed(o, ref, b);
-                if (handed.isPresent()) return handed.get();
+                if (handed.isPresent()) return handed;
                 continue; // an import the install does not define (strlen, snprintf, ...): look further
             }
             // A function of this object: if it reaches dlopen, this object's code does the call (a tail
@@ -114,13 +143,13 @@ public final class Resolver {
             Optional<Symbol> fn = code.functionAt(b.target());
             Optional<ObjectCode.Branch> inner = code.firstBranchInFunction(b.target(), DLOPEN, fn.map(Symbol::size).orElse(0L));
             if (inner.isPresent() && b.call()) {
-                return new Resolution(Resolution.How.CALL, List.of(dir(m)), m.path(), inner.get().at(), String.format(
-                        "`%s` passes the string to %s at 0x%x, which %s dlopen at 0x%x", m.path(),
+                return Optional.of(new Resolution(Resolution.How.CALL, List.of(dir(m)), m.path(), inner.get().at(),
+                        String.format("`%s` passes the string to %s at 0x%x, which %s dlopen at 0x%x", m.path(),
                         fn.map(Symbol::name).filter(n -> !n.isEmpty()).orElse(String.format("0x%x", b.target())), b.at(),
-                        inner.get().call() ? "calls" : "jumps to", inner.get().at()), null);
+                        inner.get().call() ? "calls" : "jumps to", inner.get().at()), null));
             }
         }
-        return Resolution.unknown(String.format("no dlopen call follows the address formed at 0x%x in `%s`", ref, m.path()));
+        return Optional.empty();
     }
 
     /** {@code jmp dlopen}: whoever called the function holding {@code ref} is the caller glibc sees. */
@@ -211,18 +240,22 @@ public final class Resolver {
         return Optional.empty();
     }
 
+    /** Several references to one string: every directory any of them names; unknown if any is unknown. */
     private static Resolution merge(List<Resolution> parts) {
         for (Resolution r : parts) {
             if (r.how() == Resolution.How.UNKNOWN) return r;
         }
-        Resolution first = parts.get(0);
-        if (parts.size() == 1) return first;
+        List<Resolution> sorted = new ArrayList<>(parts);
+        sorted.sort(java.util.Comparator.comparing(Resolution::how)); // the most direct evidence first
+        Resolution first = sorted.get(0);
         Set<Path> dirs = new LinkedHashSet<>();
-        Set<String> details = new LinkedHashSet<>();
-        for (Resolution r : parts) {
-            dirs.addAll(r.directories());
-            details.add(r.detail());
+        for (Resolution r : sorted) dirs.addAll(r.directories());
+        if (dirs.size() == first.directories().size()) {
+            return sorted.size() == 1 ? first : new Resolution(first.how(), first.directories(), first.caller(),
+                    first.callAt(), first.detail() + String.format(" (%d more references agree)", sorted.size() - 1), null);
         }
+        Set<String> details = new LinkedHashSet<>();
+        for (Resolution r : sorted) details.add(r.detail());
         return new Resolution(first.how(), new ArrayList<>(dirs), first.caller(), first.callAt(),
                 String.join("; ", details), null);
     }

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -30,11 +29,14 @@ final class LoaderWorld implements AutoCloseable {
 
     final String arch;
     final Path root;
+    /** Sources and the marker shim: beside the install, not in it. */
+    private final Path outside;
     private final List<ElfFile> open = new ArrayList<>();
 
     LoaderWorld(String arch, String name) throws IOException {
         this.arch = arch;
         this.root = Files.createTempDirectory(Path.of("/tmp"), "res-" + name + "-");
+        this.outside = Files.createDirectory(Path.of(root + ".src"));
         // Readable by the unprivileged user the secure-execution case runs as.
         Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
         for (String d : List.of("bin", "lib")) {
@@ -49,14 +51,15 @@ final class LoaderWorld implements AutoCloseable {
 
     /** Compiles {@code source} (C text) into {@code out} under the install with {@code compiler} and flags. */
     Path build(String compiler, String out, String source, String... flags) throws Exception {
-        Path src = root.resolve("src").resolve(out.replace('/', '_') + ".c");
+        Path src = outside.resolve(out.replace('/', '_') + ".c");
         Files.createDirectories(src.getParent());
         Files.writeString(src, source);
-        List<String> cmd = new ArrayList<>(List.of(compiler, "-o", root.resolve(out).toString(), src.toString()));
+        Path target = out.startsWith("/") ? Path.of(out) : root.resolve(out);
+        List<String> cmd = new ArrayList<>(List.of(compiler, "-o", target.toString(), src.toString()));
         cmd.addAll(Arrays.asList(flags));
         Run r = exec(cmd, Map.of(), root);
         assertEquals(0, r.exit, "build of " + out + " failed: " + r.err);
-        return root.resolve(out);
+        return target;
     }
 
     /** A marker shim in {@code dir} (relative to the install) that announces the directory it was loaded from. */
@@ -67,6 +70,24 @@ final class LoaderWorld implements AutoCloseable {
                     fprintf(stdout, "shim loaded: %s\\n", MARKER); fflush(stdout);
                 }
                 """, "-shared", "-fPIC", "-DMARKER=\"" + root.resolve(dir) + "\"");
+    }
+
+    /**
+     * A shim stand-in for {@code apply --shim}: SONAME libnvidia-ml.so.1, and a constructor that prints the
+     * path the loader opened it by ({@code shim loaded: <path>}, runs of '/' as the loader kept them).
+     */
+    Path markerShim(String compiler) throws Exception {
+        return build(compiler, outside.resolve("marker-shim.so").toString(), """
+                #define _GNU_SOURCE
+                #include <dlfcn.h>
+                #include <stdio.h>
+                static void hello(void) __attribute__((constructor));
+                static void hello(void) {
+                    Dl_info info;
+                    if (dladdr((void *) hello, &info)) printf("shim loaded: %s\\n", info.dli_fname);
+                    fflush(stdout);
+                }
+                """, "-shared", "-fPIC", "-Wl,-soname,libnvidia-ml.so.1");
     }
 
     /** The install as the resolver sees it: every ELF file with its mode and capabilities read from disk. */
@@ -122,6 +143,11 @@ final class LoaderWorld implements AutoCloseable {
         List<String> loaded() {
             return out.lines().filter(l -> l.startsWith("shim loaded: ")).map(l -> l.substring(13)).toList();
         }
+
+        /** The files the marker shim was loaded from, with runs of '/' read as one (as the kernel does). */
+        List<Path> loadedFiles() {
+            return loaded().stream().map(l -> Path.of(l.replaceAll("/+", "/"))).toList();
+        }
     }
 
     /** Runs a program of the install (under qemu for aarch64), optionally as another user through setpriv. */
@@ -155,12 +181,11 @@ final class LoaderWorld implements AutoCloseable {
     @Override
     public void close() throws IOException {
         for (ElfFile e : open) e.close();
-        try (var s = Files.walk(root)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        for (Path dir : List.of(root, outside)) {
+            try (var s = Files.walk(dir)) {
+                for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            }
         }
     }
 
-    static Map<String, String> env() {
-        return new TreeMap<>();
-    }
 }
