@@ -197,6 +197,8 @@ public final class InPlaceApply {
             try (ElfFile elf = ElfFile.open(w.source)) {
                 // Every file a site resolves to (issue 14): beside the object whose call the loader sees.
                 for (Path target : ShimTargets.of(w.plan, w.file, LibraryTarget.NVML)) {
+                    // A resolution may name another directory than the file's: the same checks as for it.
+                    InstallSafety.checkOutput(w.file, w.file, target, options.allowOutside());
                     shims.putIfAbsent(target, ShimSource.choose(options.shim(), elf));
                 }
             }

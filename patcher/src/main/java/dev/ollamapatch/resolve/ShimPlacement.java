@@ -26,7 +26,8 @@ public record ShimPlacement(String path, List<Path> shims, String refusal) {
 
     /**
      * @param resolution     where the loader looks for this site
-     * @param siteLength     bytes available in the site
+     * @param siteLength     bytes available in the site (an absolute path must fit it; a {@code $ORIGIN} path is
+     *                       checked by the planner)
      * @param originPath     the {@code $ORIGIN} path to write when the resolution names directories ({@code $ORIGIN/nvml.so})
      * @param absolutePath   an absolute path chosen by the user ({@code --shim-path}), or null
      * @param defaultDir     the directory the patched file is installed in: the fallback absolute path is
@@ -41,17 +42,17 @@ public record ShimPlacement(String path, List<Path> shims, String refusal) {
             return new ShimPlacement(absolutePath, List.of(Path.of(absolutePath)), null);
         }
         String name = originPath.substring(originPath.lastIndexOf('/') + 1);
-        if (resolution.originWorks() && bytes(originPath) <= siteLength) {
+        if (resolution.originWorks()) {
+            // Whether it fits is the planner's check, with its own message (the longest path that fits).
             return new ShimPlacement(originPath, resolution.directories().stream().map(d -> d.resolve(name)).toList(), null);
         }
         Path fallback = defaultDir.toAbsolutePath().normalize().resolve(name);
         if (bytes(fallback.toString()) <= siteLength) {
             return new ShimPlacement(fallback.toString(), List.of(fallback), null);
         }
-        return refuse(siteLength, String.format("%s, and the absolute path \"%s\" is %d bytes",
-                resolution.originWorks() ? "\"" + originPath + "\" does not fit" : "$ORIGIN cannot be used ("
-                        + (resolution.blocker() != null ? resolution.blocker() : resolution.detail()) + ")",
-                fallback, bytes(fallback.toString())));
+        return refuse(siteLength, String.format("$ORIGIN cannot be used (%s), and the absolute path \"%s\" is %d bytes",
+                resolution.blocker() != null ? resolution.blocker() : resolution.detail(), fallback,
+                bytes(fallback.toString())));
     }
 
     private static ShimPlacement refuse(int siteLength, String why) {
