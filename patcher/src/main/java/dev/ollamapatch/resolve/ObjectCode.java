@@ -33,6 +33,8 @@ final class ObjectCode {
     /** Bytes after an address-forming instruction searched for the call that consumes the address. */
     private static final int X86_CALL_WINDOW = 96;
     private static final int ARM64_CALL_WINDOW = 24; // instructions
+    /** Instructions before a register branch searched for the GOT load that feeds it. */
+    private static final int ARM64_LOOKBACK = 8;
 
     /** A call ({@code call}/{@code bl}) or a tail jump ({@code jmp}/{@code b}) at {@code at}. */
     record Branch(long at, boolean call, long target, String symbol) {}
@@ -168,11 +170,21 @@ final class ObjectCode {
         if (off.isEmpty()) return out;
         int len = (int) Math.min(machine == EM_AARCH64 ? ARM64_CALL_WINDOW * 4 + 4 : X86_CALL_WINDOW + 16,
                 elf.bytes().size() - off.getAsLong());
+        if (machine == EM_AARCH64) {
+            // Context before the address: -fno-plt code loads the GOT slot first and branches after.
+            long back = Math.min(ARM64_LOOKBACK * 4L, off.getAsLong()) & ~3L;
+            ByteBuffer buf = read(off.getAsLong() - back, len + (int) back);
+            long base = from - back;
+            for (int i = (int) back + 4; i + 4 <= buf.limit(); i += 4) {
+                Optional<Branch> b = arm64BranchAt(buf, base, i);
+                if (b.isEmpty()) b = arm64RegisterBranchAt(buf, base, i);
+                if (b.isPresent() && (b.get().symbol() != null || isFunctionStart(b.get().target()))) out.add(b.get());
+            }
+            return out;
+        }
         ByteBuffer buf = read(off.getAsLong(), len);
-        int first = machine == EM_AARCH64 ? 4 : 5; // past the address-forming instruction's first bytes
-        for (int i = first; i + 4 <= buf.limit(); i += machine == EM_AARCH64 ? 4 : 1) {
-            Optional<Branch> b = machine == EM_AARCH64 ? arm64BranchAt(buf, from, i)
-                    : i + 5 <= buf.limit() ? x86BranchAt(buf, from, i) : Optional.empty();
+        for (int i = 5; i + 5 <= buf.limit(); i++) { // from inside the lea's displacement on: a branch may follow at once
+            Optional<Branch> b = x86BranchAt(buf, from, i);
             if (b.isPresent() && (b.get().symbol() != null || isFunctionStart(b.get().target()))) out.add(b.get());
         }
         return out;
@@ -355,6 +367,40 @@ final class ObjectCode {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * {@code br|blr xN} at {@code i} whose register was loaded from a GOT slot a few instructions before
+     * ({@code adrp xM, page; ldr xN, [xM, #off]}, the -fno-plt form, which compilers schedule early).
+     */
+    private Optional<Branch> arm64RegisterBranchAt(ByteBuffer buf, long base, int i) {
+        int insn = buf.getInt(i);
+        boolean br = (insn & 0xFFFFFC1F) == 0xD61F0000, blr = (insn & 0xFFFFFC1F) == 0xD63F0000;
+        if (!br && !blr) return Optional.empty();
+        int rn = (insn >>> 5) & 31;
+        for (int j = i - 4; j >= 4 && j >= i - ARM64_LOOKBACK * 4; j -= 4) {
+            int ldr = buf.getInt(j);
+            if ((ldr & 31) == rn && (ldr & 0xFFC00000) != 0xF9400000 && writesRegister(ldr)) return Optional.empty();
+            if ((ldr & 0xFFC00000) != 0xF9400000 || (ldr & 31) != rn) continue;
+            int rm = (ldr >>> 5) & 31;
+            for (int k = j - 4; k >= 0 && k >= j - 16; k -= 4) {
+                int adrp = buf.getInt(k);
+                if ((adrp & 0x9F000000) == 0x90000000 && (adrp & 31) == rm) {
+                    long slot = adrpPage(adrp, base + k) + ((long) ((ldr >>> 10) & 0xFFF) << 3);
+                    if (!slots.containsKey(slot)) return Optional.empty();
+                    if (rm == 16 && rn == 17 && br) return Optional.empty(); // a PLT stub
+                    return Optional.of(new Branch(base + i, blr, slot, slots.get(slot)));
+                }
+            }
+            return Optional.empty();
+        }
+        return Optional.empty();
+    }
+
+    /** Whether an instruction of the data-processing classes writes its Rd (bits 0-4). */
+    private static boolean writesRegister(int insn) {
+        int op0 = (insn >>> 25) & 0xF;
+        return (op0 & 0xE) == 0x8 || (op0 & 0x7) == 0x5;
     }
 
     /** ADRP: the 4 KiB page of {@code pc} plus the signed 21-bit page offset (immhi:immlo). */

@@ -12,6 +12,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
@@ -46,10 +47,10 @@ class LoaderResolutionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"x86_64", "aarch64"})
-    void aProgramThatCallsDlopenItselfOpensTheShimBesideItself(String arch) throws Exception {
+    @CsvSource({"x86_64,-O2", "aarch64,-O2", "x86_64,-fno-plt", "aarch64,-fno-plt", "x86_64,-no-pie", "aarch64,-O0"})
+    void aProgramThatCallsDlopenItselfOpensTheShimBesideItself(String arch, String flag) throws Exception {
         try (LoaderWorld w = new LoaderWorld(arch, "call")) {
-            Path app = w.build(w.cc(), "bin/app", CALLS_DLOPEN, "-O2");
+            Path app = w.build(w.cc(), "bin/app", CALLS_DLOPEN, "-O2", flag);
             w.marker(w.cc(), "bin");
             w.marker(w.cc(), "lib");
             Resolution r = w.resolve(w.resolver(), app, NVML, false);
@@ -63,18 +64,19 @@ class LoaderResolutionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"x86_64", "aarch64"})
-    void aLibraryFunctionEndingInJumpToDlopenOpensTheShimBesideTheProgramThatCallsIt(String arch) throws Exception {
+    @CsvSource({"x86_64,-O2", "aarch64,-O2", "x86_64,-fno-plt", "aarch64,-fno-plt"})
+    void aLibraryFunctionEndingInJumpToDlopenOpensTheShimBesideTheProgramThatCallsIt(String arch, String flag)
+            throws Exception {
         try (LoaderWorld w = new LoaderWorld(arch, "tail")) {
             Path lib = w.build(w.cc(), "lib/libtail.so", """
                     #include <dlfcn.h>
                     void *open_nvml(int flags) { return dlopen("%s", flags); }
-                    """.formatted(NVML), "-O2", "-fPIC", "-shared");
+                    """.formatted(NVML), "-O2", flag, "-fPIC", "-shared");
             Path app = w.build(w.cc(), "bin/app", """
                     #include <stdio.h>
                     void *open_nvml(int flags);
                     int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
-                    """, "-O2", "-L" + w.root.resolve("lib"), "-ltail", "-Wl,-rpath,$ORIGIN/../lib");
+                    """, "-O2", flag, "-L" + w.root.resolve("lib"), "-ltail", "-Wl,-rpath,$ORIGIN/../lib");
             w.marker(w.cc(), "bin");
             w.marker(w.cc(), "lib");
             Resolution r = w.resolve(w.resolver(), lib, NVML, false);

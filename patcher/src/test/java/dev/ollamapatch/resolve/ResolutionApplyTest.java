@@ -81,11 +81,19 @@ class ResolutionApplyTest {
             Cli.Result ok = Cli.run("verify", w.root);
             assertEquals(0, ok.exit(), ok::toString);
 
-            Files.delete(w.root.resolve("bin/nvml.so"));
+            Path installedShim = w.root.resolve("bin/nvml.so");
+            byte[] shimBytes = Files.readAllBytes(installedShim);
+            Files.delete(installedShim);
             Cli.Result missing = Cli.run("verify", w.root);
             assertEquals(1, missing.exit(), missing::toString);
-            assertTrue(missing.out().contains("resolves to " + w.root.resolve("bin/nvml.so") + ", which is missing"),
-                    missing::toString);
+            assertTrue(missing.out().contains("resolves to " + installedShim + ", which is missing"), missing::toString);
+
+            // Restore takes the shim away from where the resolution put it, as it installed it there.
+            Files.write(installedShim, shimBytes);
+            Cli.Result restored = Cli.run("restore", w.root);
+            assertEquals(0, restored.exit(), restored::toString);
+            assertFalse(Files.exists(installedShim), restored::toString);
+            assertTrue(LoaderWorld.offsetOf(lib, NVML) >= 0);
         }
     }
 
