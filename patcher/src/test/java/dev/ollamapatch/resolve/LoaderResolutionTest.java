@@ -47,10 +47,12 @@ class LoaderResolutionTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"x86_64,-O2", "aarch64,-O2", "x86_64,-fno-plt", "aarch64,-fno-plt", "x86_64,-no-pie", "aarch64,-O0"})
-    void aProgramThatCallsDlopenItselfOpensTheShimBesideItself(String arch, String flag) throws Exception {
+    @CsvSource({"x86_64,gcc,-O2", "aarch64,gcc,-O2", "x86_64,gcc,-fno-plt", "aarch64,gcc,-fno-plt",
+            "x86_64,gcc,-no-pie", "aarch64,gcc,-O0", "x86_64,clang,-O2", "aarch64,clang,-Os",
+            "x86_64,clang,-fuse-ld=lld", "x86_64,gcc,-fuse-ld=mold", "x86_64,gcc,-fuse-ld=gold -s"})
+    void aProgramThatCallsDlopenItselfOpensTheShimBesideItself(String arch, String compiler, String flag) throws Exception {
         try (LoaderWorld w = new LoaderWorld(arch, "call")) {
-            Path app = w.build(w.cc(), "bin/app", CALLS_DLOPEN, "-O2", flag);
+            Path app = w.build(w.cc(compiler), "bin/app", CALLS_DLOPEN, "-O2", flag);
             w.marker(w.cc(), "bin");
             w.marker(w.cc(), "lib");
             Resolution r = w.resolve(w.resolver(), app, NVML, false);
@@ -64,15 +66,17 @@ class LoaderResolutionTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"x86_64,-O2", "aarch64,-O2", "x86_64,-fno-plt", "aarch64,-fno-plt"})
-    void aLibraryFunctionEndingInJumpToDlopenOpensTheShimBesideTheProgramThatCallsIt(String arch, String flag)
-            throws Exception {
+    @CsvSource({"x86_64,gcc,-O2", "aarch64,gcc,-O2", "x86_64,gcc,-fno-plt", "aarch64,gcc,-fno-plt",
+            "x86_64,clang,-O2", "aarch64,clang,-O2", "x86_64,clang,-fuse-ld=lld", "x86_64,gcc,-fuse-ld=mold",
+            "x86_64,gcc,-fuse-ld=gold -s"})
+    void aLibraryFunctionEndingInJumpToDlopenOpensTheShimBesideTheProgramThatCallsIt(String arch, String compiler,
+                                                                                    String flag) throws Exception {
         try (LoaderWorld w = new LoaderWorld(arch, "tail")) {
-            Path lib = w.build(w.cc(), "lib/libtail.so", """
+            Path lib = w.build(w.cc(compiler), "lib/libtail.so", """
                     #include <dlfcn.h>
                     void *open_nvml(int flags) { return dlopen("%s", flags); }
                     """.formatted(NVML), "-O2", flag, "-fPIC", "-shared");
-            Path app = w.build(w.cc(), "bin/app", """
+            Path app = w.build(w.cc(compiler), "bin/app", """
                     #include <stdio.h>
                     void *open_nvml(int flags);
                     int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
@@ -89,10 +93,11 @@ class LoaderResolutionTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"x86_64", "aarch64"})
-    void aNameHandedToALibraryFunctionThatCallsDlopenOpensTheShimBesideTheLibrary(String arch) throws Exception {
+    @CsvSource({"x86_64,gcc", "aarch64,gcc", "x86_64,clang", "aarch64,clang"})
+    void aNameHandedToALibraryFunctionThatCallsDlopenOpensTheShimBesideTheLibrary(String arch, String compiler)
+            throws Exception {
         try (LoaderWorld w = new LoaderWorld(arch, "handed")) {
-            Path lib = w.build(w.cc(), "lib/libopener.so", """
+            Path lib = w.build(w.cc(compiler), "lib/libopener.so", """
                     #include <dlfcn.h>
                     #include <stdio.h>
                     void *open_lib(const char *name) {
@@ -101,7 +106,7 @@ class LoaderResolutionTest {
                         return h;
                     }
                     """, "-O2", "-fPIC", "-shared");
-            Path app = w.build(w.cc(), "bin/app", """
+            Path app = w.build(w.cc(compiler), "bin/app", """
                     #include <stdio.h>
                     void *open_lib(const char *name);
                     int main(void) { printf("handle=%%s\\n", open_lib("%s") ? "ok" : "none"); return 0; }
