@@ -287,7 +287,8 @@ public final class Resolver {
             SecureExecution s = members.get(p).secure();
             if (s.secure()) {
                 return r.blockedBy("`" + members.get(p).path() + "` runs in secure-execution mode for a normal user ("
-                        + s.why() + ") and glibc then expands $ORIGIN only at the start of DT_RPATH/DT_RUNPATH");
+                        + s.why() + "): glibc then expands $ORIGIN only where it begins the path, and in a program only into "
+                        + "trusted system directories; a '/'-padded site never begins with it");
             }
         }
         return r;

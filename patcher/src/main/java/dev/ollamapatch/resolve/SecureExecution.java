@@ -10,9 +10,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * Whether running a file puts glibc in secure-execution mode for a normal user: the kernel sets
  * AT_SECURE (glibc's {@code __libc_enable_secure}) when the file is set-user-ID or set-group-ID, or
- * carries file capabilities ({@code security.capability}), and glibc then refuses {@code $ORIGIN} in
- * anything but a leading DT_RPATH/DT_RUNPATH element (elf/dl-load.c, _dl_dst_substitute; ld.so(8),
- * "Secure-execution mode").
+ * carries file capabilities ({@code security.capability}), and glibc then substitutes {@code $ORIGIN}
+ * only where it begins the path, and for the program itself only when the result is a trusted system
+ * directory (elf/dl-load.c, _dl_dst_substitute and is_trusted_path_normalize; ld.so(8),
+ * "Secure-execution mode"). A '/'-padded site never begins with {@code $ORIGIN}.
  *
  * @param setUid       the S_ISUID bit
  * @param setGid       the S_ISGID bit
