@@ -12,6 +12,9 @@ public final class Planner {
     private Planner() {}
 
     public static Plan plan(ScanResult scan, PlanOptions options) {
+        if (options.resolutions() instanceof dev.ollamapatch.resolve.InstallResolutions.SiteResolutions r) {
+            r.prepare(scan.locators()); // one pass over the file's code for all its sites
+        }
         List<PlannedSite> out = new ArrayList<>();
         for (Site site : scan.sites()) {
             out.add(planSite(site, options));

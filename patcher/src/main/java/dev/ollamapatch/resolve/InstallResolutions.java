@@ -45,11 +45,16 @@ public final class InstallResolutions implements AutoCloseable {
         return new InstallResolutions(m);
     }
 
+    /** Where the loader looks for each site of one file; {@link #prepare} lets one pass over its code serve every site. */
+    public interface SiteResolutions extends Function<Site, Resolution> {
+        void prepare(List<Site> sites);
+    }
+
     /** The resolution of each site of the member installed at {@code installed}, for the planner. */
-    public Function<Site, Resolution> forFile(Path installed) {
+    public SiteResolutions forFile(Path installed) {
         Path p = installed.toAbsolutePath().normalize();
         Map<Long, Resolution> cache = new LinkedHashMap<>();
-        return site -> cache.computeIfAbsent(site.offset(), k -> {
+        Function<Site, Resolution> one = site -> cache.computeIfAbsent(site.offset(), k -> {
             if (site.vaddr() < 0) return Resolution.unknown("the string is not loaded into memory");
             try {
                 return resolver.resolve(p, site.vaddr(), site.length(), site.kind() == SiteKind.DYNSTR);
@@ -58,6 +63,22 @@ public final class InstallResolutions implements AutoCloseable {
                 return Resolution.unknown("a file of the install could not be read: " + e.getMessage());
             }
         });
+        return new SiteResolutions() {
+            @Override
+            public Resolution apply(Site site) {
+                return one.apply(site);
+            }
+
+            @Override
+            public void prepare(List<Site> sites) {
+                try {
+                    resolver.prepare(p, sites.stream().filter(s -> s.vaddr() >= 0 && s.kind() != SiteKind.DYNSTR)
+                            .map(s -> new long[] {s.vaddr(), s.length()}).toList());
+                } catch (ElfFormatException e) {
+                    // Each site then reports the fault through apply.
+                }
+            }
+        };
     }
 
     /** The resolution of {@code [vaddr, vaddr+length)} in the member installed at {@code installed}. */

@@ -112,7 +112,13 @@ final class ObjectCode {
      * {@code lea reg,[rip+disp32]} (and, in ET_EXEC, {@code mov reg, imm32}); aarch64 {@code adrp}+{@code add}.
      */
     List<Long> codeReferencesTo(long start, long end) {
-        List<Long> out = new ArrayList<>();
+        return codeReferencesTo(List.of(new long[] {start, end})).get(0);
+    }
+
+    /** {@link #codeReferencesTo(long, long)} for several ranges ({start, end}) in one pass over the code. */
+    List<List<Long>> codeReferencesTo(List<long[]> ranges) {
+        List<List<Long>> out = new ArrayList<>();
+        for (int r = 0; r < ranges.size(); r++) out.add(new ArrayList<>());
         boolean absolute = elf.header().type() == ET_EXEC;
         for (Code c : code) {
             if (c.plt) continue;
@@ -123,10 +129,10 @@ final class ObjectCode {
                         // REX.W (0x48..0x4f) 8D /r with ModRM mod=00 rm=101: RIP-relative lea (SDM vol. 2, 2.2.1.6).
                         if ((b0 & 0xF8) == 0x48 && buf.get(i + 1) == (byte) 0x8D && (buf.get(i + 2) & 0xC7) == 0x05) {
                             long target = base + i + 7 + buf.getInt(i + 3);
-                            if (inRange(target, start, end)) out.add(base + i);
+                            add(ranges, target, base + i, out);
                         } else if (absolute && b0 >= 0xB8 && b0 <= 0xBF && i + 5 <= buf.limit()) {
                             long target = buf.getInt(i + 1) & 0xFFFFFFFFL;
-                            if (inRange(target, start, end)) out.add(base + i);
+                            add(ranges, target, base + i, out);
                         }
                     }
                 } else if (machine == EM_AARCH64) {
@@ -141,7 +147,7 @@ final class ObjectCode {
                             if ((add & 0xFF800000) == 0x91000000 && ((add >>> 5) & 31) == rd) {
                                 int shift = ((add >>> 22) & 1) == 1 ? 12 : 0;
                                 long target = page + (((long) (add >>> 10) & 0xFFF) << shift);
-                                if (inRange(target, start, end)) out.add(base + i);
+                                add(ranges, target, base + i, out);
                                 break;
                             }
                         }
@@ -150,6 +156,12 @@ final class ObjectCode {
             });
         }
         return out;
+    }
+
+    private static void add(List<long[]> ranges, long target, long at, List<List<Long>> out) {
+        for (int r = 0; r < ranges.size(); r++) {
+            if (inRange(target, ranges.get(r)[0], ranges.get(r)[1])) out.get(r).add(at);
+        }
     }
 
     private static boolean inRange(long v, long start, long end) {

@@ -68,9 +68,26 @@ public final class Resolver {
         return withLoader(o, base, dynstr);
     }
 
+    /** Address-forming instructions found by {@link #prepare}, by object and range. */
+    private final java.util.Map<String, List<Long>> prepared = new java.util.HashMap<>();
+
+    /**
+     * Finds the code references of several strings of {@code object} in one pass over its code (a pass
+     * over a large program's text costs as much as the rest of a resolution); {@link #resolve} then uses them.
+     */
+    public void prepare(Path object, List<long[]> ranges) {
+        int o = indexOf(object);
+        if (!codes.get(o).supported() || ranges.isEmpty()) return;
+        List<long[]> spans = ranges.stream().map(r -> new long[] {r[0], r[0] + Math.max(r[1], 1)}).toList();
+        List<List<Long>> refs = codes.get(o).codeReferencesTo(spans);
+        for (int i = 0; i < spans.size(); i++) prepared.put(o + ":" + spans.get(i)[0] + ":" + spans.get(i)[1], refs.get(i));
+    }
+
     private Resolution fromCode(int o, long vaddr, int length) {
         ObjectCode code = codes.get(o);
-        List<Long> refs = code.codeReferencesTo(vaddr, vaddr + Math.max(length, 1));
+        long end = vaddr + Math.max(length, 1);
+        List<Long> refs = prepared.get(o + ":" + vaddr + ":" + end);
+        if (refs == null) refs = code.codeReferencesTo(vaddr, end);
         if (refs.isEmpty()) return sameObject(o, "the string is read from data");
         List<Resolution> parts = new ArrayList<>();
         for (long r : refs) {
