@@ -195,35 +195,41 @@ class LoaderResolutionTest {
         }
     }
 
-    @Test
-    void fileCapabilitiesStopOriginForAnUnprivilegedUserSoTheSiteGetsAnAbsolutePath() throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "caps")) {
+    /** Makes {@code p} run in secure-execution mode for a normal user: file capabilities, or the set-user-ID bit (root owns it). */
+    private static void privilege(String how, Path p, Path dir) throws Exception {
+        List<String> cmd = how.equals("capabilities") ? List.of("setcap", "cap_net_bind_service+ep", p.toString())
+                : List.of("chmod", "4755", p.toString());
+        LoaderWorld.Run r = LoaderWorld.exec(cmd, java.util.Map.of(), dir);
+        assertEquals(0, r.exit(), r.err());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"capabilities", "set-user-ID"})
+    void secureExecutionStopsOriginForAnUnprivilegedUserSoTheSiteGetsAnAbsolutePath(String how) throws Exception {
+        try (LoaderWorld w = new LoaderWorld("x86_64", "secure")) {
             Path app = w.build("gcc", "bin/app", CALLS_DLOPEN, "-O2");
             w.marker("gcc", "bin");
             Path originCopy = w.root.resolve("bin/app-origin");
             Files.copy(app, originCopy);
             LoaderWorld.patch(originCopy, NVML, ORIGIN);
-            for (Path p : List.of(app, originCopy)) {
-                LoaderWorld.Run set = LoaderWorld.exec(List.of("setcap", "cap_net_bind_service+ep", p.toString()),
-                        java.util.Map.of(), w.root);
-                assertEquals(0, set.exit(), set.err());
-            }
+            for (Path p : List.of(app, originCopy)) privilege(how, p, w.root);
             Resolution r = w.resolve(w.resolver(), app, NVML, false);
             assertEquals(Resolution.How.CALL, r.how(), r.detail());
             assertTrue(r.blocker() != null && r.blocker().contains("secure-execution")
-                    && r.blocker().contains("cap_net_bind_service"), String.valueOf(r.blocker()));
+                    && r.blocker().contains(how.equals("capabilities") ? "cap_net_bind_service" : "set-user-ID"),
+                    String.valueOf(r.blocker()));
 
             // What the rule prevents: $ORIGIN loads the shim for root, not for a normal user.
             assertEquals(List.of(w.root.resolve("bin").toString()), w.run(originCopy, null).loaded());
             LoaderWorld.Run asNobody = w.run(originCopy, "nobody");
             assertEquals(List.of(), asNobody.loaded(), asNobody::toString);
+            assertTrue(asNobody.out().contains("handle=none"), asNobody::toString);
 
             ShimPlacement place = ShimPlacement.decide(r, NVML.length(), ORIGIN, null, app.getParent());
             assertEquals(w.root.resolve("bin/nvml.so").toString(), place.path());
             LoaderWorld.patch(app, NVML, place.path());
-            // Writing the file drops security.capability (the tool's apply copies it back): set it again.
-            assertEquals(0, LoaderWorld.exec(List.of("setcap", "cap_net_bind_service+ep", app.toString()),
-                    java.util.Map.of(), w.root).exit());
+            // Writing the file drops security.capability and the set-user-ID bit (the tool's apply keeps them): set again.
+            privilege(how, app, w.root);
             LoaderWorld.Run run = w.run(app, "nobody");
             assertEquals(List.of(w.root.resolve("bin").toString()), run.loaded(), run::toString);
             assertTrue(run.out().contains("handle=ok"), run::toString);
