@@ -63,7 +63,7 @@ public record Resolution(How how, List<Path> directories, Path caller, long call
     public String describeWritten(String path) {
         if (path != null && path.startsWith("/")) {
             return "loader opens `" + path + "` (absolute path): " + (blocker != null
-                    ? "$ORIGIN would not be expanded: " + blocker
+                    ? detail + "; $ORIGIN would not be expanded: " + blocker
                     : how == How.UNKNOWN ? "$ORIGIN's directory cannot be named: " + detail : detail);
         }
         String name = path == null ? "nvml.so" : path.substring(path.lastIndexOf('/') + 1);
