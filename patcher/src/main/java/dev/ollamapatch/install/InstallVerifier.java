@@ -2,7 +2,7 @@ package dev.ollamapatch.install;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.io.Digests;
 import dev.ollamapatch.resolve.ResolutionCheck;
 
 import java.io.IOException;

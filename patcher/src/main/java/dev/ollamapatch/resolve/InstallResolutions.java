@@ -2,8 +2,8 @@ package dev.ollamapatch.resolve;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.Site;
-import dev.ollamapatch.patch.SiteKind;
+import dev.ollamapatch.site.Site;
+import dev.ollamapatch.site.SiteKind;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,10 +1,10 @@
 package dev.ollamapatch.resolve;
 
-import dev.ollamapatch.patch.Action;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.install.ShimInstall;
+import dev.ollamapatch.plan.Action;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.site.LibraryTarget;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +25,7 @@ public final class ShimTargets {
         for (PlannedSite p : plan.sites()) {
             if (p.action() != Action.RETARGET || !p.site().library().name().equals(library.name())) continue;
             if (!p.shims().isEmpty()) out.addAll(p.shims());
-            else out.add(ShimSource.installTarget(file, p.path()));
+            else out.add(ShimInstall.installTarget(file, p.path()));
         }
         return new ArrayList<>(out);
     }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ollamapatch.elf.ElfFile;
-import dev.ollamapatch.patch.Replacement;
+import dev.ollamapatch.plan.Replacement;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
