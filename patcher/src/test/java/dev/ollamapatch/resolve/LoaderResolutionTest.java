@@ -235,4 +235,33 @@ class LoaderResolutionTest {
             assertTrue(run.out().contains("handle=ok"), run::toString);
         }
     }
+    @Test
+    void aLibraryDlopenInAProgramWithCapabilitiesIsBlockedByTheProgramThatLoadsIt() throws Exception {
+        try (LoaderWorld w = new LoaderWorld("x86_64", "secure-lib")) {
+            Path lib = w.build("gcc", "lib/libtail.so", """
+                    #include <dlfcn.h>
+                    void *open_nvml(int flags) { return dlopen("%s", flags); }
+                    """.formatted(NVML), "-O2", "-fPIC", "-shared");
+            // An absolute run path: in secure execution glibc would not expand $ORIGIN/../lib either.
+            Path app = w.build("gcc", "bin/app", """
+                    #include <stdio.h>
+                    void *open_nvml(int flags);
+                    int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
+                    """, "-O2", "-L" + w.root.resolve("lib"), "-ltail", "-Wl,-rpath," + w.root.resolve("lib"));
+            w.marker("gcc", "bin");
+            w.marker("gcc", "lib");
+            privilege("capabilities", app, w.root);
+            Resolution r = w.resolve(w.resolver(), lib, NVML, false);
+            assertEquals(Resolution.How.TAIL_CALL, r.how(), r.detail());
+            assertTrue(r.blocker() != null && r.blocker().contains("`" + app + "` runs in secure-execution mode"),
+                    String.valueOf(r.blocker()));
+            ShimPlacement place = ShimPlacement.decide(r, NVML.length(), ORIGIN, null, lib.getParent());
+            assertEquals(w.root.resolve("lib/nvml.so").toString(), place.path());
+            LoaderWorld.patch(lib, NVML, place.path());
+            LoaderWorld.Run run = w.run(app, "nobody");
+            assertEquals(List.of(w.root.resolve("lib").toString()), run.loaded(), run::toString);
+            assertTrue(run.out().contains("handle=ok"), run::toString);
+        }
+    }
+
 }
