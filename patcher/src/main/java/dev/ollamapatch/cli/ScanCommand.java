@@ -11,6 +11,7 @@ import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.install.Targets;
+import dev.ollamapatch.resolve.InstallResolutions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -44,6 +45,15 @@ final class ScanCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** Where the loader looks for each site, over all files of the target; null when one of them is not valid ELF (reported per file). */
+    private static InstallResolutions resolutionsOf(List<Path> files) throws IOException {
+        try {
+            return InstallResolutions.of(files);
+        } catch (ElfFormatException e) {
+            return null;
+        }
+    }
+
     @Override
     public Integer call() throws IOException {
         List<FileReport> reports = new ArrayList<>();
@@ -66,11 +76,12 @@ final class ScanCommand implements Callable<Integer> {
                 continue;
             }
             List<Path> files = Files.isDirectory(target) ? Targets.elfFilesOf(target) : List.of(target);
+            InstallResolutions resolutions = resolutionsOf(files);
             for (Path file : files) {
                 try (ElfFile elf = ElfFile.open(file)) {
                     Path dir = file.toAbsolutePath().getParent();
-                    Decision d = FileStep.decide(elf,
-                            FileStep.Options.scan(new PlanOptions(libraries.targets(null), dir.toString())));
+                    Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libraries.targets(null),
+                            dir.toString(), resolutions == null ? null : resolutions.forFile(file))));
                     reports.add(d.report(file.toString(), Digests.sha256(elf.bytes()), true));
                     archives.add(null);
                 } catch (ElfFormatException e) {
@@ -78,6 +89,7 @@ final class ScanCommand implements Callable<Integer> {
                     invalid++;
                 }
             }
+            if (resolutions != null) resolutions.close();
         }
         Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, archives, json, true);
         if (invalid > 0) return ExitCodes.INVALID_INPUT;

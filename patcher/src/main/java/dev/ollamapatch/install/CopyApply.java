@@ -14,6 +14,8 @@ import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.report.Status;
 import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.ShimTargets;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -62,9 +64,13 @@ public final class CopyApply {
             }
             String known = expected;
             java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
-            Decision decision = FileStep.decide(elf, new FileStep.Options(
-                    new PlanOptions(o.libraries(), destination.getParent().toString()),
-                    e -> ShimSource.choose(o.shim(), e), true));
+            Decision decision;
+            // Resolved as the file will be installed: at OUT, read from TARGET.
+            try (InstallResolutions resolutions = new InstallResolutions(java.util.Map.of(destination, target))) {
+                decision = FileStep.decide(elf, new FileStep.Options(
+                        new PlanOptions(o.libraries(), destination.getParent().toString(), resolutions.forFile(destination)),
+                        e -> ShimSource.choose(o.shim(), e), true));
+            }
             if (decision instanceof Decision.Refused r) {
                 reports.add(r.report(target.toString(), sha.get(), false));
                 return ApplyOutcome.refused(target + ": " + r.reason() + "; nothing written", reports);
@@ -88,7 +94,10 @@ public final class CopyApply {
             reports.add(p.report(target.toString(), sha.get(), Status.PLANNED));
             return ApplyOutcome.done(List.of(), reports);
         }
-        if (p.plan().retargets(LibraryTarget.NVML)) ShimInstall.installAt(p.shim(), shimTarget);
+        if (p.plan().retargets(LibraryTarget.NVML)) {
+            // One file, so every site resolves beside OUT: by $ORIGIN, or by the absolute path of that file.
+            for (Path t : ShimTargets.of(p.plan(), destination, LibraryTarget.NVML)) ShimInstall.installAt(p.shim(), t);
+        }
         VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, p.plan().edits(), destination);
         if (expected != null && !expected.equals(written.digests().inputHex())) {
             // Checked before the rename: the patched copy never replaces anything at OUT.

@@ -18,6 +18,8 @@ import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.install.Targets;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.ShimTargets;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -112,6 +114,7 @@ public final class InPlaceApply {
         if (options.expectSha256() != null && layout.directory()) {
             throw new PatchException(PatchException.Kind.USAGE, "--expect-sha256 applies to a single file, not a directory");
         }
+        try (InstallResolutions resolutions = InstallResolutions.of(layout.files())) {
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             String sha = Digests.sha256(file);
@@ -145,7 +148,7 @@ public final class InPlaceApply {
             }
             try (ElfFile elf = ElfFile.open(source)) {
                 Decision d = FileStep.decide(elf, new FileStep.Options(
-                        new PlanOptions(options.libraries(), file.getParent().toString()),
+                        new PlanOptions(options.libraries(), file.getParent().toString(), resolutions.forFile(file)),
                         e -> ShimSource.choose(options.shim(), e), false));
                 if (d instanceof Decision.Refused r) {
                     reports.add(r.report(file.toString(), sha, false));
@@ -161,6 +164,7 @@ public final class InPlaceApply {
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
             }
+        }
         }
         if (work.isEmpty()) {
             if (alreadyPatched > 0) return ApplyOutcome.done(messages, reports);
@@ -181,7 +185,12 @@ public final class InPlaceApply {
         Map<Path, ShimSource> shims = new LinkedHashMap<>();
         for (Work w : work) {
             if (w.shimSource == null) continue;
-            shims.putIfAbsent(ShimInstall.installTarget(w.file, nvmlPath), w.shimSource);
+            // Every file a site resolves to (issue 14): beside the object whose call the loader sees.
+            for (Path target : ShimTargets.of(w.plan, w.file, LibraryTarget.NVML)) {
+                // A resolution may name another directory than the file's: the same checks as for it.
+                InstallSafety.checkOutput(w.file, w.file, target, options.allowOutside());
+                shims.putIfAbsent(target, w.shimSource);
+            }
         }
         List<Manifest.ShimEntry> shimEntries = new ArrayList<>();
         for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
@@ -331,7 +340,9 @@ public final class InPlaceApply {
 
     static List<Manifest.SiteEntry> siteEntries(Plan plan) {
         return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
-                p.site().kind().label(), p.site().original(), p.replacementText())).toList();
+                p.site().kind().label(), p.site().original(), p.replacementText(),
+                p.resolution() == null ? null : p.resolution().how().label(),
+                p.shims().isEmpty() ? null : p.shims().stream().map(Path::toString).toList())).toList();
     }
 
     /** Temporary files of a run that was killed: ours by name, removed under the lock. */

@@ -3,6 +3,7 @@ package dev.ollamapatch.install;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.resolve.ResolutionCheck;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +40,7 @@ public final class InstallVerifier {
                 problems.add(f.backup() + ": SHA-256 is " + backupSha + ", the manifest records " + f.originalSha256());
             }
         }
+        problems.addAll(resolutionProblems(layout, m));
         if (m.shims() != null) {
             for (Manifest.ShimEntry s : m.shims()) {
                 String sha = hash(Path.of(s.path()), problems);
@@ -48,6 +50,18 @@ public final class InstallVerifier {
             }
         }
         return problems;
+    }
+
+    /** The resolutions again, on the installed files (issue 14): see {@link ResolutionCheck}. */
+    private static List<String> resolutionProblems(InstallLayout layout, Manifest m) {
+        java.util.Map<Path, List<ResolutionCheck.WrittenSite>> sites = new java.util.LinkedHashMap<>();
+        for (Manifest.FileEntry f : m.files()) {
+            sites.put(Path.of(f.path()), f.sites().stream().map(s -> new ResolutionCheck.WrittenSite(s.offset(),
+                    s.length(), "dynstr".equals(s.kind()), s.replacement(), s.resolvesTo())).toList());
+        }
+        java.util.Map<String, String> shas = new java.util.HashMap<>();
+        if (m.shims() != null) m.shims().forEach(s -> shas.put(s.path(), s.sha256()));
+        return ResolutionCheck.problems(layout.files(), sites, shas);
     }
 
     private static void checkSites(Path file, Manifest.FileEntry f, List<String> problems) {

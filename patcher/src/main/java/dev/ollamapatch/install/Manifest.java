@@ -35,12 +35,23 @@ public record Manifest(
             @JsonProperty("backup") String backup,
             @JsonProperty("sites") List<SiteEntry> sites) {}
 
+    /**
+     * One written site; {@code resolution} and {@code resolvesTo} say how the loader finds the shim for it
+     * and every file it opens (absent in manifests of earlier versions).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record SiteEntry(
             @JsonProperty("offset") long offset,
             @JsonProperty("length") int length,
             @JsonProperty("kind") String kind,
             @JsonProperty("original") String original,
-            @JsonProperty("replacement") String replacement) {}
+            @JsonProperty("replacement") String replacement,
+            @JsonProperty("resolution") String resolution,
+            @JsonProperty("resolves_to") List<String> resolvesTo) {
+        public SiteEntry(long offset, int length, String kind, String original, String replacement) {
+            this(offset, length, kind, original, replacement, null, null);
+        }
+    }
 
     /** A shim this tool installed ({@code preexisting}: it was there, identical, before). */
     public record ShimEntry(

@@ -1,7 +1,11 @@
 package dev.ollamapatch.plan;
 
+import dev.ollamapatch.resolve.Resolution;
 import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.Site;
+
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * Inputs of planning besides the scan.
@@ -10,10 +14,17 @@ import java.util.List;
  * @param installDir      absolute directory the patched file will live in; glob sites, which Go
  *                        expands without knowing {@code $ORIGIN}, get this directory instead of it.
  *                        Null when unknown (then glob sites are refused).
+ * @param resolutions     where the loader will look for each site (package {@code resolve}); null where
+ *                        the install cannot be seen (archive entries): {@code $ORIGIN} is then taken to be
+ *                        the file's own directory
  */
-public record PlanOptions(List<LibraryTarget> libraries, String installDir) {
+public record PlanOptions(List<LibraryTarget> libraries, String installDir, Function<Site, Resolution> resolutions) {
     public PlanOptions {
         libraries = List.copyOf(libraries);
+    }
+
+    public PlanOptions(List<LibraryTarget> libraries, String installDir) {
+        this(libraries, installDir, null);
     }
 
     public static PlanOptions nvml(String installDir) {

@@ -22,6 +22,9 @@ public final class Planner {
     }
 
     public static Plan plan(ScanResult scan, PlanOptions options) {
+        if (options.resolutions() instanceof dev.ollamapatch.resolve.InstallResolutions.SiteResolutions r) {
+            r.prepare(scan.locators()); // one pass over the file's code for all its sites
+        }
         List<PlannedSite> out = new ArrayList<>();
         for (Site site : scan.sites()) {
             out.add(planSite(site, options));
@@ -54,12 +57,28 @@ public final class Planner {
             String dir = options.installDir().endsWith("/") ? options.installDir() : options.installDir() + "/";
             path = dir + path.substring(ORIGIN.length()).replaceFirst("^/+", "");
         }
+        dev.ollamapatch.resolve.Resolution resolution = null;
+        List<java.nio.file.Path> shims = List.of();
+        if (options.resolutions() != null && !site.isGlob() && options.installDir() != null) {
+            // Where the loader will look (DESIGN.md 4a): $ORIGIN where it names the shim's directories,
+            // else an absolute path that fits, else a refusal that says which length would fit.
+            resolution = options.resolutions().apply(site);
+            dev.ollamapatch.resolve.ShimPlacement place = dev.ollamapatch.resolve.ShimPlacement.decide(resolution,
+                    site.length(), path.startsWith(ORIGIN + "/") ? path : ORIGIN + "/nvml.so",
+                    path.startsWith("/") ? path : null, java.nio.file.Path.of(options.installDir()));
+            if (place.refused()) {
+                return new PlannedSite(site, Action.REFUSE, null, null, String.format("site at offset 0x%x: %s",
+                        site.offset(), place.refusal()), resolution, List.of());
+            }
+            path = place.path();
+            shims = place.shims();
+        }
         int pathLength = Replacement.length(path);
         if (pathLength > site.length()) {
             return new PlannedSite(site, Action.REFUSE, null, path, String.format(
                     "site at offset 0x%x is %d bytes but the path \"%s\" needs %d; the longest path that fits is "
                             + "%d bytes (choose one with %s)", site.offset(), site.length(), path,
-                    pathLength, site.length(), howToChoose(lib)));
+                    pathLength, site.length(), howToChoose(lib)), resolution, shims);
         }
         long lastSafe = site.offset() + site.length() - pathLength;
         for (long ref : site.innerRefs()) {
@@ -68,10 +87,10 @@ public final class Planner {
                         "a reference points at offset 0x%x, %d bytes into the string, inside the last %d bytes that "
                                 + "the path \"%s\" occupies; it would read a broken path. The longest path that "
                                 + "keeps it valid is %d bytes", ref, ref - site.offset(), pathLength, path,
-                        site.offset() + site.length() - ref));
+                        site.offset() + site.length() - ref), resolution, shims);
             }
         }
         return new PlannedSite(site, Action.RETARGET, Replacement.of(path, site.length()), path,
-                site.isGlob() ? "glob pattern: absolute path of the installed shim" : null);
+                site.isGlob() ? "glob pattern: absolute path of the installed shim" : null, resolution, shims);
     }
 }

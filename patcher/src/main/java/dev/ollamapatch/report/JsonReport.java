@@ -24,6 +24,28 @@ public final class JsonReport {
         return root;
     }
 
+    /**
+     * Where the loader looks for a site: {@code opens} the files it opens (for a retargeted site: where the
+     * shim is installed), {@code directories} what $ORIGIN stands for, {@code caller} and {@code call_at} the
+     * object and address of the dlopen call, {@code how}, {@code detail}, and {@code blocker} when $ORIGIN is
+     * not expanded at all.
+     */
+    static ObjectNode resolution(PlannedSite p) {
+        dev.ollamapatch.resolve.Resolution r = p.resolution();
+        ObjectNode o = MAPPER.createObjectNode();
+        ArrayNode opens = o.putArray("opens");
+        if (!p.shims().isEmpty()) p.shims().forEach(x -> opens.add(x.toString()));
+        else if (r.originWorks()) r.directories().forEach(d -> opens.add(d.resolve(TextReport.shimName(p)).toString()));
+        ArrayNode dirs = o.putArray("directories");
+        r.directories().forEach(d -> dirs.add(d.toString()));
+        if (r.caller() != null) o.put("caller", r.caller().toString()); else o.putNull("caller");
+        if (r.callAt() >= 0) o.put("call_at", r.callAt()); else o.putNull("call_at");
+        o.put("how", r.how().label());
+        o.put("detail", r.detail());
+        if (r.blocker() != null) o.put("blocker", r.blocker()); else o.putNull("blocker");
+        return o;
+    }
+
     static ObjectNode file(FileReport f) {
         ObjectNode n = MAPPER.createObjectNode();
         n.put("path", f.path());
@@ -50,6 +72,7 @@ public final class JsonReport {
             s.evidence().forEach(ev::add);
             ArrayNode inner = o.putArray("inner_refs");
             s.innerRefs().forEach(inner::add);
+            if (p.resolution() != null) o.set("resolution", resolution(p));
         }
         if (f.shim() != null) {
             ObjectNode shim = n.putObject("shim");

@@ -30,6 +30,9 @@ public final class TextReport {
                         s.offset(), s.offset(), s.vaddr() >= 0 ? String.format("vaddr 0x%x", s.vaddr()) : "not loaded",
                         s.length()));
                 for (String e : s.evidence()) out.append("    extent: ").append(e).append('\n');
+                if (p.resolution() != null) {
+                    out.append("    ").append(p.resolution().describeWritten(p.path())).append('\n');
+                }
                 if (p.reason() != null) out.append("    ").append(p.action() == Action.REFUSE ? "refused: " : "note: ")
                         .append(p.reason()).append('\n');
                 out.append(String.format("    check:  xxd -s 0x%x -l %d FILE%n", s.offset(), s.length()));
@@ -69,6 +72,12 @@ public final class TextReport {
                 files.size(), files.size() == 1 ? "" : "s", retargeted, retargeted == 1 ? "" : "s",
                 dryRun ? "to retarget" : "retargeted", skipped, refused, dryRun ? " (dry run: nothing written)" : ""));
         return out.toString();
+    }
+
+    /** The file name the loader opens for a site: the last element of its $ORIGIN path. */
+    static String shimName(PlannedSite p) {
+        String path = p.path() != null && p.path().startsWith("$ORIGIN/") ? p.path() : "$ORIGIN/nvml.so";
+        return path.substring(path.lastIndexOf('/') + 1);
     }
 
     public static String printable(String s) {
