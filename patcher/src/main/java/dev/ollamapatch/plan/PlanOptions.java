@@ -26,8 +26,4 @@ public record PlanOptions(List<LibraryTarget> libraries, String installDir, Func
     public PlanOptions(List<LibraryTarget> libraries, String installDir) {
         this(libraries, installDir, null);
     }
-
-    public static PlanOptions nvml(String installDir) {
-        return new PlanOptions(List.of(LibraryTarget.NVML), installDir);
-    }
 }

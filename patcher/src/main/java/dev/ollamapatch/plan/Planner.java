@@ -12,7 +12,6 @@ import java.util.List;
  * Turns a scan into a plan by the replacement rule (DESIGN.md section 4). Pure: no I/O.
  */
 public final class Planner {
-    private static final String ORIGIN = "$ORIGIN";
 
     private Planner() {}
 
@@ -48,14 +47,14 @@ public final class Planner {
         LibraryTarget lib = options.libraries().stream()
                 .filter(l -> l.name().equals(site.library().name())).findFirst().orElse(site.library());
         String path = lib.defaultPath();
-        if (site.isGlob() && path.startsWith(ORIGIN)) {
+        if (site.isGlob() && path.startsWith(LibraryTarget.ORIGIN)) {
             if (options.installDir() == null) {
                 return new PlannedSite(site, Action.REFUSE, null, null,
                         "glob pattern, expanded by Go which does not know $ORIGIN: needs the absolute directory "
                                 + "the file is installed in");
             }
             String dir = options.installDir().endsWith("/") ? options.installDir() : options.installDir() + "/";
-            path = dir + path.substring(ORIGIN.length()).replaceFirst("^/+", "");
+            path = dir + path.substring(LibraryTarget.ORIGIN.length()).replaceFirst("^/+", "");
         }
         dev.ollamapatch.resolve.Resolution resolution = null;
         List<java.nio.file.Path> shims = List.of();
@@ -64,7 +63,7 @@ public final class Planner {
             // else an absolute path that fits, else a refusal that says which length would fit.
             resolution = options.resolutions().apply(site);
             dev.ollamapatch.resolve.ShimPlacement place = dev.ollamapatch.resolve.ShimPlacement.decide(resolution,
-                    site.length(), path.startsWith(ORIGIN + "/") ? path : ORIGIN + "/nvml.so",
+                    site.length(), path.startsWith(LibraryTarget.ORIGIN + "/") ? path : LibraryTarget.ORIGIN + "/nvml.so",
                     path.startsWith("/") ? path : null, java.nio.file.Path.of(options.installDir()));
             if (place.refused()) {
                 return new PlannedSite(site, Action.REFUSE, null, null, String.format("site at offset 0x%x: %s",

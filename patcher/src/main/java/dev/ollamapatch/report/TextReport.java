@@ -3,6 +3,7 @@ package dev.ollamapatch.report;
 import dev.ollamapatch.plan.Action;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.site.Printable;
 import dev.ollamapatch.site.Site;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -51,7 +52,7 @@ public final class TextReport {
                 for (PlannedSite p : left) {
                     Site s = p.site();
                     out.append(String.format("    0x%x  %-9s \"%s\"%n      %s%n", s.offset(), s.kind().label(),
-                            printable(s.original()), p.reason()));
+                            Printable.of(s.original()), p.reason()));
                     skipped++;
                 }
             }
@@ -78,11 +79,5 @@ public final class TextReport {
     static String shimName(PlannedSite p) {
         String path = p.path() != null && p.path().startsWith("$ORIGIN/") ? p.path() : "$ORIGIN/nvml.so";
         return path.substring(path.lastIndexOf('/') + 1);
-    }
-
-    public static String printable(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) b.append(c >= 0x20 && c < 0x7F ? c : '.');
-        return b.toString();
     }
 }

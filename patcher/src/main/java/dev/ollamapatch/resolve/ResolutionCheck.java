@@ -3,7 +3,7 @@ package dev.ollamapatch.resolve;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -98,8 +98,8 @@ public final class ResolutionCheck {
             return;
         }
         try {
-            String sha = Digests.sha256(shim);
-            if (!sha.equals(recorded)) problems.add(where + ", whose SHA-256 is " + sha + ", not the manifest's " + recorded);
+            Sha256 sha = Sha256.of(shim);
+            if (!sha.matches(recorded)) problems.add(where + ", whose SHA-256 is " + sha + ", not the manifest's " + recorded);
         } catch (IOException e) {
             problems.add(where + ", which cannot be read: " + e.getMessage());
         }
