@@ -2,6 +2,8 @@ package dev.ollamapatch.patch;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.RelativeRelocations;
+import dev.ollamapatch.elf.Relocation;
+import dev.ollamapatch.elf.Symbol;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -12,12 +14,18 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * Collects every reference into a set of address ranges: relocated and plain pointers in data
- * (with the following word as a candidate Go string length), and address-forming code.
+ * Collects every proven reference into a set of address ranges: relocations, pointers in the data of
+ * executables that are not position-independent (each with the following word as a candidate Go
+ * string length), and address-forming code.
  */
 final class ReferenceCollector {
     static final int EM_X86_64 = 62;
     static final int EM_AARCH64 = 183;
+    /** e_type of an executable that is not position-independent (gABI). */
+    static final int ET_EXEC = 2;
+    // Relocation types: x86-64 psABI table 4.9, AArch64 ELF ABI (aaelf64) section 5.7.
+    private static final long R_X86_64_64 = 1, R_X86_64_GLOB_DAT = 6;
+    private static final long R_AARCH64_ABS64 = 257, R_AARCH64_GLOB_DAT = 1025;
     private static final int MAX_STRING = 1 << 16;
 
     private ReferenceCollector() {}
@@ -31,6 +39,14 @@ final class ReferenceCollector {
         };
     }
 
+    /**
+     * Every proven reference into {@code ranges}. In data, an address exists only where the loader or
+     * the linker put one: in a position-independent object ({@code ET_DYN}) that is a relocation
+     * (RELATIVE and RELR with their addends, or an absolute relocation against a defined symbol plus
+     * its addend); in an executable that is not position-independent ({@code ET_EXEC}) it is a word in a
+     * section that holds addresses ({@link Region#holdsAddresses()}). In code, it is an instruction that
+     * forms the address ({@link X86Code}, {@link Arm64Code}).
+     */
     static List<Reference> collect(ElfFile elf, List<Region> regions, AddressRanges ranges) {
         List<Reference> refs = new ArrayList<>();
         if (ranges.isEmpty()) return refs;
@@ -43,18 +59,18 @@ final class ReferenceCollector {
             if (!ranges.contains(target)) continue;
             long at = rel.offsetAt(i);
             long len = wordAt(elf, at + word);
-            refs.add(plausible(len)
-                    ? new Reference(target, len, String.format("string header at 0x%x (relocated)", at))
-                    : new Reference(target, -1, String.format("relocation at 0x%x", at)));
+            refs.add(new Reference(target, plausible(len) ? len : -1, Reference.Source.RELATIVE_RELOCATION, at));
         }
+        symbolRelocations(elf, ranges, refs);
 
-        for (Region r : regions) {
-            if (r.exec() || r.dynstr()) continue;
-            scanPointers(elf, r, word, order, ranges, rel, refs);
+        if (elf.header().type() == ET_EXEC) {
+            for (Region r : regions) {
+                if (r.holdsAddresses() && !r.dynstr()) scanPointers(elf, r, word, order, ranges, rel, refs);
+            }
         }
 
         int machine = elf.header().machine();
-        boolean absolute = elf.header().type() == 2; // ET_EXEC: addresses appear as immediates
+        boolean absolute = elf.header().type() == ET_EXEC; // addresses appear as immediates
         for (Region r : regions) {
             if (!r.exec()) continue;
             forEachWindow(elf, r, (buf, base, from, to) -> {
@@ -64,6 +80,30 @@ final class ReferenceCollector {
             });
         }
         return refs;
+    }
+
+    /**
+     * Absolute relocations against a symbol (x86-64 psABI R_X86_64_64 and R_X86_64_GLOB_DAT, AArch64
+     * ELF ABI R_AARCH64_ABS64 and R_AARCH64_GLOB_DAT): the loader stores S + A, so a defined symbol's
+     * value plus the addend is an address the object holds.
+     */
+    private static void symbolRelocations(ElfFile elf, AddressRanges ranges, List<Reference> refs) {
+        int machine = elf.header().machine();
+        if (machine != EM_X86_64 && machine != EM_AARCH64) return;
+        List<Symbol> symbols = null;
+        for (Relocation r : elf.relocations()) {
+            long t = r.type();
+            boolean absolute = machine == EM_X86_64 ? t == R_X86_64_64 || t == R_X86_64_GLOB_DAT
+                    : t == R_AARCH64_ABS64 || t == R_AARCH64_GLOB_DAT;
+            if (!absolute || r.symbol() == 0) continue;
+            if (symbols == null) symbols = elf.dynamicSymbols();
+            Symbol s = r.symbol() < symbols.size() ? symbols.get((int) r.symbol()) : null;
+            if (s == null || s.index() != r.symbol() || s.shndx() == 0 /* SHN_UNDEF */) continue;
+            long target = s.value() + r.addend();
+            if (ranges.contains(target)) {
+                refs.add(new Reference(target, -1, Reference.Source.SYMBOL_RELOCATION, r.offset()));
+            }
+        }
     }
 
     private static void scanPointers(ElfFile elf, Region r, int word, ByteOrder order, AddressRanges ranges,
@@ -97,9 +137,7 @@ final class ReferenceCollector {
         // The linker may also store a relocation's addend in place: that word is counted once.
         if (rel.targetAt(base + i).isPresent()) return;
         long len = i + 2 * word <= limit ? wordAt(a, i + word, word, le) : -1;
-        refs.add(plausible(len)
-                ? new Reference(v, len, String.format("string header at 0x%x", base + i))
-                : new Reference(v, -1, String.format("pointer at 0x%x", base + i)));
+        refs.add(new Reference(v, plausible(len) ? len : -1, Reference.Source.POINTER, base + i));
     }
 
     // Static final handles: the JIT folds them into plain loads (a handle held in a local is not).
