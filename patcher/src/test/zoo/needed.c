@@ -5,5 +5,6 @@ int nvmlInit_v2(void);
 
 int main(void) {
   printf("call: %d\n", nvmlInit_v2());
-  return zoo_report(RTLD_DEFAULT, NULL);
+  /* The program's own handle: dlsym searches it and the libraries it needs, in load order. */
+  return zoo_report(dlopen(NULL, RTLD_NOW), NULL);
 }

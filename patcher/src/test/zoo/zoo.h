@@ -18,15 +18,18 @@ static int zoo_report(void *h, const char *why) {
   void *sym;
   if (!h) {
     printf("loaded: none %s\n", why ? why : "");
+    fflush(stdout);
     return 0;
   }
   sym = dlsym(h, "nvmlInit_v2");
   if (!sym || !dladdr(sym, &info) || !info.dli_fname) {
     printf("loaded: broken (no nvmlInit_v2)\n");
+    fflush(stdout);
     return 0;
   }
   printf("init: %d\n", ((zoo_init_fn)sym)());
   printf("loaded: %s\n", realpath(info.dli_fname, real) ? real : info.dli_fname);
+  fflush(stdout); /* a Go program exits without flushing C's stdio */
   return 0;
 }
 #endif

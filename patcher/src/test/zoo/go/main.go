@@ -1,11 +1,13 @@
 // A cgo program that names the library in Go, as Ollama's generation C does: the Go string
-// goes through C.CString to a C helper that calls dlopen(name, RTLD_NOW).
+// goes through C.CString to a C helper that calls dlopen(name, RTLD_NOW). ToolchainZooIT copies
+// ../zoo.h beside this file before building (Go's build cache tracks the package directory only).
 package main
 
 /*
 #cgo LDFLAGS: -ldl
+#define _GNU_SOURCE
 #include <stdlib.h>
-#include "../zoo.h"
+#include "zoo.h"
 static int zoo_try(const char *name) {
   void *h = dlopen(name, RTLD_NOW);
   if (!h) return -1;

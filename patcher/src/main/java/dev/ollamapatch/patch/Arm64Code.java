@@ -4,7 +4,8 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
- * Finds aarch64 code that forms a string's address with {@code adrp} + {@code add} and, where it
+ * Finds aarch64 code that forms a string's address with {@code adrp} + {@code add} (or {@code adr}, which
+ * linkers relax that pair into) and, where it
  * can be proven, the string's length: the immediate ({@code movz}, or {@code orr} with a bitmask
  * immediate) that is stored beside the pointer ({@code stp ptr, len} or two {@code str} to adjacent
  * words) or that lands in the next register of Go's argument order.
@@ -15,10 +16,22 @@ final class Arm64Code {
     private Arm64Code() {}
 
     /** Instructions starting in {@code [from, to)} of {@code code} (loaded at {@code base}; the rest is context). */
-    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, List<Reference> out) {
+    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, List<Reference> out,
+                     List<long[]> tables) {
         int count = code.limit() / 4;
         for (int i = from / 4, end = Math.min(count, (to + 3) / 4); i < end; i++) {
             int insn = code.getInt(i * 4);
+            if ((insn & 0x9F000000) == 0x10000000) { // adr: what linkers relax adrp+add into (nop; adr)
+                long off = ((((long) (insn >>> 5) & 0x7FFFF) << 2) | ((insn >>> 29) & 3)) << 43 >> 43;
+                long target = base + i * 4L + off;
+                int reg = insn & 31;
+                if (ranges.contains(target) && !onlyLoadsThrough(code, i, reg, count)) {
+                    out.add(new Reference(target, proveLength(code, i, reg, count), Reference.Source.ADR, base + i * 4L));
+                } else if (indexesRelativeTable(code, i, reg, count)) {
+                    tables.add(new long[] {target, base + i * 4L});
+                }
+                continue;
+            }
             if ((insn & 0x9F000000) != 0x90000000) continue; // adrp
             int rd = insn & 31;
             long immlo = (insn >>> 29) & 3;
@@ -34,11 +47,26 @@ final class Arm64Code {
                         int reg = add & 31;
                         long len = proveLength(code, j, reg, count);
                         out.add(new Reference(target, len, Reference.Source.ADRP_ADD, base + i * 4L));
+                    } else if (indexesRelativeTable(code, j, add & 31, count)) {
+                        tables.add(new long[] {target, base + i * 4L});
                     }
                     break;
                 }
             }
         }
+    }
+
+    /**
+     * Whether the address formed into {@code reg} is the base of a table of 32-bit offsets relative to
+     * itself: {@code ldrsw xD, [reg, xI, lsl #2]} (LDRSW, register offset, S=1) within the next
+     * instructions, as clang's relative lookup tables are read.
+     */
+    private static boolean indexesRelativeTable(ByteBuffer code, int at, int reg, int count) {
+        for (int k = at + 1; k < Math.min(count, at + 6); k++) {
+            int insn = code.getInt(k * 4);
+            if ((insn & 0xFFE01C00) == 0xB8A01800 && ((insn >>> 5) & 31) == reg) return true;
+        }
+        return false;
     }
 
     /**

@@ -18,16 +18,18 @@ record Reference(long target, long length, Source source, long place) {
     enum Source {
         LEA("lea"),
         ADRP_ADD("adrp+add"),
+        ADR("adr"),
         MOV_IMM32("mov imm32"),
         RELATIVE_RELOCATION("relative relocation"),
         SYMBOL_RELOCATION("symbol relocation"),
+        RELATIVE_TABLE("relative table entry"),
         POINTER("pointer");
 
         final String words;
 
         Source(String words) { this.words = words; }
 
-        boolean inCode() { return this == LEA || this == ADRP_ADD || this == MOV_IMM32; }
+        boolean inCode() { return this == LEA || this == ADRP_ADD || this == ADR || this == MOV_IMM32; }
     }
 
     boolean hasLength() { return length > 0; }

@@ -34,7 +34,7 @@ final class ReferenceCollector {
     static String codeAnalysis(ElfFile elf) {
         return switch (elf.header().machine()) {
             case EM_X86_64 -> "x86-64 lea";
-            case EM_AARCH64 -> "aarch64 adrp+add";
+            case EM_AARCH64 -> "aarch64 adrp+add, adr";
             default -> "none (code references are not analysed for this machine)";
         };
     }
@@ -71,15 +71,52 @@ final class ReferenceCollector {
 
         int machine = elf.header().machine();
         boolean absolute = elf.header().type() == ET_EXEC; // addresses appear as immediates
+        List<long[]> tables = new ArrayList<>();
         for (Region r : regions) {
             if (!r.exec()) continue;
             forEachWindow(elf, r, (buf, base, from, to) -> {
                 buf.order(order);
-                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs);
-                else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, from, to, ranges, refs);
+                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs, tables);
+                else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, from, to, ranges, refs, tables);
             });
         }
+        relativeTables(elf, regions, ranges, tables, refs);
         return refs;
+    }
+
+    /** Entries read from one relative table at most; real ones are a handful of strings. */
+    private static final int MAX_TABLE = 256;
+
+    /**
+     * Tables of 32-bit offsets relative to the table's own address, found from the code that indexes
+     * them: entry {@code i} at {@code T + 4i} refers to {@code T + entry}. The code does not say how
+     * many entries there are, so entries are read while each one leads into loaded data (not code), and
+     * only those that lead into a searched string are references.
+     */
+    private static void relativeTables(ElfFile elf, List<Region> regions, AddressRanges ranges, List<long[]> tables,
+                                       List<Reference> refs) {
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        for (long[] t : tables) {
+            long table = t[0];
+            if (!seen.add(table)) continue;
+            Region holder = regionOf(regions, table);
+            if (holder == null || holder.exec()) continue;
+            for (int i = 0; i < MAX_TABLE; i++) {
+                long place = table + 4L * i;
+                if (!holder.containsVaddr(place + 3)) break;
+                long off = holder.offsetOf(place);
+                long entry = (int) elf.readU32(off);
+                long target = table + entry;
+                Region into = regionOf(regions, target);
+                if (into == null || into.exec()) break;
+                if (ranges.contains(target)) refs.add(new Reference(target, -1, Reference.Source.RELATIVE_TABLE, place));
+            }
+        }
+    }
+
+    private static Region regionOf(List<Region> regions, long vaddr) {
+        for (Region r : regions) if (r.containsVaddr(vaddr)) return r;
+        return null;
     }
 
     /**

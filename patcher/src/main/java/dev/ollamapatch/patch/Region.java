@@ -15,16 +15,14 @@ import java.util.Set;
  * entries are still found through the dynamic table.
  *
  * @param holdsAddresses whether the region can store an address in data (DESIGN.md hazard 7): code,
- *                       string tables, merged constants, notes, hash and symbol tables, relocation
- *                       tables and unwind tables cannot, so a word there is never read as a pointer
+ *                       string tables, notes, hash and symbol tables, relocation tables and unwind
+ *                       tables cannot, so a word there is never read as a pointer
  */
 record Region(String name, long offset, long vaddr, long size, boolean exec, boolean dynstr, boolean segment,
               boolean holdsAddresses) {
 
     // gABI section types; SHT_X86_64_UNWIND is the x86-64 psABI's type for .eh_frame (lld uses it).
     private static final int SHT_PROGBITS = 1, SHT_INIT_ARRAY = 14, SHT_FINI_ARRAY = 15, SHT_PREINIT_ARRAY = 16;
-    /** SHF_MERGE (gABI): the linker merged equal entries, which it does only for data without relocations. */
-    private static final long SHF_MERGE = 0x10;
     /**
      * PROGBITS sections whose contents are defined to be something other than addresses: DWARF call
      * frame information and its index (LSB "Exception Frames"), the program interpreter's name, and the
@@ -62,7 +60,9 @@ record Region(String name, long offset, long vaddr, long size, boolean exec, boo
     }
 
     private static boolean holdsAddresses(SectionHeader s) {
-        if (s.isExecInstr() || (s.flags() & SHF_MERGE) != 0 || NO_ADDRESSES.contains(s.name())) return false;
+        // Not SHF_MERGE: a linked section carries the flag when any of its inputs did (lld's .rodata holding
+        // a constant array of pointers is "AM"), so it says nothing about the rest of its contents.
+        if (s.isExecInstr() || NO_ADDRESSES.contains(s.name())) return false;
         return s.type() == SHT_PROGBITS || s.type() == SHT_INIT_ARRAY || s.type() == SHT_FINI_ARRAY
                 || s.type() == SHT_PREINIT_ARRAY;
     }
