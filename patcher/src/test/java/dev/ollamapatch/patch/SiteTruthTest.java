@@ -2,6 +2,14 @@ package dev.ollamapatch.patch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.plan.Action;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.Planner;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.ScanResult;
+import dev.ollamapatch.site.Site;
+import dev.ollamapatch.site.SiteFinder;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
