@@ -105,6 +105,7 @@ final class ReferenceCollector {
                 long place = table + 4L * i;
                 if (!holder.containsVaddr(place + 3)) break;
                 long off = holder.offsetOf(place);
+                if (off < 0 || off + 4 > elf.bytes().size()) break; // a section header may claim more than the file has
                 long entry = (int) elf.readU32(off);
                 long target = table + entry;
                 Region into = regionOf(regions, target);
