@@ -1,5 +1,9 @@
 package dev.ollamapatch.site;
 
+import static dev.ollamapatch.elf.ElfConstants.EM_AARCH64;
+import static dev.ollamapatch.elf.ElfConstants.EM_X86_64;
+import static dev.ollamapatch.elf.ElfConstants.ET_EXEC;
+
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.RelativeRelocations;
 import dev.ollamapatch.elf.Relocation;
@@ -19,10 +23,6 @@ import java.util.OptionalLong;
  * string length), and address-forming code.
  */
 final class ReferenceCollector {
-    static final int EM_X86_64 = 62;
-    static final int EM_AARCH64 = 183;
-    /** e_type of an executable that is not position-independent (gABI). */
-    static final int ET_EXEC = 2;
     // Relocation types: x86-64 psABI table 4.9, AArch64 ELF ABI (aaelf64) section 5.7.
     private static final long R_X86_64_64 = 1, R_X86_64_GLOB_DAT = 6;
     private static final long R_AARCH64_ABS64 = 257, R_AARCH64_GLOB_DAT = 1025;

@@ -1,5 +1,6 @@
 package dev.ollamapatch.site;
 
+import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ProgramHeader;
 import dev.ollamapatch.elf.SectionHeader;
@@ -21,8 +22,6 @@ import java.util.Set;
 record Region(String name, long offset, long vaddr, long size, boolean exec, boolean dynstr, boolean segment,
               boolean holdsAddresses) {
 
-    // gABI section types; SHT_X86_64_UNWIND is the x86-64 psABI's type for .eh_frame (lld uses it).
-    private static final int SHT_PROGBITS = 1, SHT_INIT_ARRAY = 14, SHT_FINI_ARRAY = 15, SHT_PREINIT_ARRAY = 16;
     /**
      * PROGBITS sections whose contents are defined to be something other than addresses: DWARF call
      * frame information and its index (LSB "Exception Frames"), the program interpreter's name, and the
@@ -30,8 +29,6 @@ record Region(String name, long offset, long vaddr, long size, boolean exec, boo
      */
     private static final Set<String> NO_ADDRESSES = Set.of(".eh_frame", ".eh_frame_hdr", ".gcc_except_table",
             ".interp", ".gopclntab", ".gosymtab", ".typelink", ".itablink", ".noptrdata");
-
-    boolean containsOffset(long off) { return off >= offset && off - offset < size; }
 
     boolean containsVaddr(long va) { return va >= vaddr && va - vaddr < size; }
 
@@ -51,8 +48,8 @@ record Region(String name, long offset, long vaddr, long size, boolean exec, boo
         }
         if (sectioned) return regions;
         for (ProgramHeader p : elf.programHeaders()) {
-            if (p.type() != 1 /* PT_LOAD */ || p.filesz() == 0) continue;
-            boolean exec = (p.flags() & 1) != 0; // PF_X
+            if (p.type() != ElfConstants.PT_LOAD || p.filesz() == 0) continue;
+            boolean exec = (p.flags() & ElfConstants.PF_X) != 0;
             regions.add(new Region("LOAD[" + p.index() + "]", p.offset(), p.vaddr(), p.filesz(), exec, false, true,
                     !exec));
         }
@@ -63,7 +60,9 @@ record Region(String name, long offset, long vaddr, long size, boolean exec, boo
         // Not SHF_MERGE: a linked section carries the flag when any of its inputs did (lld's .rodata holding
         // a constant array of pointers is "AM"), so it says nothing about the rest of its contents.
         if (s.isExecInstr() || NO_ADDRESSES.contains(s.name())) return false;
-        return s.type() == SHT_PROGBITS || s.type() == SHT_INIT_ARRAY || s.type() == SHT_FINI_ARRAY
-                || s.type() == SHT_PREINIT_ARRAY;
+        // gABI types that hold data; others (notes, hash, symbol, string, relocation and dynamic tables, and
+        // the x86-64 psABI's SHT_X86_64_UNWIND that lld gives .eh_frame) hold no addresses to follow.
+        return s.type() == ElfConstants.SHT_PROGBITS || s.type() == ElfConstants.SHT_INIT_ARRAY
+                || s.type() == ElfConstants.SHT_FINI_ARRAY || s.type() == ElfConstants.SHT_PREINIT_ARRAY;
     }
 }

@@ -98,7 +98,7 @@ class SiteTruthTest {
                 Site site = scan.locators().get(0);
                 assertEquals(knownOffset(lib, "libnvidia-ml.so.1"), site.offset());
                 assertTrue(site.innerRefs().isEmpty(), "no reference into the name: " + site);
-                Plan plan = Planner.plan(scan, PlanOptions.nvml(null));
+                Plan plan = Planner.plan(scan, new PlanOptions(List.of(LibraryTarget.NVML), null));
                 assertEquals(Action.RETARGET, plan.sites().stream().filter(p -> p.site() == site).findFirst()
                         .orElseThrow().action());
 
