@@ -4,7 +4,8 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
- * Finds aarch64 code that forms a string's address with {@code adrp} + {@code add} and, where it
+ * Finds aarch64 code that forms a string's address with {@code adrp} + {@code add} (or {@code adr}, which
+ * linkers relax that pair into) and, where it
  * can be proven, the string's length: the immediate ({@code movz}, or {@code orr} with a bitmask
  * immediate) that is stored beside the pointer ({@code stp ptr, len} or two {@code str} to adjacent
  * words) or that lands in the next register of Go's argument order.
@@ -15,10 +16,22 @@ final class Arm64Code {
     private Arm64Code() {}
 
     /** Instructions starting in {@code [from, to)} of {@code code} (loaded at {@code base}; the rest is context). */
-    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, List<Reference> out) {
+    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, List<Reference> out,
+                     List<long[]> tables) {
         int count = code.limit() / 4;
         for (int i = from / 4, end = Math.min(count, (to + 3) / 4); i < end; i++) {
             int insn = code.getInt(i * 4);
+            if ((insn & 0x9F000000) == 0x10000000) { // adr: what linkers relax adrp+add into (nop; adr)
+                long off = ((((long) (insn >>> 5) & 0x7FFFF) << 2) | ((insn >>> 29) & 3)) << 43 >> 43;
+                long target = base + i * 4L + off;
+                int reg = insn & 31;
+                if (ranges.contains(target) && !onlyLoadsThrough(code, i, reg, count)) {
+                    out.add(new Reference(target, proveLength(code, i, reg, count), Reference.Source.ADR, base + i * 4L));
+                } else if (indexesRelativeTable(code, i, reg, count)) {
+                    tables.add(new long[] {target, base + i * 4L});
+                }
+                continue;
+            }
             if ((insn & 0x9F000000) != 0x90000000) continue; // adrp
             int rd = insn & 31;
             long immlo = (insn >>> 29) & 3;
@@ -30,17 +43,90 @@ final class Arm64Code {
                 if ((add & 0xFF800000) == 0x91000000 && ((add >>> 5) & 31) == rd) {
                     int shift = ((add >>> 22) & 1) == 1 ? 12 : 0;
                     long target = page + (((long) (add >>> 10) & 0xFFF) << shift);
-                    if (ranges.contains(target)) {
+                    if (ranges.contains(target) && !onlyLoadsThrough(code, j, add & 31, count)) {
                         int reg = add & 31;
                         long len = proveLength(code, j, reg, count);
-                        out.add(new Reference(target, len, len > 0
-                                ? String.format("adrp+add at 0x%x with length %d", base + i * 4L, len)
-                                : String.format("adrp+add at 0x%x", base + i * 4L)));
+                        out.add(new Reference(target, len, Reference.Source.ADRP_ADD, base + i * 4L));
+                    } else if (indexesRelativeTable(code, j, add & 31, count)) {
+                        tables.add(new long[] {target, base + i * 4L});
                     }
                     break;
                 }
             }
         }
+    }
+
+    /**
+     * Whether the address formed into {@code reg} is the base of a table of 32-bit offsets relative to
+     * itself: {@code ldrsw xD, [reg, xI, lsl #2]} (LDRSW, register offset, S=1) within the next
+     * instructions, as clang's relative lookup tables are read.
+     */
+    private static boolean indexesRelativeTable(ByteBuffer code, int at, int reg, int count) {
+        for (int k = at + 1; k < Math.min(count, at + 6); k++) {
+            int insn = code.getInt(k * 4);
+            if ((insn & 0xFFE01C00) == 0xB8A01800 && ((insn >>> 5) & 31) == reg) return true;
+        }
+        return false;
+    }
+
+    /**
+     * Whether the address formed into {@code reg} by the {@code add} at instruction {@code at} is only
+     * the base of loads of the bytes there (GCC loads 16-byte constants with {@code adrp}+{@code add} and
+     * {@code ldp q0, q1, [xN]}) and is then overwritten, never handed on: such code reads constants, it
+     * does not name a string. Anything not understood counts as handing the address on.
+     */
+    static boolean onlyLoadsThrough(ByteBuffer code, int at, int reg, int count) {
+        int loads = 0;
+        for (int k = at + 1; k < Math.min(count, at + 1 + WINDOW); k++) {
+            int insn = code.getInt(k * 4);
+            if (isBaseLoad(insn, reg)) {
+                loads++;
+                if (loadWrites(insn, reg)) return true; // the address is replaced by what was loaded
+                continue;
+            }
+            if (overwritesWithoutReading(insn, reg)) return loads > 0;
+            if ((insn & 0xFC000000) == 0x94000000) { // bl: x0-x7 may carry it as an argument, x8-x17 die
+                return loads > 0 && reg >= 8 && reg <= 17;
+            }
+            if (mentions(insn, reg) || isBranch(insn)) return false;
+        }
+        return false;
+    }
+
+    /**
+     * A load with an immediate offset from base register {@code reg} and no write-back: LDR/LDRB/LDRH/
+     * LDRS* (unsigned offset, class 0b111001), LDUR (0b111000 with bits 10-11 zero), LDP/LDPSW and the
+     * SIMD&FP forms (0b101x010 signed offset), per the Arm ARM's load/store encoding tables.
+     */
+    private static boolean isBaseLoad(int insn, int reg) {
+        if (((insn >>> 5) & 31) != reg) return false;
+        int opc = (insn >>> 22) & 3;
+        // opc 00 stores; for SIMD&FP registers (V, bit 26) opc 10 stores a Q register too.
+        boolean load = ((insn >>> 26) & 1) == 1 ? (opc & 1) == 1 : opc != 0;
+        boolean single = (insn & 0x3B000000) == 0x39000000 && load;                   // LDR (unsigned offset)
+        boolean unscaled = (insn & 0x3B200C00) == 0x38000000 && load;                 // LDUR
+        boolean pair = (insn & 0x3BC00000) == 0x29400000;                             // LDP (signed offset)
+        return single || unscaled || pair;
+    }
+
+    private static boolean loadWrites(int insn, int reg) {
+        boolean pair = (insn & 0x3BC00000) == 0x29400000;
+        boolean simd = ((insn >>> 26) & 1) == 1;
+        if (simd) return false; // writes a vector register
+        return (insn & 31) == reg || (pair && ((insn >>> 10) & 31) == reg);
+    }
+
+    /** movz/movn and adrp write their register without reading any. */
+    private static boolean overwritesWithoutReading(int insn, int reg) {
+        if ((insn & 31) != reg) return false;
+        return (insn & 0x7F800000) == 0x52800000 || (insn & 0x7F800000) == 0x12800000
+                || (insn & 0x9F000000) == 0x90000000;
+    }
+
+    /** Whether any register field of the instruction (Rd/Rt, Rn, Rt2/Ra, Rm) names {@code reg}. */
+    private static boolean mentions(int insn, int reg) {
+        return (insn & 31) == reg || ((insn >>> 5) & 31) == reg || ((insn >>> 10) & 31) == reg
+                || ((insn >>> 16) & 31) == reg;
     }
 
     private static long proveLength(ByteBuffer code, int at, int reg, int count) {

@@ -6,6 +6,8 @@ import static dev.ollamapatch.elf.ElfConstants.ET_EXEC;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.RelativeRelocations;
+import dev.ollamapatch.elf.Relocation;
+import dev.ollamapatch.elf.Symbol;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -16,10 +18,14 @@ import java.util.List;
 import java.util.OptionalLong;
 
 /**
- * Collects every reference into a set of address ranges: relocated and plain pointers in data
- * (with the following word as a candidate Go string length), and address-forming code.
+ * Collects every proven reference into a set of address ranges: relocations, pointers in the data of
+ * executables that are not position-independent (each with the following word as a candidate Go
+ * string length), and address-forming code.
  */
 final class ReferenceCollector {
+    // Relocation types: x86-64 psABI table 4.9, AArch64 ELF ABI (aaelf64) section 5.7.
+    private static final long R_X86_64_64 = 1, R_X86_64_GLOB_DAT = 6;
+    private static final long R_AARCH64_ABS64 = 257, R_AARCH64_GLOB_DAT = 1025;
     private static final int MAX_STRING = 1 << 16;
 
     private ReferenceCollector() {}
@@ -28,11 +34,19 @@ final class ReferenceCollector {
     static String codeAnalysis(ElfFile elf) {
         return switch (elf.header().machine()) {
             case EM_X86_64 -> "x86-64 lea";
-            case EM_AARCH64 -> "aarch64 adrp+add";
+            case EM_AARCH64 -> "aarch64 adrp+add, adr";
             default -> "none (code references are not analysed for this machine)";
         };
     }
 
+    /**
+     * Every proven reference into {@code ranges}. In data, an address exists only where the loader or
+     * the linker put one: in a position-independent object ({@code ET_DYN}) that is a relocation
+     * (RELATIVE and RELR with their addends, or an absolute relocation against a defined symbol plus
+     * its addend); in an executable that is not position-independent ({@code ET_EXEC}) it is a word in a
+     * section that holds addresses ({@link Region#holdsAddresses()}). In code, it is an instruction that
+     * forms the address ({@link X86Code}, {@link Arm64Code}).
+     */
     static List<Reference> collect(ElfFile elf, List<Region> regions, AddressRanges ranges) {
         List<Reference> refs = new ArrayList<>();
         if (ranges.isEmpty()) return refs;
@@ -45,27 +59,89 @@ final class ReferenceCollector {
             if (!ranges.contains(target)) continue;
             long at = rel.offsetAt(i);
             long len = wordAt(elf, at + word);
-            refs.add(plausible(len)
-                    ? new Reference(target, len, String.format("string header at 0x%x (relocated)", at))
-                    : new Reference(target, -1, String.format("relocation at 0x%x", at)));
+            refs.add(new Reference(target, plausible(len) ? len : -1, Reference.Source.RELATIVE_RELOCATION, at));
         }
+        symbolRelocations(elf, ranges, refs);
 
-        for (Region r : regions) {
-            if (r.exec() || r.dynstr()) continue;
-            scanPointers(elf, r, word, order, ranges, rel, refs);
+        if (elf.header().type() == ET_EXEC) {
+            for (Region r : regions) {
+                if (r.holdsAddresses() && !r.dynstr()) scanPointers(elf, r, word, order, ranges, rel, refs);
+            }
         }
 
         int machine = elf.header().machine();
         boolean absolute = elf.header().type() == ET_EXEC; // addresses appear as immediates
+        List<long[]> tables = new ArrayList<>();
         for (Region r : regions) {
             if (!r.exec()) continue;
             forEachWindow(elf, r, (buf, base, from, to) -> {
                 buf.order(order);
-                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs);
-                else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, from, to, ranges, refs);
+                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs, tables);
+                else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, from, to, ranges, refs, tables);
             });
         }
+        relativeTables(elf, regions, ranges, tables, refs);
         return refs;
+    }
+
+    /** Entries read from one relative table at most; real ones are a handful of strings. */
+    private static final int MAX_TABLE = 256;
+
+    /**
+     * Tables of 32-bit offsets relative to the table's own address, found from the code that indexes
+     * them: entry {@code i} at {@code T + 4i} refers to {@code T + entry}. The code does not say how
+     * many entries there are, so entries are read while each one leads into loaded data (not code), and
+     * only those that lead into a searched string are references.
+     */
+    private static void relativeTables(ElfFile elf, List<Region> regions, AddressRanges ranges, List<long[]> tables,
+                                       List<Reference> refs) {
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        for (long[] t : tables) {
+            long table = t[0];
+            if (!seen.add(table)) continue;
+            Region holder = regionOf(regions, table);
+            if (holder == null || holder.exec()) continue;
+            for (int i = 0; i < MAX_TABLE; i++) {
+                long place = table + 4L * i;
+                if (!holder.containsVaddr(place + 3)) break;
+                long off = holder.offsetOf(place);
+                if (off < 0 || off + 4 > elf.bytes().size()) break; // a section header may claim more than the file has
+                long entry = (int) elf.readU32(off);
+                long target = table + entry;
+                Region into = regionOf(regions, target);
+                if (into == null || into.exec()) break;
+                if (ranges.contains(target)) refs.add(new Reference(target, -1, Reference.Source.RELATIVE_TABLE, place));
+            }
+        }
+    }
+
+    private static Region regionOf(List<Region> regions, long vaddr) {
+        for (Region r : regions) if (r.containsVaddr(vaddr)) return r;
+        return null;
+    }
+
+    /**
+     * Absolute relocations against a symbol (x86-64 psABI R_X86_64_64 and R_X86_64_GLOB_DAT, AArch64
+     * ELF ABI R_AARCH64_ABS64 and R_AARCH64_GLOB_DAT): the loader stores S + A, so a defined symbol's
+     * value plus the addend is an address the object holds.
+     */
+    private static void symbolRelocations(ElfFile elf, AddressRanges ranges, List<Reference> refs) {
+        int machine = elf.header().machine();
+        if (machine != EM_X86_64 && machine != EM_AARCH64) return;
+        List<Symbol> symbols = null;
+        for (Relocation r : elf.relocations()) {
+            long t = r.type();
+            boolean absolute = machine == EM_X86_64 ? t == R_X86_64_64 || t == R_X86_64_GLOB_DAT
+                    : t == R_AARCH64_ABS64 || t == R_AARCH64_GLOB_DAT;
+            if (!absolute || r.symbol() == 0) continue;
+            if (symbols == null) symbols = elf.dynamicSymbols();
+            Symbol s = r.symbol() < symbols.size() ? symbols.get((int) r.symbol()) : null;
+            if (s == null || s.index() != r.symbol() || s.shndx() == 0 /* SHN_UNDEF */) continue;
+            long target = s.value() + r.addend();
+            if (ranges.contains(target)) {
+                refs.add(new Reference(target, -1, Reference.Source.SYMBOL_RELOCATION, r.offset()));
+            }
+        }
     }
 
     private static void scanPointers(ElfFile elf, Region r, int word, ByteOrder order, AddressRanges ranges,
@@ -99,9 +175,7 @@ final class ReferenceCollector {
         // The linker may also store a relocation's addend in place: that word is counted once.
         if (rel.targetAt(base + i).isPresent()) return;
         long len = i + 2 * word <= limit ? wordAt(a, i + word, word, le) : -1;
-        refs.add(plausible(len)
-                ? new Reference(v, len, String.format("string header at 0x%x", base + i))
-                : new Reference(v, -1, String.format("pointer at 0x%x", base + i)));
+        refs.add(new Reference(v, plausible(len) ? len : -1, Reference.Source.POINTER, base + i));
     }
 
     // Static final handles: the JIT folds them into plain loads (a handle held in a local is not).

@@ -46,7 +46,12 @@ public final class SiteFinder {
         }
         boolean go = isGo(elf);
         List<Site> sites = new ArrayList<>();
-        List<Occurrence> dataOccurrences = occurrences.stream().filter(o -> !o.region.dynstr()).toList();
+        // Without section headers the dynamic string table lies inside a segment: its entries are decided
+        // through the dynamic table below, not as strings in data.
+        long[] dynstr = elf.dynamicStrings().map(t -> new long[] {t.fileOffset(), t.fileOffset() + t.size()})
+                .orElse(new long[] {0, 0});
+        List<Occurrence> dataOccurrences = occurrences.stream()
+                .filter(o -> !o.region.dynstr() && (o.at < dynstr[0] || o.at >= dynstr[1])).toList();
         if (!dataOccurrences.isEmpty()) {
             List<long[]> ranges = new ArrayList<>();
             for (Occurrence o : dataOccurrences) {
@@ -100,9 +105,10 @@ public final class SiteFinder {
         int stemLen = o.lib.stem().length();
         Map<Long, List<Reference>> inRun = byTarget.subMap(runStartV, true, runEndV, true);
 
-        // Go strings: extents proven by references that carry a length and cover the occurrence.
+        // Go strings: extents proven by references that carry a length and cover the occurrence. Only a Go
+        // program has Go strings; elsewhere a number beside an address is something else (dlopen's flags).
         Map<String, List<Reference>> extents = new LinkedHashMap<>();
-        for (List<Reference> list : inRun.values()) {
+        for (List<Reference> list : go ? inRun.values() : List.<List<Reference>>of()) {
             for (Reference ref : list) {
                 if (!ref.hasLength() || ref.target() > occV || ref.target() + ref.length() < occV + stemLen) continue;
                 if (!r.containsVaddr(ref.target() + ref.length() - 1)) continue;
@@ -120,13 +126,13 @@ public final class SiteFinder {
                 Reference first = refs.get(0);
                 long off = r.offsetOf(first.target());
                 String text = text(elf, off, (int) first.length());
-                List<String> evidence = refs.stream().map(Reference::evidence).distinct().toList();
+                List<String> evidence = refs.stream().map(Reference::evidenceWithLength).distinct().toList();
                 // Proven by a length and also exactly NUL-bounded: a C string whose length the compiler knew.
                 boolean cString = o.terminated && off == o.runStart && off + first.length() == o.runEnd;
                 SiteKind kind = cString ? SiteKind.C_STRING : SiteKind.GO_STRING;
                 if (cString) {
                     List<String> withNul = new ArrayList<>();
-                    withNul.add("NUL-terminated");
+                    withNul.add(nulAt(o.runEnd));
                     withNul.addAll(evidence);
                     evidence = withNul;
                 }
@@ -151,41 +157,57 @@ public final class SiteFinder {
             return sites;
         }
 
-        String run = text(elf, o.runStart, (int) (o.runEnd - o.runStart));
-        List<Long> inner = new ArrayList<>();
-        List<String> evidence = new ArrayList<>();
-        evidence.add("NUL-terminated");
-        for (Map.Entry<Long, List<Reference>> e : inRun.entrySet()) {
-            long t = e.getKey();
-            if (t == runStartV) {
-                e.getValue().stream().map(Reference::evidence).distinct().limit(4)
-                        .forEach(ev -> evidence.add("referenced by " + ev));
-            } else if (t > runStartV && t < runEndV) {
-                inner.add(r.offsetOf(t));
-                e.getValue().stream().map(Reference::evidence).distinct().limit(4)
-                        .forEach(ev -> evidence.add(String.format("%s points %d bytes in", ev, t - runStartV)));
-            }
-        }
-        if (o.terminated && o.lib.isLocator(run)) {
-            return List.of(new Site(o.runStart, run.length(), runStartV, r.name(), SiteKind.C_STRING, run, o.lib,
-                    Role.LOCATOR, evidence, inner, null));
-        }
-        // A locator tail-merged into a longer string that is not one: it cannot change without the other.
-        for (long innerOff : inner) {
-            String tail = text(elf, innerOff, (int) (o.runEnd - innerOff));
-            if (innerOff <= o.at && o.terminated && o.lib.isLocator(tail)) {
-                return List.of(new Site(o.runStart, run.length(), runStartV, r.name(), SiteKind.C_STRING, run,
-                        o.lib, Role.CONFLICT, evidence, inner, String.format(
-                        "the locator \"%s\" at offset 0x%x is stored as the tail of this longer string, "
-                                + "which must stay as it is", tail, innerOff)));
-            }
-        }
+        // A C string starts where a reference points, never earlier: the bytes between the previous NUL
+        // and the lowest reference may be anything (constants loaded 16 bytes at a time, other data).
+        // A reference at or before the name starts a string that contains it; later ones point inside.
+        Map<Long, List<Reference>> atOrBefore = byTarget.subMap(runStartV, true, occV, true);
         if (o.terminated) {
-            return List.of(new Site(o.runStart, run.length(), runStartV, r.name(), SiteKind.C_STRING, run, o.lib,
-                    Role.MENTION, evidence, List.of(), notALocator(o.lib, run)));
+            if (atOrBefore.isEmpty()) {
+                String run = text(elf, o.runStart, (int) (o.runEnd - o.runStart));
+                boolean could = startsLocator(o.lib, elf, o);
+                return List.of(new Site(o.at, (int) (o.runEnd - o.at), occV, r.name(), SiteKind.C_STRING,
+                        text(elf, o.at, (int) (o.runEnd - o.at)), o.lib, could ? Role.UNPROVEN : Role.MENTION,
+                        List.of(nulAt(o.runEnd), "no reference in code or relocated data points at or before it"),
+                        List.of(), (could ? "no reference proves where this string starts; left alone"
+                                : "part of a longer string that is not a locator; left as is")
+                        + " (bytes around it: \"" + Printable.of(excerpt(run, (int) (o.at - o.runStart), stemLen)) + "\")"));
+            }
+            long startV = atOrBefore.keySet().iterator().next();
+            long start = r.offsetOf(startV);
+            String str = text(elf, start, (int) (o.runEnd - start));
+            List<Long> inner = new ArrayList<>();
+            List<String> evidence = new ArrayList<>();
+            evidence.add(nulAt(o.runEnd));
+            for (Map.Entry<Long, List<Reference>> e : byTarget.subMap(startV, true, runEndV, false).entrySet()) {
+                long t = e.getKey();
+                List<String> where = e.getValue().stream().map(Reference::evidence).distinct().limit(4).toList();
+                if (t == startV) {
+                    where.forEach(ev -> evidence.add("starts where " + ev + " points"));
+                } else {
+                    inner.add(r.offsetOf(t));
+                    where.forEach(ev -> evidence.add(String.format("%s points %d bytes in", ev, t - startV)));
+                }
+            }
+            if (o.lib.isLocator(str)) {
+                return List.of(new Site(start, str.length(), startV, r.name(), SiteKind.C_STRING, str, o.lib,
+                        Role.LOCATOR, evidence, inner, null));
+            }
+            // A locator tail-merged into a longer string that is not one: it cannot change without the other.
+            for (long innerOff : inner) {
+                String tail = text(elf, innerOff, (int) (o.runEnd - innerOff));
+                if (innerOff <= o.at && o.lib.isLocator(tail)) {
+                    return List.of(new Site(start, str.length(), startV, r.name(), SiteKind.C_STRING, str,
+                            o.lib, Role.CONFLICT, evidence, inner, String.format(
+                            "the locator \"%s\" at file offset 0x%x is stored as the tail of this longer string, "
+                                    + "which must stay as it is", tail, innerOff)));
+                }
+            }
+            return List.of(new Site(start, str.length(), startV, r.name(), SiteKind.C_STRING, str, o.lib,
+                    Role.MENTION, evidence, List.of(), notALocator(o.lib, str)));
         }
         // No terminator and no reference with a length: the string's extent is unknown, so only the
         // occurrence itself is reported, with its surroundings in the reason.
+        String run = text(elf, o.runStart, (int) (o.runEnd - o.runStart));
         String context = Printable.of(excerpt(run, (int) (o.at - o.runStart), stemLen));
         boolean unproven = go && startsLocator(o.lib, elf, o);
         return List.of(new Site(o.at, stemLen, occV, r.name(), go ? SiteKind.GO_STRING : SiteKind.C_STRING,
@@ -194,6 +216,10 @@ public final class SiteFinder {
                 (unproven ? "may be a Go string naming the library, but no reference proves where it ends; left alone"
                         : "part of a longer string that is not a locator; left as is")
                         + " (bytes around it: \"" + context + "\")"));
+    }
+
+    private static String nulAt(long offset) {
+        return String.format("NUL-terminated (NUL at file offset 0x%x)", offset);
     }
 
     private static List<Long> innerRefs(Map<Long, List<Reference>> inRun, Region r, long startV, long endV) {

@@ -24,18 +24,18 @@ final class X86Code {
 
     /** Scans instructions starting in {@code [from, to)} of {@code code} (loaded at {@code base}; the rest is context). */
     static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, boolean absoluteImmediates,
-                     List<Reference> out) {
+                     List<Reference> out, List<long[]> tables) {
         int n = code.limit();
         for (int i = from; i < to && i + 7 <= n; i++) {
             int b0 = code.get(i) & 0xFF;
             if ((b0 & 0xF8) == 0x48 && code.get(i + 1) == (byte) 0x8D && (code.get(i + 2) & 0xC7) == 0x05) {
                 long target = base + i + 7 + code.getInt(i + 3);
+                int reg = ((b0 & 4) << 1) | ((code.get(i + 2) >> 3) & 7);
                 if (ranges.contains(target)) {
-                    int reg = ((b0 & 4) << 1) | ((code.get(i + 2) >> 3) & 7);
                     long len = proveLength(code, i, 7, reg);
-                    out.add(new Reference(target, len, len > 0
-                            ? String.format("lea at 0x%x with length %d", base + i, len)
-                            : String.format("lea at 0x%x", base + i)));
+                    out.add(new Reference(target, len, Reference.Source.LEA, base + i));
+                } else if (indexesRelativeTable(code, i + 7, reg)) {
+                    tables.add(new long[] {target, base + i});
                 }
             }
             if (absoluteImmediates) {
@@ -43,11 +43,31 @@ final class X86Code {
                 if (b0 >= 0xB8 && b0 <= 0xBF && i + 5 <= n) {
                     long target = code.getInt(i + 1) & 0xFFFFFFFFL;
                     if (ranges.contains(target)) {
-                        out.add(new Reference(target, -1, String.format("mov imm32 at 0x%x", base + i)));
+                        out.add(new Reference(target, -1, Reference.Source.MOV_IMM32, base + i));
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Whether the address just loaded into {@code reg} is the base of a table of 32-bit offsets relative
+     * to itself: {@code movslq dst, [reg + idx*4]} (REX.W 63 /r with a SIB byte, scale 4, base {@code reg})
+     * within the next instructions. Clang's relative lookup tables (LLVM RelLookupTableConverter) turn a
+     * constant array of string pointers into such a table in position-independent code.
+     */
+    private static boolean indexesRelativeTable(ByteBuffer code, int from, int reg) {
+        int n = code.limit();
+        for (int j = from; j < Math.min(n - 3, from + 24); j++) {
+            int rex = code.get(j) & 0xFF;
+            if ((rex & 0xF8) != 0x48 || code.get(j + 1) != 0x63) continue;
+            int modrm = code.get(j + 2) & 0xFF;
+            if ((modrm & 0xC7) != 0x04) continue; // mod 00, rm 100: SIB follows
+            int sib = code.get(j + 3) & 0xFF;
+            int sibBase = (sib & 7) | ((rex & 1) << 3);
+            if ((sib >> 6) == 2 && sibBase == reg && (sib & 7) != 5) return true;
+        }
+        return false;
     }
 
     /** The length stored with the pointer loaded by the lea at {@code at}, or -1 when not proven. */

@@ -20,7 +20,7 @@ import java.util.stream.Stream;
 public final class Fixtures {
     public static final List<String> ARCHES = List.of("x86_64", "aarch64");
     public static final List<String> VARIANTS = List.of("release", "debug");
-    public static final List<String> PROGRAMS = List.of("gen-a", "gen-b", "gen-c", "needed", "tailmerge");
+    public static final List<String> PROGRAMS = List.of("gen-a", "gen-b", "gen-c", "needed", "tailmerge", "hipconst");
     public static final String STUB_DRIVER = "999.1-fixture-stub";
     private static final ObjectMapper JSON = new ObjectMapper();
 

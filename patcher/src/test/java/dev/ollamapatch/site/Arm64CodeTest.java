@@ -44,7 +44,7 @@ class Arm64CodeTest {
 
     private static List<Reference> scan(ByteBuffer code) {
         List<Reference> out = new ArrayList<>();
-        Arm64Code.scan(code, BASE, 0, code.limit(), STRINGS, out);
+        Arm64Code.scan(code, BASE, 0, code.limit(), STRINGS, out, new ArrayList<>());
         return out;
     }
 
@@ -52,12 +52,12 @@ class Arm64CodeTest {
     void adrpAddWithTheLengthInTheNextRegister() {
         // adrp x0, page+1; add x0, x0, #0x123; movz x1, #17 -> the string at 0x11123 of 17 bytes
         List<Reference> refs = scan(code(adrp(0, 1), add(0, 0, 0x123), movz(1, 17)));
-        assertEquals(List.of(new Reference(0x11123, 17, "adrp+add at 0x10000 with length 17")), refs);
+        assertEquals(List.of(new Reference(0x11123, 17, Reference.Source.ADRP_ADD, 0x10000)), refs);
     }
 
     @Test
     void adrpAddAloneProvesNoLength() {
-        assertEquals(List.of(new Reference(0x11123, -1, "adrp+add at 0x10000")),
+        assertEquals(List.of(new Reference(0x11123, -1, Reference.Source.ADRP_ADD, 0x10000)),
                 scan(code(adrp(0, 1), add(0, 0, 0x123))));
     }
 
@@ -65,7 +65,7 @@ class Arm64CodeTest {
     void stpOfPointerAndLength() {
         // movz x3, #17; adrp x2, ...; add x2, x2, #0x40; stp x2, x3, [sp, #16]
         List<Reference> refs = scan(code(movz(3, 17), adrp(2, 1), add(2, 2, 0x40), stp(2, 3, 31, 2)));
-        assertEquals(List.of(new Reference(0x11040, 17, "adrp+add at 0x10004 with length 17")), refs);
+        assertEquals(List.of(new Reference(0x11040, 17, Reference.Source.ADRP_ADD, 0x10004)), refs);
     }
 
     @Test

@@ -42,7 +42,7 @@ class X86CodeTest {
 
     private static List<Reference> scan(ByteBuffer code, boolean absolute) {
         List<Reference> out = new ArrayList<>();
-        X86Code.scan(code, BASE, 0, code.limit(), STRINGS, absolute, out);
+        X86Code.scan(code, BASE, 0, code.limit(), STRINGS, absolute, out, new ArrayList<>());
         return out;
     }
 
@@ -50,13 +50,13 @@ class X86CodeTest {
     void leaWithTheLengthInTheNextAbiRegister() {
         // lea rax,[rip+...]; mov ebx,17 (Go ABIInternal: string in rax, length in rbx)
         List<Reference> refs = scan(code(concat(leaRax(0x402010), new int[] {0xBB, 17, 0, 0, 0})), false);
-        assertEquals(List.of(new Reference(0x402010, 17, "lea at 0x401000 with length 17")), refs);
+        assertEquals(List.of(new Reference(0x402010, 17, Reference.Source.LEA, 0x401000)), refs);
     }
 
     @Test
     void leaAloneProvesNoLength() {
         List<Reference> refs = scan(code(leaRax(0x402010)), false);
-        assertEquals(List.of(new Reference(0x402010, -1, "lea at 0x401000")), refs);
+        assertEquals(List.of(new Reference(0x402010, -1, Reference.Source.LEA, 0x401000)), refs);
     }
 
     @Test
@@ -76,7 +76,7 @@ class X86CodeTest {
         int[] store = {0x48, 0x89, 0x44, 0x24, 0x10};                       // mov [rsp+0x10],rax
         int[] length = {0x48, 0xC7, 0x44, 0x24, 0x18, 17, 0, 0, 0};          // mov qword [rsp+0x18],17
         List<Reference> refs = scan(code(concat(leaRax(0x402020), store, length)), false);
-        assertEquals(List.of(new Reference(0x402020, 17, "lea at 0x401000 with length 17")), refs);
+        assertEquals(List.of(new Reference(0x402020, 17, Reference.Source.LEA, 0x401000)), refs);
     }
 
     @Test
@@ -89,7 +89,7 @@ class X86CodeTest {
     @Test
     void absoluteImmediatesCountOnlyInPositionDependentCode() {
         ByteBuffer c = code(0xB9, 0x30, 0x20, 0x40, 0x00);                   // mov ecx,0x402030
-        assertEquals(List.of(new Reference(0x402030, -1, "mov imm32 at 0x401000")), scan(c, true));
+        assertEquals(List.of(new Reference(0x402030, -1, Reference.Source.MOV_IMM32, 0x401000)), scan(c, true));
         assertEquals(List.of(), scan(c, false));
     }
 }
