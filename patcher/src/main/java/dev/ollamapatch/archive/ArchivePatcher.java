@@ -1,11 +1,12 @@
 package dev.ollamapatch.archive;
 
+import dev.ollamapatch.install.Identities;
+import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.elf.ByteEdit;
 import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.patch.AlreadyPatched;
 import dev.ollamapatch.patch.Digests;
 import dev.ollamapatch.patch.FilePatcher;
 import dev.ollamapatch.patch.FileReport;
@@ -179,24 +180,26 @@ final class ArchivePatcher {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
         Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)));
+        Identity id = Identities.of(elf, null, plan.scan(), null, libs);
         if (options.scan()) {
             reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
-                    plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+                    plan.isRefused() ? "refused" : plan.hasWork() ? "found"
+                            : id.patched().patched() ? "already-patched" : "nothing-to-patch").withIdentity(id));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             return;
         }
         if (plan.isRefused()) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused"));
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused").withIdentity(id));
             PlannedSite first = plan.refused().get(0);
             throw new PatchException(PatchException.Kind.REFUSED, String.format(
                     "%s: entry %s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", archive,
                     name, first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
         }
         if (!plan.hasWork()) {
-            boolean done = AlreadyPatched.holds(elf, libs);
+            boolean done = id.patched().patched();
             if (done) already++;
             reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
-                    done ? "already-patched" : "nothing-to-patch"));
+                    done ? "already-patched" : "nothing-to-patch").withIdentity(id));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             if (out != null) {
                 out.begin(h);
@@ -208,7 +211,7 @@ final class ArchivePatcher {
         ShimSource shim = shimFor(elf);
         ShimCheck.Result check = shim.checkAgainst(elf);
         if (!check.ok()) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused", check));
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused", check).withIdentity(id));
             throw new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + name
                     + ": the shim cannot serve it: " + String.join("; ", check.problems()) + "; nothing written");
         }
@@ -223,7 +226,7 @@ final class ArchivePatcher {
         }
         patched++;
         if (out == null) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, options.status(), check));
+            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, options.status(), check).withIdentity(id));
             if (addShim) shimsAdded.add(shimKey);
             return;
         }
@@ -242,7 +245,7 @@ final class ArchivePatcher {
         }
         outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
-                options.status(), check));
+                options.status(), check).withIdentity(id));
     }
 
     /** One shim per machine (or the user's): entries of one archive share it. */

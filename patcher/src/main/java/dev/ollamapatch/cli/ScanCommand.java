@@ -3,7 +3,10 @@ package dev.ollamapatch.cli;
 import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.install.Identities;
+import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.patch.LibraryTarget;
 import dev.ollamapatch.patch.FilePatcher;
 import dev.ollamapatch.patch.FileReport;
 import dev.ollamapatch.patch.PatchException;
@@ -68,9 +71,11 @@ final class ScanCommand implements Callable<Integer> {
             for (Path file : files) {
                 try (ElfFile elf = ElfFile.open(file)) {
                     Path dir = file.toAbsolutePath().getParent();
-                    Plan plan = FilePatcher.plan(elf, new PlanOptions(libraries.targets(null), dir.toString()));
-                    reports.add(new FileReport(file.toString(), Digests.sha256(elf.bytes()), plan, null, null,
-                            plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+                    List<LibraryTarget> libs = libraries.targets(null);
+                    Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, dir.toString()));
+                    String sha = Digests.sha256(elf.bytes());
+                    Identity id = Identities.of(elf, file, plan.scan(), sha, libs);
+                    reports.add(new FileReport(file.toString(), sha, plan, null, null, status(plan, id), null, id));
                     archives.add(null);
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
@@ -79,8 +84,26 @@ final class ScanCommand implements Callable<Integer> {
             }
         }
         Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, archives, json, true);
+        for (FileReport r : reports) {
+            if (r.identity() != null && r.identity().withoutNvml() && !r.plan().hasWork()) {
+                Reports.error(spec.commandLine().getErr(), r.path() + ": " + r.identity().withoutNvmlLine());
+            }
+        }
+        return exitCode(reports, invalid);
+    }
+
+    /** One word per file: refused, found (sites to retarget), already-patched, or nothing-to-patch. */
+    static String status(Plan plan, Identity id) {
+        if (plan.isRefused()) return "refused";
+        if (plan.hasWork()) return "found";
+        return id != null && id.patched().patched() ? "already-patched" : "nothing-to-patch";
+    }
+
+    /** 4 for an invalid input, 5 when a refusal is reported, 0 for sites or patched files, else 3. */
+    static int exitCode(List<FileReport> reports, int invalid) {
         if (invalid > 0) return ExitCodes.INVALID_INPUT;
-        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || r.plan().isRefused());
+        if (reports.stream().anyMatch(r -> r.plan().isRefused())) return ExitCodes.REFUSED;
+        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || "already-patched".equals(r.status()));
         return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;
     }
 }

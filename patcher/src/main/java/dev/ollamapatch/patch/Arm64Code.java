@@ -34,8 +34,8 @@ final class Arm64Code {
                         int reg = add & 31;
                         long len = proveLength(code, j, reg, count);
                         out.add(new Reference(target, len, len > 0
-                                ? String.format("adrp+add at 0x%x with length %d", base + i * 4L, len)
-                                : String.format("adrp+add at 0x%x", base + i * 4L)));
+                                ? String.format("adrp+add at vaddr 0x%x with length %d", base + i * 4L, len)
+                                : String.format("adrp+add at vaddr 0x%x", base + i * 4L)));
                     }
                     break;
                 }

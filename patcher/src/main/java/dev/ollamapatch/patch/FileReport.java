@@ -1,5 +1,7 @@
 package dev.ollamapatch.patch;
 
+import dev.ollamapatch.ollama.Identity;
+
 /**
  * What happened to one file, for reports.
  *
@@ -8,12 +10,22 @@ package dev.ollamapatch.patch;
  * @param plan          the plan (its scan holds the machine and the sites)
  * @param output        where the patched file went, or null (scan, dry run, nothing to do)
  * @param patchedSha256 SHA-256 of the written output, or null
- * @param status        one word: found, planned, patched, already-patched, nothing-to-patch, refused
+ * @param status        one word: found, planned, patched, already-patched, nothing-to-patch, refused, copied
  * @param shim          the shim's check against this file, or null when no shim is involved
+ * @param identity      what the file is (Ollama version, generation, C library, patched state), or null
  */
 public record FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, String status,
-                         ShimCheck.Result shim) {
+                         ShimCheck.Result shim, Identity identity) {
     public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, String status) {
-        this(path, sha256, plan, output, patchedSha256, status, null);
+        this(path, sha256, plan, output, patchedSha256, status, null, null);
+    }
+
+    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, String status,
+                      ShimCheck.Result shim) {
+        this(path, sha256, plan, output, patchedSha256, status, shim, null);
+    }
+
+    public FileReport withIdentity(Identity id) {
+        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, id);
     }
 }

@@ -44,8 +44,8 @@ final class ReferenceCollector {
             long at = rel.offsetAt(i);
             long len = wordAt(elf, at + word);
             refs.add(plausible(len)
-                    ? new Reference(target, len, String.format("string header at 0x%x (relocated)", at))
-                    : new Reference(target, -1, String.format("relocation at 0x%x", at)));
+                    ? new Reference(target, len, String.format("string header at vaddr 0x%x (relocated)", at))
+                    : new Reference(target, -1, String.format("relocation at vaddr 0x%x", at)));
         }
 
         for (Region r : regions) {
@@ -98,8 +98,8 @@ final class ReferenceCollector {
         if (rel.targetAt(base + i).isPresent()) return;
         long len = i + 2 * word <= limit ? wordAt(a, i + word, word, le) : -1;
         refs.add(plausible(len)
-                ? new Reference(v, len, String.format("string header at 0x%x", base + i))
-                : new Reference(v, -1, String.format("pointer at 0x%x", base + i)));
+                ? new Reference(v, len, String.format("string header at vaddr 0x%x", base + i))
+                : new Reference(v, -1, String.format("pointer at vaddr 0x%x", base + i)));
     }
 
     // Static final handles: the JIT folds them into plain loads (a handle held in a local is not).

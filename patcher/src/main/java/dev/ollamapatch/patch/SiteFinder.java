@@ -208,9 +208,17 @@ public final class SiteFinder {
 
     static String notALocator(LibraryTarget lib, String text) {
         boolean word = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7F && c != '%');
-        return word
-                ? "names a form of the library other than " + lib.name() + " (not a locator); left as is"
-                : "a message that mentions " + lib.stem() + "; left as is";
+        if (!word) return "a message that mentions " + lib.stem() + "; left as is";
+        String last = text.substring(text.lastIndexOf('/') + 1);
+        if (LibraryTarget.isGlob(last)) {
+            return "a glob pattern whose file name part (" + last + ") does not match " + lib.name()
+                    + " (not a locator); left as is";
+        }
+        if (last.startsWith(lib.stem() + ".so")) {
+            return "names " + last + ", another file name than " + lib.name() + " (not a locator; --lib " + last
+                    + " retargets it); left as is";
+        }
+        return "a string that contains " + lib.stem() + " but does not name " + lib.name() + " (not a locator); left as is";
     }
 
     /** Whether some string starting at a path-token boundary before the occurrence could be a locator. */
@@ -356,9 +364,7 @@ public final class SiteFinder {
     }
 
     private static String printable(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) b.append(c >= 0x20 && c < 0x7F && c != '"' && c != '\\' ? c : '.');
-        return b.toString();
+        return TextReport.printable(s);
     }
 
     private static String excerpt(String run, int at, int len) {

@@ -34,8 +34,8 @@ final class X86Code {
                     int reg = ((b0 & 4) << 1) | ((code.get(i + 2) >> 3) & 7);
                     long len = proveLength(code, i, 7, reg);
                     out.add(new Reference(target, len, len > 0
-                            ? String.format("lea at 0x%x with length %d", base + i, len)
-                            : String.format("lea at 0x%x", base + i)));
+                            ? String.format("lea at vaddr 0x%x with length %d", base + i, len)
+                            : String.format("lea at vaddr 0x%x", base + i)));
                 }
             }
             if (absoluteImmediates) {
@@ -43,7 +43,7 @@ final class X86Code {
                 if (b0 >= 0xB8 && b0 <= 0xBF && i + 5 <= n) {
                     long target = code.getInt(i + 1) & 0xFFFFFFFFL;
                     if (ranges.contains(target)) {
-                        out.add(new Reference(target, -1, String.format("mov imm32 at 0x%x", base + i)));
+                        out.add(new Reference(target, -1, String.format("mov imm32 at vaddr 0x%x", base + i)));
                     }
                 }
             }
