@@ -180,7 +180,7 @@ final class ArchivePatcher {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
         Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)));
-        Identity id = Identities.of(elf, null, plan.scan(), null, libs);
+        Identity id = Identities.of(elf, null, plan.scan(), "", libs);
         if (options.scan()) {
             reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
                     plan.isRefused() ? "refused" : plan.hasWork() ? "found"

@@ -2,7 +2,8 @@ package dev.ollamapatch.install;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.AlreadyPatched;
+import dev.ollamapatch.ollama.Identity;
+import dev.ollamapatch.patch.Targets;
 import dev.ollamapatch.patch.ApplyOutcome;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
@@ -19,7 +20,10 @@ import dev.ollamapatch.patch.ShimSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code apply TARGET -o OUT}: a patched, verified copy of one ELF file at OUT, with the shim
@@ -62,33 +66,38 @@ public final class CopyApply {
             String known = expected;
             java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
             Plan plan = FilePatcher.plan(elf, new PlanOptions(o.libraries(), destination.getParent().toString()));
+            Identity id = Identities.of(elf, target, plan.scan(), sha, o.libraries());
             if (plan.isRefused()) {
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused"));
+                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
                 PlannedSite first = plan.refused().get(0);
                 throw new PatchException(PatchException.Kind.REFUSED, String.format(
                         "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", target,
                         first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
             }
             if (!plan.hasWork()) {
-                boolean patched = AlreadyPatched.holds(elf, o.libraries());
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null,
-                        patched ? "already-patched" : "nothing-to-patch"));
-                return new ApplyOutcome(patched ? 0 : 3, List.of(target + (patched
-                        ? ": already patched (its sites name the shim); nothing to do"
-                        : ": nothing to patch: no string names " + LibraryTarget.NVML.name())));
+                if (id.patched().patched()) return copyPatched(target, destination, elf, plan, id, o, sha, reports);
+                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "nothing-to-patch")
+                        .withIdentity(id));
+                return new ApplyOutcome(3, List.of(target + ": nothing to patch: " + (id.withoutNvml()
+                        ? id.withoutNvmlLine() : "no string names " + LibraryTarget.NVML.name())));
             }
             ShimSource shimSource = ShimSource.choose(o.shim(), elf);
             ShimCheck.Result check = shimSource.checkAgainst(elf);
             if (!check.ok()) {
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check));
+                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check)
+                        .withIdentity(id));
                 throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
                         + String.join("; ", check.problems()) + "; nothing written");
             }
+            List<String> messages = new ArrayList<>();
+            Map<Path, ShimSource> libraryFiles = Libraries.check(elf, target, plan, o.libraries(), destination, messages);
             if (o.dryRun()) {
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check));
-                return new ApplyOutcome(0, List.of());
+                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check)
+                        .withIdentity(id));
+                return new ApplyOutcome(0, messages);
             }
             if (plan.retargets(LibraryTarget.NVML)) shimSource.installAt(shimTarget);
+            for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) e.getValue().installAt(e.getKey());
             FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
             if (expected != null && !expected.equals(written.digests().inputHex())) {
                 // Checked before the rename: the patched copy never replaces anything at OUT.
@@ -99,10 +108,85 @@ public final class CopyApply {
             }
             AtomicFiles.commit(written.temp(), destination);
             reports.add(new FileReport(target.toString(), written.digests().inputHex(), plan,
-                    destination.toString(), written.digests().outputHex(), "patched", check));
-            return new ApplyOutcome(0, List.of("wrote " + destination + " and the shim " + shimTarget));
+                    destination.toString(), written.digests().outputHex(), "patched", check).withIdentity(id));
+            messages.add("wrote " + destination + (plan.retargets(LibraryTarget.NVML) ? " and the shim " + shimTarget : "")
+                    + (libraryFiles.isEmpty() ? "" : " and " + String.join(", ", libraryFiles.keySet().stream()
+                    .map(Path::toString).toList())));
+            return new ApplyOutcome(0, messages);
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * An input this tool already patched: copied byte for byte to OUT, with the libraries its sites
+     * name beside OUT (the shim from --shim, else the one beside the input, else the bundled one; a
+     * --lib file from --lib-file, else the one beside the input). Refused when a site holds an absolute
+     * path outside OUT's directory: the copy would still load that file.
+     */
+    private static ApplyOutcome copyPatched(Path target, Path destination, ElfFile elf, Plan plan, Identity id,
+                                            Options o, java.util.function.Supplier<String> sha,
+                                            List<FileReport> reports) throws IOException {
+        Path outDir = destination.getParent();
+        Path inDir = target.toAbsolutePath().getParent();
+        Map<Path, ShimSource> installs = new LinkedHashMap<>();
+        ShimCheck.Result check = null;
+        for (String p : id.patched().paths()) {
+            if (!p.startsWith(ORIGIN + "/")) {
+                if (!Path.of(p).getParent().equals(outDir)) {
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
+                    throw new PatchException(PatchException.Kind.REFUSED, target + " is already patched (per "
+                            + id.patched().by() + ") and names the absolute path " + p + "; a copy at " + destination
+                            + " would still load that file; apply the original (restore it, or its .orig) with -o "
+                            + "instead; nothing written");
+                }
+                continue;
+            }
+            String name = p.substring(ORIGIN.length() + 1);
+            Path at = outDir.resolve(name).normalize();
+            Path beside = inDir.resolve(name);
+            boolean nvml = p.equals(o.libraries().get(0).defaultPath()) || name.equals(Targets.SHIM_FILE);
+            ShimSource src;
+            if (nvml) {
+                src = ShimSource.choose(o.shim() != null ? o.shim() : Files.isRegularFile(beside) ? beside : null, elf);
+                check = src.checkAgainst(elf);
+                if (!check.ok()) {
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check)
+                            .withIdentity(id));
+                    throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
+                            + String.join("; ", check.problems()) + "; nothing written");
+                }
+            } else {
+                Path file = o.libraries().stream().filter(l -> l.defaultPath().equals(p) && l.file() != null)
+                        .map(LibraryTarget::file).findFirst().orElse(Files.isRegularFile(beside) ? beside : null);
+                if (file == null) {
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
+                    throw new PatchException(PatchException.Kind.REFUSED, target + " is already patched and loads " + p
+                            + ", but there is no " + beside + " to copy beside " + destination
+                            + "; give it with --lib-file NAME=FILE; nothing written");
+                }
+                src = ShimSource.choose(file, elf);
+            }
+            if (!at.equals(beside) || !Files.exists(at)) installs.putIfAbsent(at, src);
+        }
+        if (o.dryRun()) {
+            reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "already-patched", check)
+                    .withIdentity(id));
+            return new ApplyOutcome(0, List.of(target + " is already patched; a copy to " + destination
+                    + " would be written with " + installs.keySet().stream().map(Path::toString).toList()));
+        }
+        if (destination.equals(target.toAbsolutePath().normalize())) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + destination + " is the input itself");
+        }
+        for (Map.Entry<Path, ShimSource> e : installs.entrySet()) e.getValue().installAt(e.getKey());
+        FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
+        AtomicFiles.commit(written.temp(), destination);
+        reports.add(new FileReport(target.toString(), written.digests().inputHex(), plan, destination.toString(),
+                written.digests().outputHex(), "copied", check).withIdentity(id));
+        return new ApplyOutcome(0, List.of(target + " is already patched (per " + id.patched().by() + "); copied it to "
+                + destination + (installs.isEmpty() ? "" : " with " + String.join(", ",
+                installs.keySet().stream().map(Path::toString).toList()) + " beside it")));
+    }
+
+    private static final String ORIGIN = "$ORIGIN";
 }

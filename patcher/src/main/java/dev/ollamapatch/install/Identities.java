@@ -31,10 +31,16 @@ public final class Identities {
 
     /** What {@code elf} (the file at {@code file}, or an archive entry when {@code file} is null) is. */
     public static Identity of(ElfFile elf, Path file, ScanResult scan, String sha256, List<LibraryTarget> libraries) {
+        return of(elf, file, scan, () -> sha256, libraries);
+    }
+
+    /** As above; the SHA-256 is computed only when a manifest records the file. */
+    public static Identity of(ElfFile elf, Path file, ScanResult scan, java.util.function.Supplier<String> sha256,
+                              List<LibraryTarget> libraries) {
         Set<String> paths = new LinkedHashSet<>();
         libraries.forEach(l -> paths.add(l.defaultPath()));
-        return Identify.of(elf, scan, sha256, file == null ? null : manifestFacts(file).orElse(null), paths,
-                shimConfig());
+        PatchedState.ManifestFacts facts = file == null ? null : manifestFacts(file).orElse(null);
+        return Identify.of(elf, scan, facts == null ? "" : sha256.get(), facts, paths, shimConfig());
     }
 
     /** A manifest that records {@code file}: its own ({@code <file>.ollama-patch.json}) or an install's above it. */

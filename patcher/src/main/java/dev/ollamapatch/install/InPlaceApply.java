@@ -3,7 +3,7 @@ package dev.ollamapatch.install;
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.AlreadyPatched;
+import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.patch.ApplyOutcome;
 import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
@@ -51,7 +51,42 @@ public final class InPlaceApply {
 
 
     private record Work(Path file, Path source, String sha256, Plan plan, ShimCheck.Result shim,
-                        BasicFileAttributes before, String originalSha256) {}
+                        BasicFileAttributes before, String originalSha256, Identity identity,
+                        Map<Path, ShimSource> libraryFiles) {}
+
+    /**
+     * What a re-apply would change for an install the manifest records: another NVML path, or a
+     * library added, dropped or moved; null when it asks for what is there.
+     */
+    static String retargeting(Manifest existing, List<LibraryTarget> libraries) {
+        String nvmlPath = libraries.get(0).defaultPath();
+        if (!Objects.equals(existing.requested(), nvmlPath)) {
+            return "another shim path asked for (" + nvmlPath + " instead of " + existing.requested() + ")";
+        }
+        java.util.Set<String> had = new java.util.TreeSet<>();
+        if (existing.libraries() != null) existing.libraries().forEach(l -> had.add(l.name() + "=" + l.path()));
+        java.util.Set<String> want = new java.util.TreeSet<>();
+        libraries.subList(1, libraries.size()).forEach(l -> want.add(l.name() + "=" + l.defaultPath()));
+        if (had.equals(want)) return null;
+        java.util.Set<String> added = new java.util.TreeSet<>(want);
+        added.removeAll(had);
+        java.util.Set<String> dropped = new java.util.TreeSet<>(had);
+        dropped.removeAll(want);
+        return "--lib " + (added.isEmpty() ? "" : "adds " + String.join(", ", added))
+                + (added.isEmpty() || dropped.isEmpty() ? "" : " and ")
+                + (dropped.isEmpty() ? "" : "drops " + String.join(", ", dropped));
+    }
+
+    /** The distinct paths a file's sites hold, padding removed ("$ORIGIN/nvml.so", "/opt/o/bin/nvml.so"). */
+    static List<String> writtenPaths(Manifest.FileEntry entry) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        if (entry.sites() != null) {
+            for (Manifest.SiteEntry s : entry.sites()) {
+                out.add(s.replacement().replaceFirst("^/+(?=\\$ORIGIN)", "").replaceFirst("^/+", "/"));
+            }
+        }
+        return new ArrayList<>(out);
+    }
 
     private InPlaceApply() {}
 
@@ -103,6 +138,8 @@ public final class InPlaceApply {
         List<Work> work = new ArrayList<>();
         List<Manifest.FileEntry> unchanged = new ArrayList<>();
         int alreadyPatched = 0;
+        List<String> withoutNvml = new ArrayList<>();
+        List<String> libMessages = new ArrayList<>();
         if (layout.files().isEmpty()) {
             throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target() + ": no ELF files found");
         }
@@ -120,15 +157,22 @@ public final class InPlaceApply {
             Path source = file;
             String originalSha = sha;
             if (entry != null && sha.equals(entry.patchedSha256())) {
-                if (Objects.equals(existing.shimPath(), nvmlPath) || !options.force()) {
-                    if (!Objects.equals(existing.shimPath(), nvmlPath)) {
+                String change = retargeting(existing, options.libraries());
+                if (change == null || !options.force()) {
+                    if (change != null) {
                         throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                                "%s is already patched to load %s; re-target it to %s with --force", file,
-                                existing.shimPath(), nvmlPath));
+                                "%s is already patched (by %s, to %s); %s: re-target it with --force",
+                                file, existing.tool(), String.join(", ", writtenPaths(entry)), change));
                     }
                     unchanged.add(entry);
                     alreadyPatched++;
-                    messages.add(file + ": already patched for " + existing.shimPath() + "; nothing to do");
+                    try (ElfFile elf = ElfFile.open(file)) {
+                        Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
+                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "already-patched")
+                                .withIdentity(Identities.of(elf, file, plan.scan(), sha, options.libraries())));
+                    }
+                    messages.add(file + ": already patched by " + existing.tool() + " to "
+                            + String.join(", ", writtenPaths(entry)) + "; nothing to do");
                     continue;
                 }
                 // --force with another path: re-plan from the kept original.
@@ -142,17 +186,25 @@ public final class InPlaceApply {
             }
             try (ElfFile elf = ElfFile.open(source)) {
                 Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
+                String shaNow = sha;
+                Identity id = Identities.of(elf, source.equals(file) ? file : null, plan.scan(), () -> shaNow,
+                        options.libraries());
                 if (plan.isRefused()) {
-                    reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused"));
+                    reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused").withIdentity(id));
                     PlannedSite first = plan.refused().get(0);
                     throw new PatchException(PatchException.Kind.REFUSED, String.format(
                             "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing changed", file,
                             first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
                 }
                 if (!plan.hasWork()) {
-                    if (AlreadyPatched.holds(elf, options.libraries())) {
+                    if (id.patched().patched()) {
                         alreadyPatched++;
-                        messages.add(file + ": already names " + nvmlPath + "; nothing to do");
+                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "already-patched")
+                                .withIdentity(id));
+                        messages.add(file + ": already patched (per " + id.patched().by() + ", to "
+                                + String.join(", ", id.patched().paths()) + "); nothing to do");
+                    } else if (id.withoutNvml()) {
+                        withoutNvml.add(file + ": " + id.withoutNvmlLine());
                     }
                     continue;
                 }
@@ -160,23 +212,32 @@ public final class InPlaceApply {
                 if (plan.retargets(LibraryTarget.NVML)) {
                     check = ShimSource.choose(options.shim(), elf).checkAgainst(elf);
                     if (!check.ok()) {
-                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check));
+                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check)
+                                .withIdentity(id));
                         throw new PatchException(PatchException.Kind.REFUSED, file + ": the shim cannot serve it: "
                                 + String.join("; ", check.problems()) + "; nothing changed");
                     }
                 }
-                work.add(new Work(file, source, sha, plan, check, before, originalSha));
+                Map<Path, ShimSource> libs = Libraries.check(elf, file, plan, options.libraries(), file, libMessages);
+                work.add(new Work(file, source, sha, plan, check, before, originalSha, id, libs));
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
             }
         }
         if (work.isEmpty()) {
             if (alreadyPatched > 0) return new ApplyOutcome(0, messages);
-            messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
+            messages.addAll(withoutNvml);
+            if (withoutNvml.isEmpty()) {
+                messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
+            }
             return new ApplyOutcome(3, messages);
         }
+        messages.addAll(libMessages);
         if (options.dryRun()) {
-            for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
+            for (Work w : work) {
+                reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim)
+                        .withIdentity(w.identity));
+            }
             return new ApplyOutcome(0, messages);
         }
         return swap(layout, options, existing, unchanged, work, reports, messages);
@@ -209,6 +270,26 @@ public final class InPlaceApply {
             }
             shimEntries.add(new Manifest.ShimEntry(e.getKey().toString(), sha, pre));
         }
+        // --lib-file replacements: installed and recorded like the shim (restore removes them).
+        for (Work w : work) {
+            for (Map.Entry<Path, ShimSource> e : w.libraryFiles.entrySet()) {
+                if (shims.containsKey(e.getKey())) continue;
+                String sha = Digests.sha256(ByteSource.of(e.getValue().bytes()));
+                boolean pre = false;
+                if (Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) {
+                    String have = Digests.sha256(e.getKey());
+                    boolean ours = existing != null && existing.shims() != null
+                            && existing.shims().stream().anyMatch(s -> s.path().equals(e.getKey().toString()));
+                    pre = have.equals(sha) && !ours;
+                    if (!have.equals(sha) && !ours && !options.force()) {
+                        throw new PatchException(PatchException.Kind.REFUSED, e.getKey()
+                                + " exists and is not the library to install; move it away or use --force; nothing changed");
+                    }
+                }
+                shims.put(e.getKey(), e.getValue());
+                shimEntries.add(new Manifest.ShimEntry(e.getKey().toString(), sha, pre));
+            }
+        }
         // The manifest first: whatever happens next, it describes both possible states of every file.
         List<Manifest.FileEntry> entries = new ArrayList<>(unchanged);
         List<PendingFile> pending = new ArrayList<>();
@@ -233,7 +314,8 @@ public final class InPlaceApply {
             }
         }
         Manifest manifest = new Manifest(options.tool(), Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
-                nvmlPath, entries, mergeShims(existing, shimEntries));
+                nvmlPathWritten(entries, nvmlPath), entries, mergeShims(existing, shimEntries), nvmlPath,
+                libraryEntries(options.libraries()));
         List<Path> swapped = new ArrayList<>();
         List<Path> newBackups = new ArrayList<>();
         List<Path> installedShims = new ArrayList<>();
@@ -264,7 +346,7 @@ public final class InPlaceApply {
         }
         for (PendingFile p : pending) {
             reports.add(new FileReport(p.work.file.toString(), p.work.sha256, p.work.plan, p.work.file.toString(),
-                    p.written.digests().outputHex(), "patched", p.work.shim));
+                    p.written.digests().outputHex(), "patched", p.work.shim).withIdentity(p.work.identity));
         }
         messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
                 + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
@@ -337,6 +419,31 @@ public final class InPlaceApply {
             all.put(s.path(), old != null ? new Manifest.ShimEntry(s.path(), s.sha256(), old.preexisting()) : s);
         }
         return new ArrayList<>(all.values());
+    }
+
+    /**
+     * The NVML path every file's NVML sites hold, when it is one: glob sites hold an absolute path,
+     * so the manifest never claims {@code $ORIGIN} for them. Null when files differ.
+     */
+    static String nvmlPathWritten(List<Manifest.FileEntry> entries, String requested) {
+        java.util.Set<String> paths = new java.util.LinkedHashSet<>();
+        for (Manifest.FileEntry e : entries) {
+            if (e.sites() == null) continue;
+            for (Manifest.SiteEntry s : e.sites()) {
+                if (!s.original().contains(LibraryTarget.NVML.stem())) continue;
+                paths.add(s.replacement().replaceFirst("^/+(?=\\$ORIGIN)", "").replaceFirst("^/+", "/"));
+            }
+        }
+        if (paths.isEmpty()) return requested;
+        return paths.size() == 1 ? paths.iterator().next() : null;
+    }
+
+    static List<Manifest.LibraryEntry> libraryEntries(List<LibraryTarget> libraries) {
+        List<Manifest.LibraryEntry> out = new ArrayList<>();
+        for (LibraryTarget l : libraries.subList(1, libraries.size())) {
+            out.add(new Manifest.LibraryEntry(l.name(), l.defaultPath(), l.file() == null ? null : l.file().toString()));
+        }
+        return out.isEmpty() ? null : out;
     }
 
     static List<Manifest.SiteEntry> siteEntries(Plan plan) {

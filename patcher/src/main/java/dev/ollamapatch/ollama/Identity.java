@@ -37,7 +37,7 @@ public record Identity(String machine, int elfClass, CLibrary libc, GoBuildInfo 
         b.append(", generation ").append(generation.label());
         if (generation != Generation.UNKNOWN) b.append(" (").append(generation.versions()).append(')');
         b.append(", ").append(machine).append(' ').append(elfClass).append("-bit, ").append(libc.name());
-        b.append(", ").append(patched.patched() ? "already patched" + (patched.tool() != null ? " by ollama-patch "
+        b.append(", ").append(patched.patched() ? "already patched" + (patched.tool() != null ? " by "
                 + patched.tool() : "") + " (per " + patched.by() + ")" : "not patched");
         return b.toString();
     }

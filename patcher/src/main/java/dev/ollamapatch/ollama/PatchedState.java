@@ -47,7 +47,7 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
         if (manifest != null && sha256.equals(manifest.patchedSha256())) {
             return new PatchedState(true, "manifest", manifest.tool(), manifest.paths(), List.of(
                     "manifest " + manifest.manifest() + " records this file's SHA-256 as its patched state (by "
-                            + "ollama-patch " + manifest.tool() + ")"));
+                            + manifest.tool() + ")"));
         }
         PatchedState bytes = fromBytes(elf, shimPaths);
         if (manifest != null && sha256.equals(manifest.originalSha256())) {

@@ -27,7 +27,7 @@ final class IdentityText {
         }
         if (id.patched().patched()) {
             out.append("  patched  yes, per ").append(id.patched().by())
-                    .append(id.patched().tool() != null ? ", by ollama-patch " + TextReport.printable(id.patched().tool()) : "")
+                    .append(id.patched().tool() != null ? ", by " + TextReport.printable(id.patched().tool()) : "")
                     .append(id.patched().paths().isEmpty() ? "" : ", to " + TextReport.printable(String.join(", ",
                             id.patched().paths()))).append('\n');
         } else {
