@@ -94,8 +94,11 @@ class InPlaceInstallTest {
 
         assertEquals(0, Cli.run("verify", root).exit());
         // The kept originals and the shims are not the install's files: scan sees only the patched ones.
+        // Patched is a state of its own: scan reports it (exit 0), with the manifest as evidence.
         Cli.Result scan = Cli.run("scan", "--json", root);
-        assertEquals(3, scan.exit(), scan.toString());
+        assertEquals(0, scan.exit(), scan.toString());
+        assertTrue(scan.out().contains("\"status\" : \"already-patched\""), scan.out());
+        assertTrue(scan.out().contains("\"by\" : \"manifest\""), scan.out());
         assertFalse(scan.out().contains(".orig\""), scan.out());
         assertFalse(scan.out().contains("nvml.so\""), scan.out());
 
