@@ -192,7 +192,7 @@ final class ArchivePatcher {
             reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused").withIdentity(id));
             PlannedSite first = plan.refused().get(0);
             throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                    "%s: entry %s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", archive,
+                    "%s: entry %s: refusing to patch: %s site \"%s\" at file offset 0x%x: %s; nothing written", archive,
                     name, first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
         }
         if (!plan.hasWork()) {

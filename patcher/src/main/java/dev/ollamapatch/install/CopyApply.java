@@ -71,7 +71,7 @@ public final class CopyApply {
                 reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
                 PlannedSite first = plan.refused().get(0);
                 throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", target,
+                        "%s: refusing to patch: %s site \"%s\" at file offset 0x%x: %s; nothing written", target,
                         first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
             }
             if (!plan.hasWork()) {

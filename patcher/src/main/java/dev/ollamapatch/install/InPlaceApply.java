@@ -193,7 +193,7 @@ public final class InPlaceApply {
                     reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused").withIdentity(id));
                     PlannedSite first = plan.refused().get(0);
                     throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                            "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing changed", file,
+                            "%s: refusing to patch: %s site \"%s\" at file offset 0x%x: %s; nothing changed", file,
                             first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
                 }
                 if (!plan.hasWork()) {

@@ -175,7 +175,7 @@ public final class SiteFinder {
             if (innerOff <= o.at && o.terminated && o.lib.isLocator(tail)) {
                 return List.of(new Site(o.runStart, run.length(), runStartV, r.name(), SiteKind.C_STRING, run,
                         o.lib, Role.CONFLICT, evidence, inner, String.format(
-                        "the locator \"%s\" at offset 0x%x is stored as the tail of this longer string, "
+                        "the locator \"%s\" at file offset 0x%x is stored as the tail of this longer string, "
                                 + "which must stay as it is", tail, innerOff)));
             }
         }
@@ -352,7 +352,7 @@ public final class SiteFinder {
     }
 
     private static String overlapReason(Site other) {
-        return String.format("shares bytes with the %s %s \"%s\" at offset 0x%x (%d bytes); rewriting one would "
+        return String.format("shares bytes with the %s %s \"%s\" at file offset 0x%x (%d bytes); rewriting one would "
                 + "change the other", other.kind().label(), other.role().name().toLowerCase(),
                 TextReport.printable(other.original()), other.offset(), other.length());
     }
