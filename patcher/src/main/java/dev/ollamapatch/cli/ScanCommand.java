@@ -1,18 +1,20 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveFormat;
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.install.Targets;
 import dev.ollamapatch.install.Identities;
 import dev.ollamapatch.ollama.Identity;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -72,10 +74,10 @@ final class ScanCommand implements Callable<Integer> {
                 try (ElfFile elf = ElfFile.open(file)) {
                     Path dir = file.toAbsolutePath().getParent();
                     List<LibraryTarget> libs = libraries.targets(null);
-                    Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, dir.toString()));
+                    Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libs, dir.toString())));
                     String sha = Digests.sha256(elf.bytes());
-                    Identity id = Identities.of(elf, file, plan.scan(), sha, libs);
-                    reports.add(new FileReport(file.toString(), sha, plan, null, null, status(plan, id), null, id));
+                    Identity id = Identities.of(elf, file, d.plan().scan(), sha, libs);
+                    reports.add(d.report(file.toString(), sha, status(d, id)).withIdentity(id));
                     archives.add(null);
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
@@ -92,18 +94,19 @@ final class ScanCommand implements Callable<Integer> {
         return exitCode(reports, invalid);
     }
 
-    /** One word per file: refused, found (sites to retarget), already-patched, or nothing-to-patch. */
-    static String status(Plan plan, Identity id) {
-        if (plan.isRefused()) return "refused";
-        if (plan.hasWork()) return "found";
-        return id != null && id.patched().patched() ? "already-patched" : "nothing-to-patch";
+    /** What scan says of a file: refused, found (sites to retarget), already patched, or nothing to patch. */
+    static Status status(Decision d, Identity id) {
+        if (d instanceof Decision.Refused) return Status.REFUSED;
+        if (d instanceof Decision.Planned) return Status.FOUND;
+        return d instanceof Decision.AlreadyPatched || id.patched().patched() ? Status.ALREADY_PATCHED
+                : Status.NOTHING_TO_PATCH;
     }
 
     /** 4 for an invalid input, 5 when a refusal is reported, 0 for sites or patched files, else 3. */
     static int exitCode(List<FileReport> reports, int invalid) {
         if (invalid > 0) return ExitCodes.INVALID_INPUT;
         if (reports.stream().anyMatch(r -> r.plan().isRefused())) return ExitCodes.REFUSED;
-        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || "already-patched".equals(r.status()));
+        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || r.status() == Status.ALREADY_PATCHED);
         return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;
     }
 }

@@ -1,21 +1,21 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.ollama.Identity;
-import dev.ollamapatch.patch.Targets;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.plan.ShimCheck;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -27,8 +27,8 @@ import java.util.Map;
 
 /**
  * {@code apply TARGET -o OUT}: a patched, verified copy of one ELF file at OUT, with the shim
- * beside it. Order: checks (checksum, plan, shim) with nothing written; the shim; the copy, written
- * to a temporary file beside OUT, verified, then renamed over OUT.
+ * beside it. Order: checks (checksum, the per-file decision) with nothing written; the shim; the
+ * copy, written to a temporary file beside OUT, verified, then renamed over OUT.
  */
 public final class CopyApply {
     public record Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, String expectSha256,
@@ -36,7 +36,7 @@ public final class CopyApply {
 
     private CopyApply() {}
 
-    public static ApplyOutcome run(Path target, Path output, Options o, List<FileReport> reports) throws IOException {
+    public static ApplyOutcome run(Path target, Path output, Options o) throws IOException {
         if (Files.isDirectory(target)) {
             throw new PatchException(PatchException.Kind.USAGE,
                     "-o takes one ELF file (or an archive); patch a directory in place by leaving out -o");
@@ -48,8 +48,9 @@ public final class CopyApply {
         if (Files.isDirectory(destination)) {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + output + ": is a directory; name the file to write");
         }
-        Path shimTarget = ShimSource.installTarget(destination, o.libraries().get(0).defaultPath());
+        Path shimTarget = ShimInstall.installTarget(destination, o.libraries().get(0).defaultPath());
         InstallSafety.checkOutput(target, destination, shimTarget, o.allowOutside());
+        List<FileReport> reports = new ArrayList<>();
         try (ElfFile elf = ElfFile.open(target)) {
             // With --expect-sha256 the input is hashed before anything else (refuse before anything
             // is written, DESIGN.md 7). Without it, a file that gets patched is hashed while it is
@@ -65,54 +66,27 @@ public final class CopyApply {
             }
             String known = expected;
             java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
-            Plan plan = FilePatcher.plan(elf, new PlanOptions(o.libraries(), destination.getParent().toString()));
-            Identity id = Identities.of(elf, target, plan.scan(), sha, o.libraries());
-            if (plan.isRefused()) {
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
-                PlannedSite first = plan.refused().get(0);
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: refusing to patch: %s site \"%s\" at file offset 0x%x: %s; nothing written", target,
-                        first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+            Decision decision = FileStep.decide(elf, new FileStep.Options(
+                    new PlanOptions(o.libraries(), destination.getParent().toString()),
+                    e -> ShimSource.choose(o.shim(), e), true));
+            Identity id = Identities.of(elf, target, decision.plan().scan(), sha, o.libraries());
+            if (decision instanceof Decision.Refused r) {
+                reports.add(r.report(target.toString(), sha.get(), false).withIdentity(id));
+                return ApplyOutcome.refused(target + ": " + r.reason() + "; nothing written", reports);
             }
-            if (!plan.hasWork()) {
-                if (id.patched().patched()) return copyPatched(target, destination, elf, plan, id, o, sha, reports);
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "nothing-to-patch")
-                        .withIdentity(id));
-                return new ApplyOutcome(3, List.of(target + ": nothing to patch: " + (id.withoutNvml()
-                        ? id.withoutNvmlLine() : "no string names " + LibraryTarget.NVML.name())));
+            if (decision instanceof Decision.Planned p) {
+                List<String> messages = new ArrayList<>();
+                Map<Path, ShimSource> libraryFiles = Libraries.check(elf, target, p.plan(), o.libraries(), destination,
+                        messages);
+                return write(elf, target, destination, shimTarget, p, id, libraryFiles, messages, o.dryRun(), expected,
+                        sha, reports);
             }
-            ShimSource shimSource = ShimSource.choose(o.shim(), elf);
-            ShimCheck.Result check = shimSource.checkAgainst(elf);
-            if (!check.ok()) {
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check)
-                        .withIdentity(id));
-                throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
-                        + String.join("; ", check.problems()) + "; nothing written");
+            if (decision instanceof Decision.AlreadyPatched || id.patched().patched()) {
+                return copyPatched(target, destination, elf, decision, id, o, sha, reports);
             }
-            List<String> messages = new ArrayList<>();
-            Map<Path, ShimSource> libraryFiles = Libraries.check(elf, target, plan, o.libraries(), destination, messages);
-            if (o.dryRun()) {
-                reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check)
-                        .withIdentity(id));
-                return new ApplyOutcome(0, messages);
-            }
-            if (plan.retargets(LibraryTarget.NVML)) shimSource.installAt(shimTarget);
-            for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) e.getValue().installAt(e.getKey());
-            FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
-            if (expected != null && !expected.equals(written.digests().inputHex())) {
-                // Checked before the rename: the patched copy never replaces anything at OUT.
-                Files.deleteIfExists(written.temp());
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: changed while it was being patched (SHA-256 %s before, %s while copying); "
-                                + "nothing written to %s", target, expected, written.digests().inputHex(), destination));
-            }
-            AtomicFiles.commit(written.temp(), destination);
-            reports.add(new FileReport(target.toString(), written.digests().inputHex(), plan,
-                    destination.toString(), written.digests().outputHex(), "patched", check).withIdentity(id));
-            messages.add("wrote " + destination + (plan.retargets(LibraryTarget.NVML) ? " and the shim " + shimTarget : "")
-                    + (libraryFiles.isEmpty() ? "" : " and " + String.join(", ", libraryFiles.keySet().stream()
-                    .map(Path::toString).toList())));
-            return new ApplyOutcome(0, messages);
+            reports.add(decision.report(target.toString(), sha.get(), false).withIdentity(id));
+            return ApplyOutcome.nothingToPatch(List.of(target + ": nothing to patch: " + (id.withoutNvml()
+                    ? id.withoutNvmlLine() : "no string names " + LibraryTarget.NVML.name())), reports);
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
         }
@@ -124,9 +98,10 @@ public final class CopyApply {
      * --lib file from --lib-file, else the one beside the input). Refused when a site holds an absolute
      * path outside OUT's directory: the copy would still load that file.
      */
-    private static ApplyOutcome copyPatched(Path target, Path destination, ElfFile elf, Plan plan, Identity id,
+    private static ApplyOutcome copyPatched(Path target, Path destination, ElfFile elf, Decision decision, Identity id,
                                             Options o, java.util.function.Supplier<String> sha,
                                             List<FileReport> reports) throws IOException {
+        var plan = decision.plan();
         Path outDir = destination.getParent();
         Path inDir = target.toAbsolutePath().getParent();
         Map<Path, ShimSource> installs = new LinkedHashMap<>();
@@ -134,11 +109,11 @@ public final class CopyApply {
         for (String p : id.patched().paths()) {
             if (!p.startsWith(ORIGIN + "/")) {
                 if (!Path.of(p).getParent().equals(outDir)) {
-                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
-                    throw new PatchException(PatchException.Kind.REFUSED, target + " is already patched (per "
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.REFUSED).withIdentity(id));
+                    return ApplyOutcome.refused(target + " is already patched (per "
                             + id.patched().by() + ") and names the absolute path " + p + "; a copy at " + destination
                             + " would still load that file; apply the original (restore it, or its .orig) with -o "
-                            + "instead; nothing written");
+                            + "instead; nothing written", reports);
                 }
                 continue;
             }
@@ -151,42 +126,70 @@ public final class CopyApply {
                 src = ShimSource.choose(o.shim() != null ? o.shim() : Files.isRegularFile(beside) ? beside : null, elf);
                 check = src.checkAgainst(elf);
                 if (!check.ok()) {
-                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused", check)
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.REFUSED, check)
                             .withIdentity(id));
-                    throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
-                            + String.join("; ", check.problems()) + "; nothing written");
+                    return ApplyOutcome.refused(target + ": the shim cannot serve it: "
+                            + String.join("; ", check.problems()) + "; nothing written", reports);
                 }
             } else {
                 Path file = o.libraries().stream().filter(l -> l.defaultPath().equals(p) && l.file() != null)
                         .map(LibraryTarget::file).findFirst().orElse(Files.isRegularFile(beside) ? beside : null);
                 if (file == null) {
-                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "refused").withIdentity(id));
-                    throw new PatchException(PatchException.Kind.REFUSED, target + " is already patched and loads " + p
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.REFUSED).withIdentity(id));
+                    return ApplyOutcome.refused(target + " is already patched and loads " + p
                             + ", but there is no " + beside + " to copy beside " + destination
-                            + "; give it with --lib-file NAME=FILE; nothing written");
+                            + "; give it with --lib-file NAME=FILE; nothing written", reports);
                 }
                 src = ShimSource.choose(file, elf);
             }
             if (!at.equals(beside) || !Files.exists(at)) installs.putIfAbsent(at, src);
         }
         if (o.dryRun()) {
-            reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "already-patched", check)
+            reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.ALREADY_PATCHED, check)
                     .withIdentity(id));
-            return new ApplyOutcome(0, List.of(target + " is already patched; a copy to " + destination
-                    + " would be written with " + installs.keySet().stream().map(Path::toString).toList()));
+            return ApplyOutcome.done(List.of(target + " is already patched; a copy to " + destination
+                    + " would be written with " + installs.keySet().stream().map(Path::toString).toList()), reports);
         }
         if (destination.equals(target.toAbsolutePath().normalize())) {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + destination + " is the input itself");
         }
-        for (Map.Entry<Path, ShimSource> e : installs.entrySet()) e.getValue().installAt(e.getKey());
-        FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
+        for (Map.Entry<Path, ShimSource> e : installs.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());
+        VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, plan.edits(), destination);
         AtomicFiles.commit(written.temp(), destination);
         reports.add(new FileReport(target.toString(), written.digests().inputHex(), plan, destination.toString(),
-                written.digests().outputHex(), "copied", check).withIdentity(id));
-        return new ApplyOutcome(0, List.of(target + " is already patched (per " + id.patched().by() + "); copied it to "
+                written.digests().outputHex(), Status.COPIED, check).withIdentity(id));
+        return ApplyOutcome.done(List.of(target + " is already patched (per " + id.patched().by() + "); copied it to "
                 + destination + (installs.isEmpty() ? "" : " with " + String.join(", ",
-                installs.keySet().stream().map(Path::toString).toList()) + " beside it")));
+                installs.keySet().stream().map(Path::toString).toList()) + " beside it")), reports);
     }
 
     private static final String ORIGIN = "$ORIGIN";
+
+    private static ApplyOutcome write(ElfFile elf, Path target, Path destination, Path shimTarget, Decision.Planned p,
+                                      Identity id, Map<Path, ShimSource> libraryFiles, List<String> messages,
+                                      boolean dryRun, String expected, java.util.function.Supplier<String> sha,
+                                      List<FileReport> reports) throws IOException {
+        if (dryRun) {
+            reports.add(p.report(target.toString(), sha.get(), Status.PLANNED).withIdentity(id));
+            return ApplyOutcome.done(messages, reports);
+        }
+        if (p.plan().retargets(LibraryTarget.NVML)) ShimInstall.installAt(p.shim(), shimTarget);
+        for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());
+        VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, p.plan().edits(), destination);
+        if (expected != null && !expected.equals(written.digests().inputHex())) {
+            // Checked before the rename: the patched copy never replaces anything at OUT.
+            Files.deleteIfExists(written.temp());
+            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                    "%s: changed while it was being patched (SHA-256 %s before, %s while copying); "
+                            + "nothing written to %s", target, expected, written.digests().inputHex(), destination));
+        }
+        AtomicFiles.commit(written.temp(), destination);
+        reports.add(new FileReport(target.toString(), written.digests().inputHex(), p.plan(),
+                destination.toString(), written.digests().outputHex(), Status.PATCHED, p.shimCheck()).withIdentity(id));
+        List<String> all = new ArrayList<>(messages);
+        all.add("wrote " + destination + (p.plan().retargets(LibraryTarget.NVML) ? " and the shim " + shimTarget : "")
+                + (libraryFiles.isEmpty() ? "" : " and " + String.join(", ", libraryFiles.keySet().stream()
+                .map(Path::toString).toList())));
+        return ApplyOutcome.done(all, reports);
+    }
 }

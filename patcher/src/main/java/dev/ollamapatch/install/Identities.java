@@ -5,8 +5,8 @@ import dev.ollamapatch.ollama.Identify;
 import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.ollama.PatchedState;
 import dev.ollamapatch.ollama.ShimDriverConfig;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.ScanResult;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.ScanResult;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -4,10 +4,10 @@ import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.ollama.LibraryCheck;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.decide.ShimSource;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,7 +29,7 @@ public final class Libraries {
         Map<Path, ShimSource> out = new LinkedHashMap<>();
         for (LibraryTarget lib : libraries) {
             if (lib.name().equals(LibraryTarget.NVML.name()) || !plan.retargets(lib)) continue;
-            Path at = ShimSource.installTarget(destination, lib.defaultPath());
+            Path at = ShimInstall.installTarget(destination, lib.defaultPath());
             if (lib.file() == null) {
                 messages.add(lib.name() + " now loads " + at + ": nothing was installed there; put a replacement "
                         + lib.name() + " there, or give it with --lib-file " + lib.name() + "=FILE");

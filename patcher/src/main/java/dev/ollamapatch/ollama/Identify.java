@@ -2,11 +2,11 @@ package dev.ollamapatch.ollama;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.Role;
-import dev.ollamapatch.patch.ScanResult;
-import dev.ollamapatch.patch.Site;
-import dev.ollamapatch.patch.SiteKind;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.Role;
+import dev.ollamapatch.site.ScanResult;
+import dev.ollamapatch.site.Site;
+import dev.ollamapatch.site.SiteKind;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -2,8 +2,8 @@ package dev.ollamapatch.ollama;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.patch.Fixtures;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.SiteFinder;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.SiteFinder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

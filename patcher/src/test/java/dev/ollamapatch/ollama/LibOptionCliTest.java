@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ollamapatch.patch.Cli;
 import dev.ollamapatch.patch.Fixtures;
-import dev.ollamapatch.patch.LibraryTarget;
+import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.patch.TestFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -55,8 +55,8 @@ class ShimDriverConfigTest {
         for (String program : java.util.List.of("gen-b", "gen-c")) {
             try (dev.ollamapatch.elf.ElfFile elf = dev.ollamapatch.elf.ElfFile.open(
                     dev.ollamapatch.patch.Fixtures.binary("x86_64", "release", program))) {
-                Identity id = Identify.of(elf, dev.ollamapatch.patch.SiteFinder.scan(elf,
-                        java.util.List.of(dev.ollamapatch.patch.LibraryTarget.NVML)), "", null, java.util.Set.of(), low);
+                Identity id = Identify.of(elf, dev.ollamapatch.site.SiteFinder.scan(elf,
+                        java.util.List.of(dev.ollamapatch.site.LibraryTarget.NVML)), "", null, java.util.Set.of(), low);
                 assertEquals(program.equals("gen-c") ? 1 : 0, id.warnings().size(), program + ": " + id.warnings());
             }
         }
