@@ -4,7 +4,7 @@ import dev.ollamapatch.elf.DynamicEntry;
 import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.elf.SectionHeader;
+import dev.ollamapatch.site.DataScan;
 import dev.ollamapatch.elf.Symbol;
 
 import java.nio.ByteBuffer;
@@ -88,26 +88,20 @@ public final class LibraryCheck {
         if (known.isEmpty()) return out;
         // Go packs string literals without terminators: the next string may start with any letter.
         boolean go = elf.section(".go.buildinfo").isPresent() || elf.section(".gopclntab").isPresent();
-        for (SectionHeader s : elf.sections()) {
-            if (s.index() == 0 || !s.isAlloc() || !s.hasFileData() || s.isExecInstr() || s.size() == 0
-                    || s.name().equals(".gopclntab")) continue;
-            ByteBuffer b = elf.sectionData(s);
-            for (String k : known) {
-                if (out.contains(k)) continue;
-                byte[] n = k.getBytes(StandardCharsets.ISO_8859_1);
-                for (int i = indexOf(b, n, 0); i >= 0; i = indexOf(b, n, i + 1)) {
-                    byte before = i > 0 ? b.get(i - 1) : 0;
-                    if (before == '_' || before == '.') continue; // "_Cfunc_cuInit", "main.cuInit": own functions
-                    int end = i + n.length;
-                    byte after = end < b.limit() ? b.get(end) : 0;
-                    boolean ident = (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z')
-                            || (after >= '0' && after <= '9') || after == '_';
-                    boolean lower = after >= 'a' && after <= 'z';
-                    if (ident && !startsKnownName(b, end, known) && !(go && lower)) continue;
-                    out.add(k);
-                    break;
-                }
-            }
+        for (String k : known) {
+            byte[] n = k.getBytes(StandardCharsets.ISO_8859_1);
+            DataScan.forEach(elf, n, Set.of(".gopclntab"), (b, i) -> {
+                if (out.contains(k)) return;
+                byte before = i > 0 ? b.get(i - 1) : 0;
+                if (before == '_' || before == '.') return; // "_Cfunc_cuInit", "main.cuInit": own functions
+                int end = i + n.length;
+                byte after = end < b.limit() ? b.get(end) : 0;
+                boolean ident = (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z')
+                        || (after >= '0' && after <= '9') || after == '_';
+                boolean lower = after >= 'a' && after <= 'z';
+                if (ident && !startsKnownName(b, end, known) && !(go && lower)) return;
+                out.add(k);
+            });
         }
         return out;
     }
@@ -123,14 +117,4 @@ public final class LibraryCheck {
         return false;
     }
 
-    private static int indexOf(ByteBuffer b, byte[] needle, int from) {
-        int last = b.limit() - needle.length;
-        outer:
-        for (int i = from; i <= last; i++) {
-            if (b.get(i) != needle[0]) continue;
-            for (int k = 1; k < needle.length; k++) if (b.get(i + k) != needle[k]) continue outer;
-            return i;
-        }
-        return -1;
-    }
 }

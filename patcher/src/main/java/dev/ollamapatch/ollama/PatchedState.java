@@ -1,7 +1,7 @@
 package dev.ollamapatch.ollama;
 
 import dev.ollamapatch.elf.ElfFile;
-import dev.ollamapatch.elf.SectionHeader;
+import dev.ollamapatch.site.DataScan;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -68,32 +68,29 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
         List<String> evidence = new ArrayList<>();
         Set<String> paths = new LinkedHashSet<>();
         Set<Long> seen = new java.util.HashSet<>();
-        for (SectionHeader s : elf.sections()) {
-            if (s.index() == 0 || !s.isAlloc() || !s.hasFileData() || s.isExecInstr() || s.size() == 0) continue;
-            ByteBuffer b = elf.sectionData(s);
-            for (String n : needles) {
-                byte[] needle = n.getBytes(StandardCharsets.ISO_8859_1);
-                for (int i = indexOf(b, needle, 0); i >= 0 && evidence.size() < 32; i = indexOf(b, needle, i + 1)) {
-                    int end = i + needle.length;
-                    int start = i;
-                    // Back over the path (and the tool's '/' padding) to the string's first byte.
-                    while (start > 0 && i - start < 512 && isPathByte(b.get(start - 1))) start--;
-                    String run = ascii(b, start, end);
-                    // Packed Go strings: the previous string's bytes may precede the padding. A $ORIGIN
-                    // path starts at the '/' run before its last $ORIGIN; an absolute one at its first '/'.
-                    int dollar = run.lastIndexOf("$ORIGIN");
-                    int from = dollar >= 0 ? dollar : run.indexOf('/');
-                    if (from < 0) continue;
-                    while (dollar >= 0 && from > 0 && run.charAt(from - 1) == '/') from--;
-                    String text = run.substring(from);
-                    String bare = text.replaceFirst("^/+", "");
-                    String path = bare.startsWith("$ORIGIN") ? bare : "/" + bare;
-                    long offset = s.offset() + start + from;
-                    if (!seen.add(offset)) continue;
-                    evidence.add(String.format("file offset 0x%x (%s): \"%s\"", offset, s.name(), text));
-                    paths.add(path);
-                }
-            }
+        for (String n : needles) {
+            byte[] needle = n.getBytes(StandardCharsets.ISO_8859_1);
+            DataScan.forEachAt(elf, needle, Set.of(), (b, i, fileOffset, region) -> {
+                if (evidence.size() >= 32) return;
+                int end = i + needle.length;
+                int start = i;
+                // Back over the path (and the tool's '/' padding) to the string's first byte.
+                while (start > 0 && i - start < 512 && isPathByte(b.get(start - 1))) start--;
+                String run = ascii(b, start, end);
+                // Packed Go strings: the previous string's bytes may precede the padding. A $ORIGIN
+                // path starts at the '/' run before its last $ORIGIN; an absolute one at its first '/'.
+                int dollar = run.lastIndexOf("$ORIGIN");
+                int from = dollar >= 0 ? dollar : run.indexOf('/');
+                if (from < 0) return;
+                while (dollar >= 0 && from > 0 && run.charAt(from - 1) == '/') from--;
+                String text = run.substring(from);
+                String bare = text.replaceFirst("^/+", "");
+                String path = bare.startsWith("$ORIGIN") ? bare : "/" + bare;
+                long offset = fileOffset - (i - start) + from;
+                if (!seen.add(offset)) return;
+                evidence.add(String.format("file offset 0x%x (%s): \"%s\"", offset, region, text));
+                paths.add(path);
+            });
         }
         if (evidence.isEmpty()) return NOT_PATCHED;
         return new PatchedState(true, "bytes", null, new ArrayList<>(paths), evidence);
@@ -102,17 +99,6 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
     private static boolean isPathByte(byte c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.'
                 || c == '-' || c == '_' || c == '$' || c == '+';
-    }
-
-    private static int indexOf(ByteBuffer b, byte[] needle, int from) {
-        int last = b.limit() - needle.length;
-        outer:
-        for (int i = from; i <= last; i++) {
-            if (b.get(i) != needle[0]) continue;
-            for (int k = 1; k < needle.length; k++) if (b.get(i + k) != needle[k]) continue outer;
-            return i;
-        }
-        return -1;
     }
 
     private static String ascii(ByteBuffer b, int from, int to) {
