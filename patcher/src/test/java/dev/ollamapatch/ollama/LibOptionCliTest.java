@@ -128,4 +128,38 @@ class LibOptionCliTest {
         assertEquals(5, r.exit(), r.toString());
         assertTrue(r.out().contains("REFUSED"), r.out());
     }
+
+    /** In place, too: nothing changes, and the line says why and what helps. */
+    @Test
+    void noNvmlVersionInPlaceSaysSo(@TempDir Path dir) throws Exception {
+        Path bin = dir.resolve("gen-none");
+        java.nio.file.Files.copy(Fixtures.binary("x86_64", "release", "gen-none"), bin);
+        String sha = TestFiles.sha256(bin);
+        Cli.Result r = Cli.run("apply", bin);
+        assertEquals(3, r.exit(), r.toString());
+        assertTrue(r.err().contains(bin + ": Ollama 0.12.3 does not use NVML on Linux"), r.err());
+        assertEquals(sha, TestFiles.sha256(bin));
+        assertFalse(java.nio.file.Files.exists(dir.resolve("gen-none.orig")));
+    }
+
+    /** Generation C with a shim configured below 550: the report warns; gen-b's does not. */
+    @Test
+    void lowConfiguredDriverVersionIsWarnedForGenerationC(@TempDir Path dir) throws Exception {
+        Path conf = java.nio.file.Files.writeString(dir.resolve("shim.conf"), "[shim]\nmode = virtual\ndriver_version = 535.54.03\n");
+        for (String program : List.of("gen-c", "gen-b")) {
+            Path out = dir.resolve(program + ".out");
+            Process p = Cli.process(Map.of("OLLAMA_PATCH_SHIM_CONFIG", conf.toString()), "scan",
+                    Fixtures.binary("x86_64", "release", program), "--json")
+                    .redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            JsonNode warnings = JSON.readTree(out.toFile()).get("files").get(0).get("ollama").get("warnings");
+            if (program.equals("gen-c")) {
+                assertEquals(1, warnings.size(), warnings.toString());
+                assertTrue(warnings.get(0).asText().startsWith("shim driver_version 535.54.03 (" + conf + " line 3) is below 550"),
+                        warnings.toString());
+            } else {
+                assertEquals(0, warnings.size(), warnings.toString());
+            }
+        }
+    }
 }
