@@ -78,6 +78,9 @@ public final class SiteFinder {
             ByteSearch.forEach(buf, stem, from, to, i -> {
                 long at = windowOffset + i;
                 if (!out.isEmpty() && out.get(out.size() - 1).at == at && out.get(out.size() - 1).lib == lib) return;
+                // "libcuda" inside "libcudart": another library's name, not this one's (a name continues
+                // with '.', as in libcuda.so.1; a message with ':' or a space).
+                if (at + stem.length < r.offset() + r.size() && isNameByte(elf.bytes().get(at + stem.length))) return;
                 long start = at;
                 long floor = Math.max(r.offset(), at - MAX_RUN);
                 while (start > floor && elf.bytes().get(start - 1) != 0) start--;
@@ -89,6 +92,10 @@ public final class SiteFinder {
                 out.add(new Occurrence(lib, r, at, start, end, terminated));
             });
         });
+    }
+
+    private static boolean isNameByte(byte b) {
+        return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_';
     }
 
     private static List<Site> decide(ElfFile elf, Occurrence o, TreeMap<Long, List<Reference>> byTarget,

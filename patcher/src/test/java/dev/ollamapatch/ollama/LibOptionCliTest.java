@@ -162,4 +162,23 @@ class LibOptionCliTest {
             }
         }
     }
+
+    /**
+     * Regression: "libcuda" inside "libcudart.so*" was taken for a form of libcuda (a mention that then
+     * collided with the libcudart locator on the same bytes). It is another library's name.
+     */
+    @Test
+    void libcudartGlobIsNotAFormOfLibcuda() throws Exception {
+        Cli.Result r = Cli.run("scan", Fixtures.binary("x86_64", "release", "gen-none"), "--lib", "libcudart.so.12",
+                "--lib", "libcuda.so", "--json");
+        JsonNode sites = JSON.readTree(r.out()).get("files").get(0).get("sites");
+        int cudart = 0;
+        for (JsonNode s : sites) {
+            if (!s.get("original").asText().contains("libcudart")) continue;
+            cudart++;
+            assertEquals("libcudart.so.12", s.get("library").asText(), s.toString());
+            assertFalse(s.get("reason").asText().contains("shares bytes"), s.toString());
+        }
+        assertEquals(2, cudart, sites.toString());
+    }
 }
