@@ -1,6 +1,7 @@
 package dev.ollamapatch.ollama;
 
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.site.Role;
@@ -31,13 +32,28 @@ public final class Identify {
                               Set<String> shimPaths, ShimDriverConfig driver) {
         String machine = ElfNames.machine(elf.header().machine());
         CLibrary libc = CLibrary.of(elf);
-        Optional<GoBuildInfo> info = GoBuildInfo.read(elf);
-        boolean ollama = info.map(i -> OLLAMA_MODULE.equals(i.mainModule())).orElse(false);
+        // What the file says about itself is read defensively: a malformed section makes a fact
+        // unknown (said so), never a failed scan.
+        Optional<GoBuildInfo> info;
+        String unreadable = null;
+        try {
+            info = GoBuildInfo.read(elf);
+        } catch (ElfFormatException | IndexOutOfBoundsException | java.nio.BufferUnderflowException e) {
+            info = Optional.empty();
+            unreadable = "the Go build information could not be read: " + e.getMessage();
+        }
+        final Optional<GoBuildInfo> go = info;
+        boolean ollama = go.map(i -> OLLAMA_MODULE.equals(i.mainModule())).orElse(false);
 
         String version = null, versionSource;
         List<String> candidates = List.of();
-        Optional<LinkedVersion.Reading> reading = info.isPresent() || SiteFinderView.isGo(elf)
-                ? LinkedVersion.read(elf, info) : Optional.empty();
+        Optional<LinkedVersion.Reading> reading;
+        try {
+            reading = info.isPresent() || SiteFinderView.isGo(elf) ? LinkedVersion.read(elf, info) : Optional.empty();
+        } catch (ElfFormatException | IndexOutOfBoundsException | java.nio.BufferUnderflowException e) {
+            reading = Optional.empty();
+            unreadable = "the version string could not be read: " + e.getMessage();
+        }
         if (reading.isPresent() && reading.get().value() != null) {
             version = reading.get().value();
             versionSource = "version string set at link time: " + reading.get().source();
@@ -48,6 +64,8 @@ public final class Identify {
         } else if (reading.isPresent()) {
             versionSource = reading.get().source();
             candidates = reading.get().candidates();
+        } else if (unreadable != null) {
+            versionSource = unreadable;
         } else {
             versionSource = info.isPresent() ? "no version string set at link time was found"
                     : "not a Go program with build information";
