@@ -5,8 +5,7 @@ import dev.ollamapatch.decide.Decision;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.io.Digests;
-import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.plan.PlanOptions;
@@ -51,7 +50,6 @@ final class ScanCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         List<FileReport> reports = new ArrayList<>();
-        List<String> archives = new ArrayList<>();
         int invalid = 0;
         for (Path target : targets) {
             if (!Files.exists(target)) {
@@ -59,9 +57,9 @@ final class ScanCommand implements Callable<Integer> {
             }
             if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
                 try {
-                    List<FileReport> entries = ArchiveCommands.scan(target, libraries, archive);
-                    reports.addAll(entries);
-                    entries.forEach(e -> archives.add(target.toString()));
+                    for (FileReport entry : ArchiveCommands.scan(target, libraries, archive)) {
+                        reports.add(entry.inArchive(target.toString()));
+                    }
                 } catch (PatchException e) {
                     if (e.kind() != PatchException.Kind.INVALID_INPUT) throw e;
                     Reports.error(spec.commandLine().getErr(), e.getMessage());
@@ -75,17 +73,16 @@ final class ScanCommand implements Callable<Integer> {
                     Path dir = file.toAbsolutePath().getParent();
                     List<LibraryTarget> libs = libraries.targets(null);
                     Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libs, dir.toString())));
-                    String sha = Digests.sha256(elf.bytes());
+                    String sha = Sha256.of(elf.bytes()).hex();
                     Identity id = Identities.of(elf, file, d.plan().scan(), sha, libs);
                     reports.add(d.report(file.toString(), sha, status(d, id)).withIdentity(id));
-                    archives.add(null);
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
                     invalid++;
                 }
             }
         }
-        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, archives, json, true);
+        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
         for (FileReport r : reports) {
             if (r.identity() != null && r.identity().withoutNvml() && !r.plan().hasWork()) {
                 Reports.error(spec.commandLine().getErr(), r.path() + ": " + r.identity().withoutNvmlLine());

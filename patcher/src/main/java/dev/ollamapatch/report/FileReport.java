@@ -14,20 +14,26 @@ import dev.ollamapatch.plan.ShimCheck;
  * @param patchedSha256 SHA-256 of the written output, or null
  * @param status        what became of it
  * @param shim          the shim's check against this file, or null when no shim is involved
+ * @param archive       the archive the file is an entry of, or null for a plain file
  * @param identity      what the file is (Ollama version, generation, C library, patched state), or null
  */
 public record FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status,
-                         ShimCheck.Result shim, Identity identity) {
+                         ShimCheck.Result shim, String archive, Identity identity) {
     public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status) {
-        this(path, sha256, plan, output, patchedSha256, status, null, null);
+        this(path, sha256, plan, output, patchedSha256, status, null, null, null);
     }
 
     public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status,
                       ShimCheck.Result shim) {
-        this(path, sha256, plan, output, patchedSha256, status, shim, null);
+        this(path, sha256, plan, output, patchedSha256, status, shim, null, null);
     }
 
     public FileReport withIdentity(Identity id) {
-        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, id);
+        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, archive, id);
+    }
+
+    /** This report as an entry of {@code archive}. */
+    public FileReport inArchive(String archive) {
+        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, archive, identity);
     }
 }

@@ -1,5 +1,6 @@
 package dev.ollamapatch.report;
 
+import dev.ollamapatch.elf.ElfFormatException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ollamapatch.ollama.Identity;
@@ -9,37 +10,37 @@ final class IdentityText {
     private IdentityText() {}
 
     static void append(StringBuilder out, Identity id) {
-        out.append("  is       ").append(TextReport.printable(id.summary())).append('\n');
-        out.append("  version  ").append(id.version() != null ? TextReport.printable(id.version()) : "unknown")
-                .append(" (").append(TextReport.printable(id.versionSource())).append(")\n");
-        for (String c : id.versionCandidates()) out.append("           candidate ").append(TextReport.printable(c)).append('\n');
+        out.append("  is       ").append(ElfFormatException.oneLine(id.summary())).append('\n');
+        out.append("  version  ").append(id.version() != null ? ElfFormatException.oneLine(id.version()) : "unknown")
+                .append(" (").append(ElfFormatException.oneLine(id.versionSource())).append(")\n");
+        for (String c : id.versionCandidates()) out.append("           candidate ").append(ElfFormatException.oneLine(c)).append('\n');
         out.append("  NVML     generation ").append(id.generation().label()).append(" (")
                 .append(id.generationSource()).append("): ").append(id.generation().nvmlDecides()).append('\n');
-        out.append("  libc     ").append(id.libc().name()).append(" (").append(TextReport.printable(id.libc().evidence()))
+        out.append("  libc     ").append(id.libc().name()).append(" (").append(ElfFormatException.oneLine(id.libc().evidence()))
                 .append(")\n");
         if (id.go() != null) {
-            out.append("  go       ").append(TextReport.printable(id.go().goVersion()));
+            out.append("  go       ").append(ElfFormatException.oneLine(id.go().goVersion()));
             if (id.go().mainModule() != null) {
-                out.append(", main module ").append(TextReport.printable(id.go().mainModule()));
-                if (id.go().mainVersion() != null) out.append(' ').append(TextReport.printable(id.go().mainVersion()));
+                out.append(", main module ").append(ElfFormatException.oneLine(id.go().mainModule()));
+                if (id.go().mainVersion() != null) out.append(' ').append(ElfFormatException.oneLine(id.go().mainVersion()));
             }
             out.append('\n');
         }
         if (id.patched().patched()) {
             out.append("  patched  yes, per ").append(id.patched().by())
-                    .append(id.patched().tool() != null ? ", by " + TextReport.printable(id.patched().tool()) : "")
-                    .append(id.patched().paths().isEmpty() ? "" : ", to " + TextReport.printable(String.join(", ",
+                    .append(id.patched().tool() != null ? ", by " + ElfFormatException.oneLine(id.patched().tool()) : "")
+                    .append(id.patched().paths().isEmpty() ? "" : ", to " + ElfFormatException.oneLine(String.join(", ",
                             id.patched().paths()))).append('\n');
         } else {
             out.append("  patched  no\n");
         }
-        for (String e : id.patched().evidence()) out.append("           ").append(TextReport.printable(e)).append('\n');
-        for (String w : id.warnings()) out.append("  WARNING  ").append(TextReport.printable(w)).append('\n');
-        for (String a : id.advice()) out.append("  advice   ").append(TextReport.printable(a)).append('\n');
+        for (String e : id.patched().evidence()) out.append("           ").append(ElfFormatException.oneLine(e)).append('\n');
+        for (String w : id.warnings()) out.append("  WARNING  ").append(ElfFormatException.oneLine(w)).append('\n');
+        for (String a : id.advice()) out.append("  advice   ").append(ElfFormatException.oneLine(a)).append('\n');
     }
 
     static ObjectNode json(Identity id) {
-        ObjectNode n = JsonReport.MAPPER.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("summary", id.summary());
         n.put("ollama", id.ollama());
         if (id.version() != null) n.put("version", id.version()); else n.putNull("version");

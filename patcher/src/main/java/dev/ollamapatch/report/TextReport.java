@@ -1,8 +1,10 @@
 package dev.ollamapatch.report;
 
+import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.plan.Action;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.site.Printable;
 import dev.ollamapatch.site.Site;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -25,14 +27,14 @@ public final class TextReport {
                 if (p.action() == Action.SKIP) continue;
                 Site s = p.site();
                 out.append('\n').append(p.action() == Action.RETARGET ? "  RETARGET " : "  REFUSED  ")
-                        .append(s.kind().label()).append(" \"").append(printable(s.original())).append("\" (")
+                        .append(s.kind().label()).append(" \"").append(Printable.of(s.original())).append("\" (")
                         .append(s.library().name()).append(")\n");
                 out.append(String.format("    section %s, file offset 0x%x (%d), %s, %d bytes%n", s.section(),
                         s.offset(), s.offset(), s.vaddr() >= 0 ? String.format("vaddr 0x%x", s.vaddr()) : "not loaded",
                         s.length()));
-                for (String e : s.evidence()) out.append("    extent: ").append(printable(e)).append('\n');
+                for (String e : s.evidence()) out.append("    extent: ").append(ElfFormatException.oneLine(e)).append('\n');
                 if (p.reason() != null) out.append("    ").append(p.action() == Action.REFUSE ? "refused: " : "note: ")
-                        .append(printable(p.reason())).append('\n');
+                        .append(ElfFormatException.oneLine(p.reason())).append('\n');
                 out.append(String.format("    check:  xxd -s 0x%x -l %d FILE%n", s.offset(), s.length()));
                 out.append("    before\n").append(HexDump.lines(s.offset(),
                         s.original().getBytes(StandardCharsets.ISO_8859_1), "      "));
@@ -49,7 +51,7 @@ public final class TextReport {
                 for (PlannedSite p : left) {
                     Site s = p.site();
                     out.append(String.format("    0x%x  %-9s \"%s\"%n      %s%n", s.offset(), s.kind().label(),
-                            printable(s.original()), printable(p.reason())));
+                            Printable.of(s.original()), ElfFormatException.oneLine(p.reason())));
                     skipped++;
                 }
             }
@@ -70,10 +72,5 @@ public final class TextReport {
                 files.size(), files.size() == 1 ? "" : "s", retargeted, retargeted == 1 ? "" : "s",
                 dryRun ? "to retarget" : "retargeted", skipped, refused, dryRun ? " (dry run: nothing written)" : ""));
         return out.toString();
-    }
-
-    /** Control characters escaped ({@code \\n}, {@code \\x1b}), the one way every message shows them. */
-    public static String printable(String s) {
-        return dev.ollamapatch.elf.ElfFormatException.oneLine(s);
     }
 }

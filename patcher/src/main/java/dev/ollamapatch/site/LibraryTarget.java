@@ -14,23 +14,28 @@ import java.util.Objects;
  * of the name such as the unversioned {@code libnvidia-ml.so}, stays as it is.
  */
 public final class LibraryTarget {
-    public static final LibraryTarget NVML = new LibraryTarget("libnvidia-ml.so.1", "$ORIGIN/nvml.so", "nvml.so");
+    /**
+     * The token glibc expands, in a {@code dlopen} argument and in {@code DT_NEEDED}, to the directory
+     * of the calling object (DESIGN.md section 4a). The one place the tool spells it.
+     */
+    public static final String ORIGIN = "$ORIGIN";
+
+    public static final LibraryTarget NVML = new LibraryTarget("libnvidia-ml.so.1", ORIGIN + "/nvml.so");
 
     private final String name;
     private final String stem;
     private final String defaultPath;
-    private final String installedFileName;
     private final java.nio.file.Path file;
 
-    public LibraryTarget(String name, String defaultPath, String installedFileName) {
-        this(name, defaultPath, installedFileName, null);
+    public LibraryTarget(String name, String defaultPath) {
+        this(name, defaultPath, null);
     }
 
     /**
      * @param file the replacement library to install at the path ({@code --lib-file}), or null: the
      *             bundled shim for NVML; for another library, the user installs it
      */
-    public LibraryTarget(String name, String defaultPath, String installedFileName, java.nio.file.Path file) {
+    public LibraryTarget(String name, String defaultPath, java.nio.file.Path file) {
         this.name = Objects.requireNonNull(name);
         int so = name.indexOf(".so");
         if (!name.startsWith("lib") || so <= 3) {
@@ -38,7 +43,6 @@ public final class LibraryTarget {
         }
         this.stem = name.substring(0, so);
         this.defaultPath = Objects.requireNonNull(defaultPath);
-        this.installedFileName = installedFileName;
         this.file = file;
     }
 
@@ -51,14 +55,13 @@ public final class LibraryTarget {
         int eq = spec.indexOf('=');
         String name = eq < 0 ? spec : spec.substring(0, eq);
         if (name.equals(NVML.name)) {
-            return eq < 0 ? NVML : new LibraryTarget(name, spec.substring(eq + 1), NVML.installedFileName);
+            return eq < 0 ? NVML : new LibraryTarget(name, spec.substring(eq + 1));
         }
-        if (eq >= 0) return new LibraryTarget(name, spec.substring(eq + 1), null);
-        String path = defaultPathFor(name);
-        return new LibraryTarget(name, path, path.substring(ORIGIN_DIR.length()));
+        if (eq >= 0) return new LibraryTarget(name, spec.substring(eq + 1));
+        return new LibraryTarget(name, defaultPathFor(name));
     }
 
-    private static final String ORIGIN_DIR = "$ORIGIN/";
+    private static final String ORIGIN_DIR = ORIGIN + "/";
 
     /**
      * {@code $ORIGIN/} and a file name from NAME without {@code lib}, as long as NAME allows:
@@ -84,7 +87,7 @@ public final class LibraryTarget {
     public java.nio.file.Path file() { return file; }
 
     public LibraryTarget withFile(java.nio.file.Path f) {
-        return new LibraryTarget(name, defaultPath, installedFileName, f);
+        return new LibraryTarget(name, defaultPath, f);
     }
 
     public String name() { return name; }
@@ -97,11 +100,8 @@ public final class LibraryTarget {
     /** The path written into locators unless {@code --shim-path} says otherwise. */
     public String defaultPath() { return defaultPath; }
 
-    /** File name the tool installs beside each patched file, or null when the user provides it. */
-    public String installedFileName() { return installedFileName; }
-
     public LibraryTarget withPath(String path) {
-        return new LibraryTarget(name, path, installedFileName, file);
+        return new LibraryTarget(name, path, file);
     }
 
     public boolean isLocator(String value) {
