@@ -1,5 +1,7 @@
 package dev.ollamapatch.archive;
 
+import dev.ollamapatch.install.Identities;
+import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.decide.Decision;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.decide.ShimSource;
@@ -189,19 +191,20 @@ final class ArchivePatcher {
         Decision d = FileStep.decide(elf, new FileStep.Options(
                 new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
                 options.scan() ? null : this::shimFor, true));
+        Identity id = Identities.of(elf, null, d.plan().scan(), "", libs);
         if (options.scan()) {
-            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true));
+            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true).withIdentity(id));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             return;
         }
         if (d instanceof Decision.Refused r) {
-            reports.add(r.report(name, Sha256.of(elf.bytes()).hex(), false));
+            reports.add(r.report(name, Sha256.of(elf.bytes()).hex(), false).withIdentity(id));
             refusal = archive + ": entry " + name + ": " + r.reason() + "; nothing written";
             return;
         }
         if (!(d instanceof Decision.Planned planned)) {
             if (d instanceof Decision.AlreadyPatched) already++;
-            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), false));
+            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), false).withIdentity(id));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             if (out != null) {
                 out.begin(h);
@@ -224,7 +227,7 @@ final class ArchivePatcher {
         }
         patched++;
         if (out == null) {
-            reports.add(new FileReport(name, Sha256.of(elf.bytes()).hex(), plan, null, null, options.status(), check));
+            reports.add(new FileReport(name, Sha256.of(elf.bytes()).hex(), plan, null, null, options.status(), check).withIdentity(id));
             if (addShim) shimsAdded.add(shimKey);
             return;
         }
@@ -243,7 +246,7 @@ final class ArchivePatcher {
         }
         outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
-                options.status(), check));
+                options.status(), check).withIdentity(id));
     }
 
     /** One shim per machine (or the user's): entries of one archive share it. */

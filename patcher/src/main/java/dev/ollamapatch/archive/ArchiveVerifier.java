@@ -73,7 +73,7 @@ final class ArchiveVerifier {
             }
             int mismatch = Arrays.mismatch(a, 0, n, b, 0, n);
             if (mismatch >= 0) {
-                throw fail(written, String.format("entry %s: byte at offset 0x%x is neither the input's nor a planned "
+                throw fail(written, String.format("entry %s: byte at file offset 0x%x is neither the input's nor a planned "
                         + "replacement", h.name(), pos + mismatch));
             }
             pos += n;

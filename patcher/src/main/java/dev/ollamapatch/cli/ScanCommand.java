@@ -11,6 +11,10 @@ import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.install.Targets;
 import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.install.Identities;
+import dev.ollamapatch.ollama.Identity;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -78,9 +82,12 @@ final class ScanCommand implements Callable<Integer> {
             for (Path file : files) {
                 try (ElfFile elf = ElfFile.open(file)) {
                     Path dir = file.toAbsolutePath().getParent();
-                    Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libraries.targets(null),
-                            dir.toString(), resolutions == null ? null : resolutions.forFile(file))));
-                    reports.add(d.report(file.toString(), Sha256.of(elf.bytes()).hex(), true));
+                    List<LibraryTarget> libs = libraries.targets(null);
+                    Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libs, dir.toString(),
+                            resolutions == null ? null : resolutions.forFile(file))));
+                    String sha = Sha256.of(elf.bytes()).hex();
+                    Identity id = Identities.of(elf, file, d.plan().scan(), sha, libs);
+                    reports.add(d.report(file.toString(), sha, status(d, id)).withIdentity(id));
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
                     invalid++;
@@ -89,8 +96,27 @@ final class ScanCommand implements Callable<Integer> {
             if (resolutions != null) resolutions.close();
         }
         Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
+        for (FileReport r : reports) {
+            if (r.identity() != null && r.identity().withoutNvml() && !r.plan().hasWork()) {
+                Reports.error(spec.commandLine().getErr(), r.path() + ": " + r.identity().withoutNvmlLine());
+            }
+        }
+        return exitCode(reports, invalid);
+    }
+
+    /** What scan says of a file: refused, found (sites to retarget), already patched, or nothing to patch. */
+    static Status status(Decision d, Identity id) {
+        if (d instanceof Decision.Refused) return Status.REFUSED;
+        if (d instanceof Decision.Planned) return Status.FOUND;
+        return d instanceof Decision.AlreadyPatched || id.patched().patched() ? Status.ALREADY_PATCHED
+                : Status.NOTHING_TO_PATCH;
+    }
+
+    /** 4 for an invalid input, 5 when a refusal is reported, 0 for sites or patched files, else 3. */
+    static int exitCode(List<FileReport> reports, int invalid) {
         if (invalid > 0) return ExitCodes.INVALID_INPUT;
-        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || r.plan().isRefused());
+        if (reports.stream().anyMatch(r -> r.plan().isRefused())) return ExitCodes.REFUSED;
+        boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || r.status() == Status.ALREADY_PATCHED);
         return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;
     }
 }

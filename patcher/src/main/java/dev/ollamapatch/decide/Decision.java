@@ -26,7 +26,7 @@ public sealed interface Decision {
     /** The file's report where nothing is written: scan ({@code scan}), dry run, refusal, no work. */
     default FileReport report(String path, String sha256, boolean scan) {
         Status s = status();
-        if (scan) s = this instanceof Refused || this instanceof Planned ? Status.FOUND : Status.NOTHING_TO_PATCH;
+        if (scan && this instanceof Planned) s = Status.FOUND;
         return report(path, sha256, s);
     }
 

@@ -1,7 +1,7 @@
 package dev.ollamapatch.decide;
 
 import dev.ollamapatch.elf.ElfFile;
-import dev.ollamapatch.plan.AlreadyPatched;
+import dev.ollamapatch.ollama.PatchedState;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.plan.PlannedSite;
@@ -41,7 +41,10 @@ public final class FileStep {
         if (plan.isRefused()) return new Decision.Refused(plan, refusal(plan), null);
         boolean scan = options.shims() == null;
         if (!plan.hasWork()) {
-            return !scan && AlreadyPatched.holds(elf, options.plan().libraries())
+            // Patched is a state of its own, for scan too: the file holds the paths this tool writes.
+            java.util.Set<String> paths = new java.util.LinkedHashSet<>();
+            options.plan().libraries().forEach(l -> paths.add(l.defaultPath()));
+            return PatchedState.fromBytes(elf, paths).patched()
                     ? new Decision.AlreadyPatched(plan) : new Decision.Nothing(plan);
         }
         if (scan || !(options.shimAlways() || plan.retargets(LibraryTarget.NVML))) {

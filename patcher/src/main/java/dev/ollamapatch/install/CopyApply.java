@@ -16,12 +16,16 @@ import dev.ollamapatch.report.Status;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.resolve.InstallResolutions;
 import dev.ollamapatch.resolve.ShimTargets;
+import dev.ollamapatch.ollama.Identity;
+import dev.ollamapatch.plan.ShimCheck;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code apply TARGET -o OUT}: a patched, verified copy of one ELF file at OUT, with the shim
@@ -71,36 +75,115 @@ public final class CopyApply {
                         new PlanOptions(o.libraries(), destination.getParent().toString(), resolutions.forFile(destination)),
                         e -> ShimSource.choose(o.shim(), e), true));
             }
+            Identity id = Identities.of(elf, target, decision.plan().scan(), sha, o.libraries());
             if (decision instanceof Decision.Refused r) {
-                reports.add(r.report(target.toString(), sha.get(), false));
+                reports.add(r.report(target.toString(), sha.get(), false).withIdentity(id));
                 return ApplyOutcome.refused(target + ": " + r.reason() + "; nothing written", reports);
             }
             if (decision instanceof Decision.Planned p) {
-                return write(elf, target, destination, shimTarget, p, o.dryRun(), expected, sha, reports);
+                List<String> messages = new ArrayList<>();
+                Map<Path, ShimSource> libraryFiles = Libraries.check(elf, target, p.plan(), o.libraries(), destination,
+                        messages);
+                return write(elf, target, destination, shimTarget, p, id, libraryFiles, messages, o.dryRun(), expected,
+                        sha, reports);
             }
-            reports.add(decision.report(target.toString(), sha.get(), false));
-            if (decision instanceof Decision.AlreadyPatched) {
-                return ApplyOutcome.done(List.of(target + ": already patched (its sites name the shim); nothing to do"),
-                        reports);
+            if (decision instanceof Decision.AlreadyPatched || id.patched().patched()) {
+                return copyPatched(target, destination, elf, decision, id, o, sha, reports);
             }
-            return ApplyOutcome.nothingToPatch(List.of(target + ": nothing to patch: no string names "
-                    + LibraryTarget.NVML.name()), reports);
+            reports.add(decision.report(target.toString(), sha.get(), false).withIdentity(id));
+            return ApplyOutcome.nothingToPatch(List.of(target + ": nothing to patch: " + (id.withoutNvml()
+                    ? id.withoutNvmlLine() : "no string names " + LibraryTarget.NVML.name())), reports);
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
         }
     }
 
+    /**
+     * An input this tool already patched: copied byte for byte to OUT, with the libraries its sites
+     * name beside OUT (the shim from --shim, else the one beside the input, else the bundled one; a
+     * --lib file from --lib-file, else the one beside the input). Refused when a site holds an absolute
+     * path outside OUT's directory: the copy would still load that file.
+     */
+    private static ApplyOutcome copyPatched(Path target, Path destination, ElfFile elf, Decision decision, Identity id,
+                                            Options o, java.util.function.Supplier<String> sha,
+                                            List<FileReport> reports) throws IOException {
+        var plan = decision.plan();
+        Path outDir = destination.getParent();
+        Path inDir = target.toAbsolutePath().getParent();
+        Map<Path, ShimSource> installs = new LinkedHashMap<>();
+        ShimCheck.Result check = null;
+        for (String p : id.patched().paths()) {
+            if (!p.startsWith(ORIGIN + "/")) {
+                if (!Path.of(p).getParent().equals(outDir)) {
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.REFUSED).withIdentity(id));
+                    return ApplyOutcome.refused(target + " is already patched (per "
+                            + id.patched().by() + ") and names the absolute path " + p + "; a copy at " + destination
+                            + " would still load that file; apply the original (restore it, or its .orig) with -o "
+                            + "instead; nothing written", reports);
+                }
+                continue;
+            }
+            String name = p.substring(ORIGIN.length() + 1);
+            Path at = outDir.resolve(name).normalize();
+            Path beside = inDir.resolve(name);
+            boolean nvml = p.equals(o.libraries().get(0).defaultPath()) || name.equals(Targets.SHIM_FILE);
+            ShimSource src;
+            if (nvml) {
+                src = ShimSource.choose(o.shim() != null ? o.shim() : Files.isRegularFile(beside) ? beside : null, elf);
+                check = src.checkAgainst(elf);
+                if (!check.ok()) {
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.REFUSED, check)
+                            .withIdentity(id));
+                    return ApplyOutcome.refused(target + ": the shim cannot serve it: "
+                            + String.join("; ", check.problems()) + "; nothing written", reports);
+                }
+            } else {
+                Path file = o.libraries().stream().filter(l -> l.defaultPath().equals(p) && l.file() != null)
+                        .map(LibraryTarget::file).findFirst().orElse(Files.isRegularFile(beside) ? beside : null);
+                if (file == null) {
+                    reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.REFUSED).withIdentity(id));
+                    return ApplyOutcome.refused(target + " is already patched and loads " + p
+                            + ", but there is no " + beside + " to copy beside " + destination
+                            + "; give it with --lib-file NAME=FILE; nothing written", reports);
+                }
+                src = ShimSource.choose(file, elf);
+            }
+            if (!at.equals(beside) || !Files.exists(at)) installs.putIfAbsent(at, src);
+        }
+        if (o.dryRun()) {
+            reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, Status.ALREADY_PATCHED, check)
+                    .withIdentity(id));
+            return ApplyOutcome.done(List.of(target + " is already patched; a copy to " + destination
+                    + " would be written with " + installs.keySet().stream().map(Path::toString).toList()), reports);
+        }
+        if (destination.equals(target.toAbsolutePath().normalize())) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + destination + " is the input itself");
+        }
+        for (Map.Entry<Path, ShimSource> e : installs.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());
+        VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, plan.edits(), destination);
+        AtomicFiles.commit(written.temp(), destination);
+        reports.add(new FileReport(target.toString(), written.digests().inputHex(), plan, destination.toString(),
+                written.digests().outputHex(), Status.COPIED, check).withIdentity(id));
+        return ApplyOutcome.done(List.of(target + " is already patched (per " + id.patched().by() + "); copied it to "
+                + destination + (installs.isEmpty() ? "" : " with " + String.join(", ",
+                installs.keySet().stream().map(Path::toString).toList()) + " beside it")), reports);
+    }
+
+    private static final String ORIGIN = "$ORIGIN";
+
     private static ApplyOutcome write(ElfFile elf, Path target, Path destination, Path shimTarget, Decision.Planned p,
+                                      Identity id, Map<Path, ShimSource> libraryFiles, List<String> messages,
                                       boolean dryRun, Sha256 expected, java.util.function.Supplier<String> sha,
                                       List<FileReport> reports) throws IOException {
         if (dryRun) {
-            reports.add(p.report(target.toString(), sha.get(), Status.PLANNED));
-            return ApplyOutcome.done(List.of(), reports);
+            reports.add(p.report(target.toString(), sha.get(), Status.PLANNED).withIdentity(id));
+            return ApplyOutcome.done(messages, reports);
         }
         if (p.plan().retargets(LibraryTarget.NVML)) {
             // One file, so every site resolves beside OUT: by $ORIGIN, or by the absolute path of that file.
             for (Path t : ShimTargets.of(p.plan(), destination, LibraryTarget.NVML)) ShimInstall.installAt(p.shim(), t);
         }
+        for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());
         VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, p.plan().edits(), destination);
         if (expected != null && !expected.matches(written.digests().inputHex())) {
             // Checked before the rename: the patched copy never replaces anything at OUT.
@@ -111,7 +194,11 @@ public final class CopyApply {
         }
         AtomicFiles.commit(written.temp(), destination);
         reports.add(new FileReport(target.toString(), written.digests().inputHex(), p.plan(),
-                destination.toString(), written.digests().outputHex(), Status.PATCHED, p.shimCheck()));
-        return ApplyOutcome.done(List.of("wrote " + destination + " and the shim " + shimTarget), reports);
+                destination.toString(), written.digests().outputHex(), Status.PATCHED, p.shimCheck()).withIdentity(id));
+        List<String> all = new ArrayList<>(messages);
+        all.add("wrote " + destination + (p.plan().retargets(LibraryTarget.NVML) ? " and the shim " + shimTarget : "")
+                + (libraryFiles.isEmpty() ? "" : " and " + String.join(", ", libraryFiles.keySet().stream()
+                .map(Path::toString).toList())));
+        return ApplyOutcome.done(all, reports);
     }
 }

@@ -6,7 +6,9 @@ import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.io.Sha256;
+import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.Planner;
 import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
@@ -17,6 +19,7 @@ import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.resolve.InstallResolutions;
 import dev.ollamapatch.resolve.ShimTargets;
 import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.ollama.Identity;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -46,6 +49,39 @@ public final class InPlaceApply {
     }
 
 
+    /**
+     * What a re-apply would change for an install the manifest records: another NVML path, or a
+     * library added, dropped or moved; null when it asks for what is there.
+     */
+    static String retargeting(Manifest existing, List<LibraryTarget> libraries) {
+        String nvmlPath = libraries.get(0).defaultPath();
+        if (!Objects.equals(existing.requested(), nvmlPath)) {
+            return "another shim path asked for (" + nvmlPath + " instead of " + existing.requested() + ")";
+        }
+        java.util.Set<String> had = new java.util.TreeSet<>();
+        if (existing.libraries() != null) existing.libraries().forEach(l -> had.add(l.name() + "=" + l.path()));
+        java.util.Set<String> want = new java.util.TreeSet<>();
+        libraries.subList(1, libraries.size()).forEach(l -> want.add(l.name() + "=" + l.defaultPath()));
+        if (had.equals(want)) return null;
+        java.util.Set<String> added = new java.util.TreeSet<>(want);
+        added.removeAll(had);
+        java.util.Set<String> dropped = new java.util.TreeSet<>(had);
+        dropped.removeAll(want);
+        return "--lib " + (added.isEmpty() ? "" : "adds " + String.join(", ", added))
+                + (added.isEmpty() || dropped.isEmpty() ? "" : " and ")
+                + (dropped.isEmpty() ? "" : "drops " + String.join(", ", dropped));
+    }
+
+    /** The distinct paths a file's sites hold, padding removed ("$ORIGIN/nvml.so", "/opt/o/bin/nvml.so"). */
+    static List<String> writtenPaths(Manifest.FileEntry entry) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
+        if (entry.sites() != null) {
+            for (Manifest.SiteEntry s : entry.sites()) {
+                out.add(s.replacement().replaceFirst("^/+(?=\\$ORIGIN)", "").replaceFirst("^/+", "/"));
+            }
+        }
+        return new ArrayList<>(out);
+    }
 
     private InPlaceApply() {}
 
@@ -110,6 +146,8 @@ public final class InPlaceApply {
         List<InPlaceTransaction.Work> work = new ArrayList<>();
         List<Manifest.FileEntry> unchanged = new ArrayList<>();
         int alreadyPatched = 0;
+        List<String> withoutNvml = new ArrayList<>();
+        List<String> libMessages = new ArrayList<>();
         if (layout.files().isEmpty()) {
             throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target() + ": no ELF files found");
         }
@@ -130,15 +168,20 @@ public final class InPlaceApply {
             Path source = file;
             Sha256 originalSha = hash;
             if (entry != null && hash.matches(entry.patchedSha256())) {
-                if (Objects.equals(existing.shimPath(), nvmlPath) || !options.force()) {
-                    if (!Objects.equals(existing.shimPath(), nvmlPath)) {
-                        throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                                "%s is already patched to load %s; re-target it to %s with --force", file,
-                                existing.shimPath(), nvmlPath));
+                String change = retargeting(existing, options.libraries());
+                if (change == null || !options.force()) {
+                    if (change != null) {
+                        return ApplyOutcome.refused(String.format(
+                                "%s is already patched (by %s, to %s); %s: re-target it with --force",
+                                file, existing.tool(), String.join(", ", writtenPaths(entry)), change), reports);
                     }
                     unchanged.add(entry);
                     alreadyPatched++;
-                    messages.add(file + ": already patched for " + existing.shimPath() + "; nothing to do");
+                    Plan plan = Planner.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
+                    reports.add(new FileReport(file.toString(), sha, plan, null, null, Status.ALREADY_PATCHED)
+                            .withIdentity(Identities.of(elf, file, plan.scan(), sha, options.libraries())));
+                    messages.add(file + ": already patched by " + existing.tool() + " to "
+                            + String.join(", ", writtenPaths(entry)) + "; nothing to do");
                     continue;
                 }
                 // --force with another path: re-plan from the kept original.
@@ -160,16 +203,26 @@ public final class InPlaceApply {
                 Decision d = FileStep.decide(elf, new FileStep.Options(
                         new PlanOptions(options.libraries(), file.getParent().toString(), resolutions.forFile(file)),
                         e -> ShimSource.choose(options.shim(), e), false));
+                String shaNow = sha;
+                Identity id = Identities.of(elf, source.equals(file) ? file : null, d.plan().scan(), () -> shaNow,
+                        options.libraries());
                 if (d instanceof Decision.Refused r) {
-                    reports.add(r.report(file.toString(), sha, false));
+                    reports.add(r.report(file.toString(), sha, false).withIdentity(id));
                     return ApplyOutcome.refused(file + ": " + r.reason() + "; nothing changed", reports);
                 }
-                if (d instanceof Decision.AlreadyPatched) {
+                if (d instanceof Decision.AlreadyPatched || (!(d instanceof Decision.Planned) && id.patched().patched())) {
                     alreadyPatched++;
-                    messages.add(file + ": already names " + nvmlPath + "; nothing to do");
+                    reports.add(d.report(file.toString(), sha, Status.ALREADY_PATCHED).withIdentity(id));
+                    messages.add(file + ": already patched (per " + id.patched().by() + ", to "
+                            + String.join(", ", id.patched().paths()) + "); nothing to do");
+                } else if (d instanceof Decision.Nothing && id.withoutNvml()) {
+                    withoutNvml.add(file + ": " + id.withoutNvmlLine());
                 }
                 if (d instanceof Decision.Planned p) {
-                    work.add(new InPlaceTransaction.Work(file, source, elf, hash, p.plan(), p.shimCheck(), p.shim(), before, originalSha));
+                    Map<Path, ShimSource> libs = Libraries.check(elf, file, p.plan(), options.libraries(), file,
+                            libMessages);
+                    work.add(new InPlaceTransaction.Work(file, source, elf, hash, p.plan(), p.shimCheck(), p.shim(), before,
+                            originalSha, id, libs));
                 }
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
@@ -178,13 +231,17 @@ public final class InPlaceApply {
         }
         if (work.isEmpty()) {
             if (alreadyPatched > 0) return ApplyOutcome.done(messages, reports);
-            messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
+            messages.addAll(withoutNvml);
+            if (withoutNvml.isEmpty()) {
+                messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
+            }
             return ApplyOutcome.nothingToPatch(messages, reports);
         }
+        messages.addAll(libMessages);
         if (options.dryRun()) {
             for (InPlaceTransaction.Work w : work) {
                 reports.add(new FileReport(w.file().toString(), w.sha256().hex(), w.plan(), null, null, Status.PLANNED,
-                        w.shim()));
+                        w.shim()).withIdentity(w.identity()));
             }
             return ApplyOutcome.done(messages, reports);
         }

@@ -1,5 +1,7 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.resolve.ShimTargets;
@@ -40,7 +42,8 @@ final class InPlaceTransaction {
      * (null when NVML is not retargeted), and its attributes when planned.
      */
     record Work(Path file, Path source, ElfFile elf, Sha256 sha256, Plan plan, ShimCheck.Result shim,
-                ShimSource shimSource, BasicFileAttributes before, Sha256 originalSha256) {}
+                ShimSource shimSource, BasicFileAttributes before, Sha256 originalSha256, Identity identity,
+                Map<Path, ShimSource> libraryFiles) {}
 
     private InPlaceTransaction() {}
 
@@ -74,6 +77,26 @@ final class InPlaceTransaction {
             }
             shimEntries.add(new Manifest.ShimEntry(e.getKey().toString(), sha.hex(), pre));
         }
+        // --lib-file replacements: installed and recorded like the shim (restore removes them).
+        for (Work w : work) {
+            for (Map.Entry<Path, ShimSource> e : w.libraryFiles.entrySet()) {
+                if (shims.containsKey(e.getKey())) continue;
+                Sha256 sha = Sha256.of(e.getValue().bytes());
+                boolean pre = false;
+                if (Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) {
+                    Sha256 have = Sha256.of(e.getKey());
+                    boolean ours = existing != null && existing.shims() != null
+                            && existing.shims().stream().anyMatch(s -> s.path().equals(e.getKey().toString()));
+                    pre = have.equals(sha) && !ours;
+                    if (!have.equals(sha) && !ours && !options.force()) {
+                        throw new PatchException(PatchException.Kind.REFUSED, e.getKey()
+                                + " exists and is not the library to install; move it away or use --force; nothing changed");
+                    }
+                }
+                shims.put(e.getKey(), e.getValue());
+                shimEntries.add(new Manifest.ShimEntry(e.getKey().toString(), sha.hex(), pre));
+            }
+        }
         // The manifest first: whatever happens next, it describes both possible states of every file.
         List<Manifest.FileEntry> entries = new ArrayList<>(unchanged);
         List<PendingFile> pending = new ArrayList<>();
@@ -98,7 +121,8 @@ final class InPlaceTransaction {
             }
         }
         Manifest manifest = new Manifest(options.tool(), Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
-                nvmlPath, entries, mergeShims(existing, shimEntries));
+                nvmlPathWritten(entries, nvmlPath), entries, mergeShims(existing, shimEntries), nvmlPath,
+                libraryEntries(options.libraries()));
         List<Path> swapped = new ArrayList<>();
         List<Path> newBackups = new ArrayList<>();
         List<Path> installedShims = new ArrayList<>();
@@ -129,7 +153,7 @@ final class InPlaceTransaction {
         }
         for (PendingFile p : pending) {
             reports.add(new FileReport(p.work.file.toString(), p.work.sha256.hex(), p.work.plan, p.work.file.toString(),
-                    p.written.digests().outputHex(), Status.PATCHED, p.work.shim));
+                    p.written.digests().outputHex(), Status.PATCHED, p.work.shim).withIdentity(p.work.identity));
         }
         messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
                 + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
@@ -201,6 +225,31 @@ final class InPlaceTransaction {
             all.put(s.path(), old != null ? new Manifest.ShimEntry(s.path(), s.sha256(), old.preexisting()) : s);
         }
         return new ArrayList<>(all.values());
+    }
+
+    /**
+     * The NVML path every file's NVML sites hold, when it is one: glob sites hold an absolute path,
+     * so the manifest never claims {@code $ORIGIN} for them. Null when files differ.
+     */
+    static String nvmlPathWritten(List<Manifest.FileEntry> entries, String requested) {
+        java.util.Set<String> paths = new java.util.LinkedHashSet<>();
+        for (Manifest.FileEntry e : entries) {
+            if (e.sites() == null) continue;
+            for (Manifest.SiteEntry s : e.sites()) {
+                if (!s.original().contains(LibraryTarget.NVML.stem())) continue;
+                paths.add(s.replacement().replaceFirst("^/+(?=\\$ORIGIN)", "").replaceFirst("^/+", "/"));
+            }
+        }
+        if (paths.isEmpty()) return requested;
+        return paths.size() == 1 ? paths.iterator().next() : null;
+    }
+
+    static List<Manifest.LibraryEntry> libraryEntries(List<LibraryTarget> libraries) {
+        List<Manifest.LibraryEntry> out = new ArrayList<>();
+        for (LibraryTarget l : libraries.subList(1, libraries.size())) {
+            out.add(new Manifest.LibraryEntry(l.name(), l.defaultPath(), l.file() == null ? null : l.file().toString()));
+        }
+        return out.isEmpty() ? null : out;
     }
 
     static List<Manifest.SiteEntry> siteEntries(Plan plan) {

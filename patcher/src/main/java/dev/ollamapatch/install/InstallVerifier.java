@@ -70,12 +70,12 @@ public final class InstallVerifier {
                 byte[] want = s.replacement().getBytes(StandardCharsets.ISO_8859_1);
                 byte[] got = new byte[want.length];
                 if (s.offset() + want.length > elf.bytes().size()) {
-                    problems.add(String.format("%s: site at offset 0x%x is past the end of the file", file, s.offset()));
+                    problems.add(String.format("%s: site at file offset 0x%x is past the end of the file", file, s.offset()));
                     continue;
                 }
                 elf.bytes().read(s.offset(), got, 0, got.length);
                 if (!java.util.Arrays.equals(want, got)) {
-                    problems.add(String.format("%s: site at offset 0x%x no longer holds \"%s\"", file, s.offset(),
+                    problems.add(String.format("%s: site at file offset 0x%x no longer holds \"%s\"", file, s.offset(),
                             s.replacement()));
                 }
             }

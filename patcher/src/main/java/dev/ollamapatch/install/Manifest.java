@@ -23,7 +23,33 @@ public record Manifest(
         @JsonProperty("created") String created,
         @JsonProperty("shim_path") String shimPath,
         @JsonProperty("files") List<FileEntry> files,
-        @JsonProperty("shims") List<ShimEntry> shims) {
+        @JsonProperty("shims") List<ShimEntry> shims,
+        @JsonProperty("requested_shim_path") String requestedShimPath,
+        @JsonProperty("libraries") List<LibraryEntry> libraries) {
+
+    /**
+     * {@code shim_path}: the path the NVML sites hold when they all hold one (a glob site holds the
+     * absolute path, never {@code $ORIGIN}); absent when they differ (each file's sites say).
+     * {@code requested_shim_path}: the path asked for ({@code --shim-path}, default {@code $ORIGIN/nvml.so}).
+     */
+    public Manifest(String tool, String created, String shimPath, List<FileEntry> files, List<ShimEntry> shims) {
+        this(tool, created, shimPath, files, shims, shimPath, null);
+    }
+
+    /** The path asked for when it was patched (manifests before requested_shim_path: shim_path). */
+    public String requested() {
+        return requestedShimPath != null ? requestedShimPath : shimPath;
+    }
+
+    /**
+     * A library retargeted besides NVML ({@code --lib NAME[=PATH]}), with the replacement installed
+     * for it ({@code --lib-file}; null when the user provides it).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record LibraryEntry(
+            @JsonProperty("name") String name,
+            @JsonProperty("path") String path,
+            @JsonProperty("file") String file) {}
 
     /** One patched file: where, its hashes, its backup, and the sites written. */
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -60,8 +60,8 @@ public final class OutputVerifier {
                 long at = pos + mismatch;
                 ByteEdit site = sorted.stream().filter(e -> at >= e.offset() && at < e.end()).findFirst().orElse(null);
                 throw fail(written, site != null
-                        ? String.format("the site at offset 0x%x does not hold the planned bytes", site.offset())
-                        : String.format("byte at offset 0x%x differs from the input outside every site", at));
+                        ? String.format("the site at file offset 0x%x does not hold the planned bytes", site.offset())
+                        : String.format("byte at file offset 0x%x differs from the input outside every site", at));
             }
             md.update(got, 0, len);
         }

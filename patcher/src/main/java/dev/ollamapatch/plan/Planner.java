@@ -75,7 +75,7 @@ public final class Planner {
         int pathLength = Replacement.length(path);
         if (pathLength > site.length()) {
             return new PlannedSite(site, Action.REFUSE, null, path, String.format(
-                    "site at offset 0x%x is %d bytes but the path \"%s\" needs %d; the longest path that fits is "
+                    "site at file offset 0x%x is %d bytes but the path \"%s\" needs %d; the longest path that fits is "
                             + "%d bytes (choose one with %s)", site.offset(), site.length(), path,
                     pathLength, site.length(), howToChoose(lib)), resolution, shims);
         }
@@ -83,7 +83,7 @@ public final class Planner {
         for (long ref : site.innerRefs()) {
             if (ref > lastSafe) {
                 return new PlannedSite(site, Action.REFUSE, null, path, String.format(
-                        "a reference points at offset 0x%x, %d bytes into the string, inside the last %d bytes that "
+                        "a reference points at file offset 0x%x, %d bytes into the string, inside the last %d bytes that "
                                 + "the path \"%s\" occupies; it would read a broken path. The longest path that "
                                 + "keeps it valid is %d bytes", ref, ref - site.offset(), pathLength, path,
                         site.offset() + site.length() - ref), resolution, shims);

@@ -1,7 +1,9 @@
 package dev.ollamapatch.report;
 
+import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.ShimCheck;
+
 /**
  * What happened to one file, for reports.
  *
@@ -13,20 +15,25 @@ import dev.ollamapatch.plan.ShimCheck;
  * @param status        what became of it
  * @param shim          the shim's check against this file, or null when no shim is involved
  * @param archive       the archive the file is an entry of, or null for a plain file
+ * @param identity      what the file is (Ollama version, generation, C library, patched state), or null
  */
 public record FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status,
-                         ShimCheck.Result shim, String archive) {
-    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status,
-                      ShimCheck.Result shim) {
-        this(path, sha256, plan, output, patchedSha256, status, shim, null);
+                         ShimCheck.Result shim, String archive, Identity identity) {
+    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status) {
+        this(path, sha256, plan, output, patchedSha256, status, null, null, null);
     }
 
-    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status) {
-        this(path, sha256, plan, output, patchedSha256, status, null);
+    public FileReport(String path, String sha256, Plan plan, String output, String patchedSha256, Status status,
+                      ShimCheck.Result shim) {
+        this(path, sha256, plan, output, patchedSha256, status, shim, null, null);
+    }
+
+    public FileReport withIdentity(Identity id) {
+        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, archive, id);
     }
 
     /** This report as an entry of {@code archive}. */
     public FileReport inArchive(String archive) {
-        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, archive);
+        return new FileReport(path, sha256, plan, output, patchedSha256, status, shim, archive, identity);
     }
 }

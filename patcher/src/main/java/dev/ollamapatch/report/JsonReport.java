@@ -49,6 +49,7 @@ public final class JsonReport {
         n.put("machine", f.plan().scan().machine());
         n.put("go", f.plan().scan().go());
         n.put("status", f.status().label());
+        if (f.identity() != null) n.set("ollama", IdentityText.json(f.identity()));
         ArrayNode sites = n.putArray("sites");
         for (PlannedSite p : f.plan().sites()) {
             Site s = p.site();

@@ -9,7 +9,9 @@ public enum Status {
     PATCHED("patched"),
     ALREADY_PATCHED("already-patched"),
     NOTHING_TO_PATCH("nothing-to-patch"),
-    REFUSED("refused");
+    REFUSED("refused"),
+    /** apply -o of an input this tool already patched: copied as it is, with its libraries */
+    COPIED("copied");
 
     private final String label;
 

@@ -1,5 +1,6 @@
 package dev.ollamapatch.report;
 
+import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.plan.Action;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlannedSite;
@@ -21,21 +22,22 @@ public final class TextReport {
             out.append("  sha256   ").append(f.sha256()).append('\n');
             out.append("  machine  ").append(plan.scan().machine()).append(plan.scan().go() ? " (Go program)" : "")
                     .append(", code references searched: ").append(plan.scan().codeAnalysis()).append('\n');
+            if (f.identity() != null) IdentityText.append(out, f.identity());
             for (PlannedSite p : plan.sites()) {
                 if (p.action() == Action.SKIP) continue;
                 Site s = p.site();
                 out.append('\n').append(p.action() == Action.RETARGET ? "  RETARGET " : "  REFUSED  ")
-                        .append(s.kind().label()).append(" \"").append(s.original()).append("\" (")
+                        .append(s.kind().label()).append(" \"").append(Printable.of(s.original())).append("\" (")
                         .append(s.library().name()).append(")\n");
                 out.append(String.format("    section %s, file offset 0x%x (%d), %s, %d bytes%n", s.section(),
                         s.offset(), s.offset(), s.vaddr() >= 0 ? String.format("vaddr 0x%x", s.vaddr()) : "not loaded",
                         s.length()));
-                for (String e : s.evidence()) out.append("    extent: ").append(e).append('\n');
+                for (String e : s.evidence()) out.append("    extent: ").append(ElfFormatException.oneLine(e)).append('\n');
                 if (p.resolution() != null) {
-                    out.append("    ").append(p.resolution().describeWritten(p.path())).append('\n');
+                    out.append("    ").append(ElfFormatException.oneLine(p.resolution().describeWritten(p.path()))).append('\n');
                 }
                 if (p.reason() != null) out.append("    ").append(p.action() == Action.REFUSE ? "refused: " : "note: ")
-                        .append(p.reason()).append('\n');
+                        .append(ElfFormatException.oneLine(p.reason())).append('\n');
                 out.append(String.format("    check:  xxd -s 0x%x -l %d FILE%n", s.offset(), s.length()));
                 out.append("    before\n").append(HexDump.lines(s.offset(),
                         s.original().getBytes(StandardCharsets.ISO_8859_1), "      "));
@@ -52,7 +54,7 @@ public final class TextReport {
                 for (PlannedSite p : left) {
                     Site s = p.site();
                     out.append(String.format("    0x%x  %-9s \"%s\"%n      %s%n", s.offset(), s.kind().label(),
-                            Printable.of(s.original()), p.reason()));
+                            Printable.of(s.original()), ElfFormatException.oneLine(p.reason())));
                     skipped++;
                 }
             }

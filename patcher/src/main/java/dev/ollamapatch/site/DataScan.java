@@ -25,6 +25,20 @@ public final class DataScan {
         }
     }
 
+    /** One occurrence with where it is: the file offset of {@code buf[index]} and the region's name. */
+    public interface HitAt { void at(ByteBuffer buf, int index, long fileOffset, String region); }
+
+    /** As {@link #forEach}, with each occurrence's file offset and region (for evidence in reports). */
+    public static void forEachAt(ElfFile elf, byte[] pattern, Set<String> skip, HitAt hit) {
+        for (Region r : Region.of(elf)) {
+            if ((r.exec() && !r.segment()) || skip.contains(r.name())) continue;
+            ReferenceCollector.forEachWindow(elf, r, (buf, base, from, to) -> {
+                long windowOffset = r.offsetOf(base);
+                ByteSearch.forEach(buf, pattern, from, to, i -> hit.at(buf, i, windowOffset + i, r.name()));
+            });
+        }
+    }
+
     /** Whether {@code pattern} occurs anywhere outside code sections. */
     public static boolean contains(ElfFile elf, byte[] pattern) {
         boolean[] found = {false};

@@ -25,8 +25,17 @@ public final class LibraryTarget {
     private final String name;
     private final String stem;
     private final String defaultPath;
+    private final java.nio.file.Path file;
 
     public LibraryTarget(String name, String defaultPath) {
+        this(name, defaultPath, null);
+    }
+
+    /**
+     * @param file the replacement library to install at the path ({@code --lib-file}), or null: the
+     *             bundled shim for NVML; for another library, the user installs it
+     */
+    public LibraryTarget(String name, String defaultPath, java.nio.file.Path file) {
         this.name = Objects.requireNonNull(name);
         int so = name.indexOf(".so");
         if (!name.startsWith("lib") || so <= 3) {
@@ -34,19 +43,51 @@ public final class LibraryTarget {
         }
         this.stem = name.substring(0, so);
         this.defaultPath = Objects.requireNonNull(defaultPath);
+        this.file = file;
     }
 
-    /** {@code --lib NAME[=PATH]}: other libraries get {@code $ORIGIN/<name without lib and version>.so}. */
+    /**
+     * {@code --lib NAME[=PATH]}. Without a path another library gets {@link #defaultPathFor}: a
+     * {@code $ORIGIN} path no longer than NAME, so it fits every locator of NAME (the bare name is
+     * the shortest one).
+     */
     public static LibraryTarget parse(String spec) {
         int eq = spec.indexOf('=');
         String name = eq < 0 ? spec : spec.substring(0, eq);
-        String bare = name.startsWith("lib") ? name.substring(3) : name;
-        int so = bare.indexOf(".so");
-        String file = (so > 0 ? bare.substring(0, so) : bare) + ".so";
         if (name.equals(NVML.name)) {
             return eq < 0 ? NVML : new LibraryTarget(name, spec.substring(eq + 1));
         }
-        return new LibraryTarget(name, eq < 0 ? ORIGIN + "/" + file : spec.substring(eq + 1));
+        if (eq >= 0) return new LibraryTarget(name, spec.substring(eq + 1));
+        return new LibraryTarget(name, defaultPathFor(name));
+    }
+
+    private static final String ORIGIN_DIR = ORIGIN + "/";
+
+    /**
+     * {@code $ORIGIN/} and a file name from NAME without {@code lib}, as long as NAME allows:
+     * {@code <stem>.so} when it fits, else the stem cut to fit ({@code libcuda.so.1} (12 bytes) ->
+     * {@code $ORIGIN/cuda}, {@code libcuda.so} (10) -> {@code $ORIGIN/cu}, {@code libcudart.so.12} (15)
+     * -> {@code $ORIGIN/cudart}). dlopen opens a path by its name; no suffix is needed.
+     */
+    public static String defaultPathFor(String name) {
+        int room = name.length() - ORIGIN_DIR.length();
+        String bare = name.startsWith("lib") ? name.substring(3) : name;
+        int so = bare.indexOf(".so");
+        String stem = so > 0 ? bare.substring(0, so) : bare;
+        String file = stem + ".so";
+        if (file.length() > room) file = stem.substring(0, Math.max(0, Math.min(stem.length(), room)));
+        if (file.isEmpty()) {
+            throw new IllegalArgumentException("no $ORIGIN path fits in " + name.length() + " bytes; give one: "
+                    + name + "=/ABSOLUTE/PATH");
+        }
+        return ORIGIN_DIR + file;
+    }
+
+    /** The replacement library's file ({@code --lib-file}), or null. */
+    public java.nio.file.Path file() { return file; }
+
+    public LibraryTarget withFile(java.nio.file.Path f) {
+        return new LibraryTarget(name, defaultPath, f);
     }
 
     public String name() { return name; }
@@ -60,7 +101,7 @@ public final class LibraryTarget {
     public String defaultPath() { return defaultPath; }
 
     public LibraryTarget withPath(String path) {
-        return new LibraryTarget(name, path);
+        return new LibraryTarget(name, path, file);
     }
 
     public boolean isLocator(String value) {

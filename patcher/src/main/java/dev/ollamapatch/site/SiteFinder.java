@@ -83,6 +83,9 @@ public final class SiteFinder {
             ByteSearch.forEach(buf, stem, from, to, i -> {
                 long at = windowOffset + i;
                 if (!out.isEmpty() && out.get(out.size() - 1).at == at && out.get(out.size() - 1).lib == lib) return;
+                // "libcuda" inside "libcudart": another library's name, not this one's (a name continues
+                // with '.', as in libcuda.so.1; a message with ':' or a space).
+                if (at + stem.length < r.offset() + r.size() && isNameByte(elf.bytes().get(at + stem.length))) return;
                 long start = at;
                 long floor = Math.max(r.offset(), at - MAX_RUN);
                 while (start > floor && elf.bytes().get(start - 1) != 0) start--;
@@ -94,6 +97,10 @@ public final class SiteFinder {
                 out.add(new Occurrence(lib, r, at, start, end, terminated));
             });
         });
+    }
+
+    private static boolean isNameByte(byte b) {
+        return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '_';
     }
 
     private static List<Site> decide(ElfFile elf, Occurrence o, TreeMap<Long, List<Reference>> byTarget,
@@ -235,9 +242,17 @@ public final class SiteFinder {
 
     static String notALocator(LibraryTarget lib, String text) {
         boolean word = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7F && c != '%');
-        return word
-                ? "names a form of the library other than " + lib.name() + " (not a locator); left as is"
-                : "a message that mentions " + lib.stem() + "; left as is";
+        if (!word) return "a message that mentions " + lib.stem() + "; left as is";
+        String last = text.substring(text.lastIndexOf('/') + 1);
+        if (LibraryTarget.isGlob(last)) {
+            return "a glob pattern whose file name part (" + last + ") does not match " + lib.name()
+                    + " (not a locator); left as is";
+        }
+        if (last.startsWith(lib.stem() + ".so")) {
+            return "names " + last + ", another file name than " + lib.name() + " (not a locator; --lib " + last
+                    + " retargets it); left as is";
+        }
+        return "a string that contains " + lib.stem() + " but does not name " + lib.name() + " (not a locator); left as is";
     }
 
     /** Whether some string starting at a path-token boundary before the occurrence could be a locator. */
@@ -371,7 +386,7 @@ public final class SiteFinder {
     }
 
     private static String overlapReason(Site other) {
-        return String.format("shares bytes with the %s %s \"%s\" at offset 0x%x (%d bytes); rewriting one would "
+        return String.format("shares bytes with the %s %s \"%s\" at file offset 0x%x (%d bytes); rewriting one would "
                 + "change the other", other.kind().label(), other.role().name().toLowerCase(),
                 Printable.of(other.original()), other.offset(), other.length());
     }

@@ -105,10 +105,16 @@ class InPlaceInstallTest {
 
         assertEquals(0, Cli.run("verify", root).exit());
         // The kept originals and the shims are not the install's files: scan sees only the patched ones.
+        // Patched is a state of its own: scan reports it (exit 0), with the manifest as evidence.
         Cli.Result scan = Cli.run("scan", "--json", root);
-        assertEquals(3, scan.exit(), scan.toString());
-        assertFalse(scan.out().contains(".orig\""), scan.out());
-        assertFalse(scan.out().contains("nvml.so\""), scan.out());
+        assertEquals(0, scan.exit(), scan.toString());
+        assertTrue(scan.out().contains("\"status\" : \"already-patched\""), scan.out());
+        assertTrue(scan.out().contains("\"by\" : \"manifest\""), scan.out());
+        for (com.fasterxml.jackson.databind.JsonNode f : new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(scan.out()).get("files")) {
+            assertFalse(f.get("path").asText().endsWith(".orig"), scan.out());
+            assertFalse(f.get("path").asText().endsWith("nvml.so"), scan.out());
+        }
 
         Cli.Result again = Cli.run("apply", root, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, again.exit(), again.toString());
@@ -143,7 +149,9 @@ class InPlaceInstallTest {
         assertEquals(0, Cli.run("apply", root, "--shim", Fixtures.stub("x86_64")).exit());
         Cli.Result refused = Cli.run("apply", root, "--shim", Fixtures.stub("x86_64"), "--shim-path", "$ORIGIN/other.so");
         assertEquals(5, refused.exit(), refused.toString());
-        assertTrue(refused.err().contains("already patched to load $ORIGIN/nvml.so"), refused.err());
+        assertTrue(refused.err().contains("is already patched (by ollama-patch ") && refused.err().contains(
+                "to $ORIGIN/nvml.so); another shim path asked for ($ORIGIN/other.so instead of $ORIGIN/nvml.so): "
+                        + "re-target it with --force"), refused.err());
 
         Cli.Result forced = Cli.run("apply", root, "--shim", Fixtures.stub("x86_64"), "--shim-path", "$ORIGIN/other.so",
                 "--force");

@@ -116,9 +116,13 @@ class ApplyBehaviourTest {
     @Test
     void otherLibrariesAreRetargetedWithLib() throws Exception {
         Path out = tmp.resolve("g");
-        // "libcuda.so.1" has 12 bytes: the default "$ORIGIN/cuda.so" cannot fit, and the refusal says so.
+        // "libcuda.so.1" has 12 bytes: the default path fits it ("$ORIGIN/cuda"); a longer one is refused, saying so.
+        Cli.Result byDefault = Cli.run("apply", genC(), "-o", out, "--shim", Fixtures.stub("x86_64"), "--lib",
+                "libcuda.so.1", "--dry-run", "--json");
+        assertEquals(0, byDefault.exit(), byDefault.toString());
+        assertTrue(byDefault.out().contains("\"replacement\" : \"$ORIGIN/cuda\""), byDefault.out());
         Cli.Result tooLong = Cli.run("apply", genC(), "-o", out, "--shim", Fixtures.stub("x86_64"), "--lib",
-                "libcuda.so.1");
+                "libcuda.so.1=$ORIGIN/cuda.so");
         assertEquals(5, tooLong.exit(), tooLong.toString());
         assertTrue(tooLong.err().contains("--lib libcuda.so.1=PATH"), tooLong.err());
         Cli.Result r = Cli.run("apply", genC(), "-o", out, "--shim", Fixtures.stub("x86_64"), "--lib",

@@ -69,7 +69,7 @@ class PlannerTest {
         PlannedSite p = planOne(locator(0x10, "libnvidia-ml.so.1"),
                 new PlanOptions(List.of(LibraryTarget.NVML.withPath("$ORIGIN/../lib/ollama/nvml.so")), null));
         assertEquals(Action.REFUSE, p.action());
-        assertEquals("site at offset 0x10 is 17 bytes but the path \"$ORIGIN/../lib/ollama/nvml.so\" needs 29; "
+        assertEquals("site at file offset 0x10 is 17 bytes but the path \"$ORIGIN/../lib/ollama/nvml.so\" needs 29; "
                 + "the longest path that fits is 17 bytes (choose one with --shim-path)", p.reason());
     }
 
@@ -80,8 +80,8 @@ class PlannerTest {
         assertEquals(Action.REFUSE, p.action());
         assertTrue(p.reason().endsWith("(choose one with --lib libcuda.so.1=PATH)"), p.reason());
         Site longer = site(0x10, "/usr/lib/libcuda.so.1", CUDA, Role.LOCATOR, List.of(), null);
-        assertEquals("//////$ORIGIN/cuda.so", planOne(longer, new PlanOptions(List.of(CUDA), null)).replacementText(),
-                "libcuda.so.1 gets $ORIGIN/cuda.so");
+        assertEquals("/////////$ORIGIN/cuda", planOne(longer, new PlanOptions(List.of(CUDA), null)).replacementText(),
+                "libcuda.so.1 gets $ORIGIN/cuda: it fits the bare name too");
     }
 
     @Test
@@ -93,7 +93,7 @@ class PlannerTest {
         PlannedSite bad = planOne(site(0x100, "libnvidia-ml.so.1", LibraryTarget.NVML, Role.LOCATOR, List.of(0x103L), null),
                 nvml(null));
         assertEquals(Action.REFUSE, bad.action());
-        assertTrue(bad.reason().startsWith("a reference points at offset 0x103, 3 bytes into the string"), bad.reason());
+        assertTrue(bad.reason().startsWith("a reference points at file offset 0x103, 3 bytes into the string"), bad.reason());
         assertTrue(bad.reason().endsWith("The longest path that keeps it valid is 14 bytes"), bad.reason());
     }
 

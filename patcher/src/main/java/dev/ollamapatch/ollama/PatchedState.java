@@ -1,0 +1,109 @@
+package dev.ollamapatch.ollama;
+
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.site.DataScan;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Whether a file was already patched by this tool, and what says so: its manifest (which records
+ * the tool version, the hashes and the paths written) or, without one, its bytes (strings that hold
+ * the shim path the tool writes, right-aligned behind {@code /} padding).
+ *
+ * @param patched    whether the file is in its patched state
+ * @param by         "manifest", "bytes", or null when not patched
+ * @param tool       the tool version that patched it (manifest only), or null
+ * @param paths      the library paths its sites hold
+ * @param evidence   one line per fact ("manifest /x/ollama.ollama-patch.json records SHA-256 ...",
+ *                   "file offset 0x1234: \"//$ORIGIN/nvml.so\"")
+ */
+public record PatchedState(boolean patched, String by, String tool, List<String> paths, List<String> evidence) {
+    public PatchedState {
+        paths = List.copyOf(paths);
+        evidence = List.copyOf(evidence);
+    }
+
+    public static final PatchedState NOT_PATCHED = new PatchedState(false, null, null, List.of(), List.of());
+
+    /**
+     * What a manifest records about one file.
+     *
+     * @param manifest       where the manifest is
+     * @param tool           the tool version it names
+     * @param originalSha256 the file's original SHA-256
+     * @param patchedSha256  the file's patched SHA-256
+     * @param paths          the distinct paths written into its sites
+     */
+    public record ManifestFacts(String manifest, String tool, String originalSha256, String patchedSha256,
+                                List<String> paths) {}
+
+    /** The manifest's word when the file's hash is the patched one it records; else the bytes'. */
+    public static PatchedState of(ElfFile elf, String sha256, ManifestFacts manifest, Set<String> shimPaths) {
+        if (manifest != null && sha256.equals(manifest.patchedSha256())) {
+            return new PatchedState(true, "manifest", manifest.tool(), manifest.paths(), List.of(
+                    "manifest " + manifest.manifest() + " records this file's SHA-256 as its patched state (by "
+                            + manifest.tool() + ")"));
+        }
+        PatchedState bytes = fromBytes(elf, shimPaths);
+        if (manifest != null && sha256.equals(manifest.originalSha256())) {
+            List<String> ev = new ArrayList<>(bytes.evidence());
+            ev.add(0, "manifest " + manifest.manifest() + " records this file's SHA-256 as the original (not patched)");
+            return new PatchedState(false, null, null, List.of(), ev);
+        }
+        return bytes;
+    }
+
+    /**
+     * Strings in loaded data that end with one of {@code shimPaths} (e.g. {@code $ORIGIN/nvml.so}) or,
+     * for the NVML shim's file name, any absolute path to it: the tool's replacements.
+     */
+    public static PatchedState fromBytes(ElfFile elf, Set<String> shimPaths) {
+        Set<String> needles = new LinkedHashSet<>(shimPaths);
+        needles.add("/nvml.so");
+        List<String> evidence = new ArrayList<>();
+        Set<String> paths = new LinkedHashSet<>();
+        Set<Long> seen = new java.util.HashSet<>();
+        for (String n : needles) {
+            byte[] needle = n.getBytes(StandardCharsets.ISO_8859_1);
+            DataScan.forEachAt(elf, needle, Set.of(), (b, i, fileOffset, region) -> {
+                if (evidence.size() >= 32) return;
+                int end = i + needle.length;
+                int start = i;
+                // Back over the path (and the tool's '/' padding) to the string's first byte.
+                while (start > 0 && i - start < 512 && isPathByte(b.get(start - 1))) start--;
+                String run = ascii(b, start, end);
+                // Packed Go strings: the previous string's bytes may precede the padding. A $ORIGIN
+                // path starts at the '/' run before its last $ORIGIN; an absolute one at its first '/'.
+                int dollar = run.lastIndexOf("$ORIGIN");
+                int from = dollar >= 0 ? dollar : run.indexOf('/');
+                if (from < 0) return;
+                while (dollar >= 0 && from > 0 && run.charAt(from - 1) == '/') from--;
+                String text = run.substring(from);
+                String bare = text.replaceFirst("^/+", "");
+                String path = bare.startsWith("$ORIGIN") ? bare : "/" + bare;
+                long offset = fileOffset - (i - start) + from;
+                if (!seen.add(offset)) return;
+                evidence.add(String.format("file offset 0x%x (%s): \"%s\"", offset, region, text));
+                paths.add(path);
+            });
+        }
+        if (evidence.isEmpty()) return NOT_PATCHED;
+        return new PatchedState(true, "bytes", null, new ArrayList<>(paths), evidence);
+    }
+
+    private static boolean isPathByte(byte c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.'
+                || c == '-' || c == '_' || c == '$' || c == '+';
+    }
+
+    private static String ascii(ByteBuffer b, int from, int to) {
+        StringBuilder s = new StringBuilder(to - from);
+        for (int i = from; i < to; i++) s.append((char) (b.get(i) & 0xff));
+        return s.toString();
+    }
+}
