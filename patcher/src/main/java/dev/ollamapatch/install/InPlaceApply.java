@@ -339,7 +339,8 @@ public final class InPlaceApply {
         return new ArrayList<>(all.values());
     }
 
-    static List<Manifest.SiteEntry> siteEntries(Plan plan) {
+    /** The manifest entries of a plan's retargeted sites (an image's new layer records them too). */
+    public static List<Manifest.SiteEntry> siteEntries(Plan plan) {
         return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
                 p.site().kind().label(), p.site().original(), p.replacementText())).toList();
     }
