@@ -15,6 +15,7 @@ import dev.ollamapatch.patch.Digests;
 import dev.ollamapatch.patch.FilePatcher;
 import dev.ollamapatch.patch.FileReport;
 import dev.ollamapatch.patch.LibraryTarget;
+import dev.ollamapatch.patch.OutputVerifier;
 import dev.ollamapatch.patch.PatchException;
 import dev.ollamapatch.patch.Plan;
 import dev.ollamapatch.patch.PlanOptions;
@@ -253,6 +254,9 @@ final class PlatformPatch {
                      var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE_NEW,
                              java.nio.file.StandardOpenOption.WRITE)) {
                     EditedCopy.CopyDigests d = EditedCopy.write(elf.bytes(), p.plan().edits(), ch);
+                    ch.force(true);
+                    // Read back: every byte is the input's except the planned ones (as for a file).
+                    OutputVerifier.verify(elf, f, p.plan().edits());
                     patchedSha.put(p, d.outputHex());
                     patchedFile.put(p, f);
                     manifests.computeIfAbsent(p.root(), r -> new ArrayList<>()).add(new Manifest.FileEntry(
