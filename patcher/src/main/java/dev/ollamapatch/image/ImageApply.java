@@ -76,6 +76,13 @@ public final class ImageApply {
         if (!scan) destination = checkOutput(o, kind);
         Path work = Files.createTempDirectory(destination == null
                 ? Path.of(System.getProperty("java.io.tmpdir")) : destination.getParent(), ".ollama-patch-image.");
+        // An output layout directory is made beside its place from the start: layers read to be stacked
+        // are copied into it as they stream past, so that no blob is read twice.
+        Path tempOut = null;
+        if (!scan && !o.dryRun() && kind == ImageKind.OCI_DIRECTORY) {
+            tempOut = Files.createTempDirectory(destination.getParent(), "." + destination.getFileName() + ".ollama-patch.");
+        }
+        BlobCopies copies = tempOut == null ? null : new BlobCopies(tempOut);
         try (ImageSource src = ImageSource.open(o.image(), kind)) {
             Input input = read(src, kind);
             List<Image> chosen = choose(input.images(), o.platform());
@@ -86,7 +93,7 @@ public final class ImageApply {
                 String label = o.image() + (several ? " (" + img.platform() + ")" : "") + ": ";
                 List<FileReport> mine = new ArrayList<>();
                 PlatformPatch.Options po = new PlatformPatch.Options(o.libs(), o.userShim(), o.force(), work,
-                        o.dryRun() ? "planned" : "patched", scan, o.tool());
+                        o.dryRun() ? "planned" : "patched", scan, o.tool(), copies);
                 PlatformPatch p = new PlatformPatch(src, img, po, several ? "(" + img.platform() + ") " : "", mine);
                 Path layerFile = o.dryRun() ? null : Files.createTempFile(work, "layer.", ".blob");
                 PlatformPatch.NewLayer layer;
@@ -119,13 +126,14 @@ public final class ImageApply {
                         + (chosen.size() == 1 ? "" : "s") + "; nothing written"));
             }
             Output out = assemble(input, rewrites, kind);
-            write(src, kind, input, out, destination, work);
+            write(src, kind, out, destination, tempOut, copies);
             return new ApplyOutcome(0, List.of(String.format("wrote %s (%s): %d file%s patched, %d shim%s added, "
                             + "in one new layer per image (%d image%s)", destination, kind.description(), patchedFiles,
                     patchedFiles == 1 ? "" : "s", shims, shims == 1 ? "" : "s", rewrites.size(),
                     rewrites.size() == 1 ? "" : "s")));
         } finally {
             deleteTree(work);
+            if (tempOut != null) deleteTree(tempOut);
         }
     }
 
@@ -306,17 +314,12 @@ public final class ImageApply {
         }
     }
 
-    private static void write(ImageSource src, ImageKind kind, Input input, Output out, Path destination, Path work)
-            throws IOException {
+    private static void write(ImageSource src, ImageKind kind, Output out, Path destination, Path tempOut,
+                              BlobCopies copies) throws IOException {
         if (kind == ImageKind.OCI_DIRECTORY) {
-            Path temp = Files.createTempDirectory(destination.getParent(), "." + destination.getFileName() + ".ollama-patch.");
-            try {
-                writeDirectory((ImageSource.Directory) src, out, temp);
-                Files.move(temp, destination, StandardCopyOption.ATOMIC_MOVE);
-                AtomicFiles.fsyncDirectory(destination.getParent());
-            } finally {
-                if (Files.exists(temp, LinkOption.NOFOLLOW_LINKS)) deleteTree(temp);
-            }
+            writeDirectory((ImageSource.Directory) src, out, tempOut, copies);
+            Files.move(tempOut, destination, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.fsyncDirectory(destination.getParent());
             return;
         }
         Path temp = AtomicFiles.createTemp(destination);
@@ -328,7 +331,8 @@ public final class ImageApply {
         }
     }
 
-    private static void writeDirectory(ImageSource.Directory src, Output out, Path temp) throws IOException {
+    private static void writeDirectory(ImageSource.Directory src, Output out, Path temp, BlobCopies copies)
+            throws IOException {
         for (String name : src.names()) {
             Path to = temp.resolve(name);
             if (name.endsWith("/")) {
@@ -338,7 +342,7 @@ public final class ImageApply {
             Files.createDirectories(to.getParent());
             if (out.replaced().containsKey(name)) {
                 Files.write(to, out.replaced().get(name));
-            } else {
+            } else if (!copies.done(name)) {
                 try (InputStream in = verifying(src, name); OutputStream o = Files.newOutputStream(to)) {
                     in.transferTo(o);
                     if (in instanceof Blobs.Verifying v) v.finish();

@@ -46,7 +46,7 @@ import java.util.TreeSet;
 final class PlatformPatch {
     /** The tool's choices for an image. */
     record Options(List<LibraryTarget> libs, Path userShim, boolean force, Path spoolDir, String status,
-                   boolean scan, String tool) {}
+                   boolean scan, String tool, BlobCopies copies) {}
 
     /** A file to patch: its merged-view names (the first is written, the others become hard links to it). */
     private record Patched(List<String> names, EntryHeader header, Path spool, Plan plan, ShimSource shim,
@@ -96,7 +96,13 @@ final class PlatformPatch {
         Image.Layer layer = image.layers().get(i);
         String where = label + layer.label();
         Blobs.Verifying blob = null;
-        try (InputStream stored = src.open(layer.member(), layer.label())) {
+        BlobCopies copies = options.copies();
+        BlobCopies.Tee tee = null;
+        InputStream opened = src.open(layer.member(), layer.label());
+        if (copies != null && layer.descriptor() != null && !copies.done(layer.member())) {
+            opened = tee = copies.tee(opened, layer.member());
+        }
+        try (InputStream stored = opened) {
             InputStream raw = stored;
             if (layer.descriptor() != null) raw = blob = new Blobs.Verifying(stored, layer.descriptor());
             MessageDigest diff = Digests.sha256();
@@ -115,6 +121,7 @@ final class PlatformPatch {
             try {
                 tar.transferTo(java.io.OutputStream.nullOutputStream());
                 if (blob != null) blob.finish();
+                if (tee != null) tee.complete();
             } catch (IOException e) {
                 throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
             }

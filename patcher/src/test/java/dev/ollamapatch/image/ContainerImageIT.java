@@ -223,6 +223,26 @@ class ContainerImageIT {
     }
 
     @Test
+    void docker25SaveTarballKeepsBothItsIndexes() throws Exception {
+        TestImages.Built image = TestImages.image("amd64", officialLike(TestImages.Compression.PLAIN));
+        Path dir = TestImages.ociDirectory(work.resolve("layout"), "fixture", List.of(image));
+        Path in = TestImages.ociTarball(dir, work.resolve("docker25.tar"),
+                TestImages.dockerManifestOfBlobs("ollama/ollama:fixture", image));
+        Path out = work.resolve("patched.tar");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode manifest = TestImages.JSON.readTree(member(out, "manifest.json"));
+        assertEquals(3, manifest.get(0).get("Layers").size());
+        // Read through manifest.json (docker-archive:) and through index.json (oci-archive:): the same image.
+        for (String transport : List.of("docker-archive:" + out, "oci-archive:" + out + ":fixture")) {
+            Path oci = work.resolve("as-oci-" + System.nanoTime());
+            exec(List.of("skopeo", "copy", "-q", transport, "oci:" + oci + ":t"));
+            Fixtures.Run run = Fixtures.run("x86_64", umociUnpack(oci, "t").resolve("usr/bin/ollama"), Map.of());
+            assertTrue(run.stdout().contains(STUB_DRIVER), transport + ": " + run);
+        }
+    }
+
+    @Test
     void eachPlatformOfAnIndexGetsItsOwnShimOrIsLeftWithPlatform() throws Exception {
         TestImages.Built amd64 = TestImages.image("amd64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
                 Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0)))));

@@ -188,6 +188,17 @@ final class TestImages {
         return p;
     }
 
+    /** manifest.json for Docker 25's docker save of {@code image}: blobs named blobs/sha256/HEX. */
+    static byte[] dockerManifestOfBlobs(String repoTag, Built image) throws IOException {
+        ArrayNode manifest = JSON.createArrayNode();
+        ObjectNode el = manifest.addObject();
+        el.put("Config", "blobs/sha256/" + sha256(image.config()).substring(7));
+        el.putArray("RepoTags").add(repoTag);
+        ArrayNode layers = el.putArray("Layers");
+        for (Layer l : image.layers()) layers.add("blobs/sha256/" + l.digest().substring(7));
+        return bytes(manifest);
+    }
+
     /** A docker save tarball (the pre-25 layout: {@code <id>/layer.tar}, {@code <hex>.json}) of one image; layers must be plain. */
     static Path dockerArchive(Path out, String repoTag, Built image) throws IOException {
         List<Object[]> members = new ArrayList<>();
@@ -214,7 +225,16 @@ final class TestImages {
 
     /** A tarball of an OCI layout directory, as {@code skopeo copy ... oci-archive:} writes one. */
     static Path ociTarball(Path dir, Path out) throws IOException {
+        return ociTarball(dir, out, null);
+    }
+
+    /**
+     * With {@code dockerManifest}: Docker 25's {@code docker save}, an OCI layout plus a manifest.json
+     * whose Config and Layers name the same blobs.
+     */
+    static Path ociTarball(Path dir, Path out, byte[] dockerManifest) throws IOException {
         List<Object[]> members = new ArrayList<>();
+        if (dockerManifest != null) members.add(new Object[]{"manifest.json", dockerManifest});
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : s.sorted().toList()) {
                 if (p.equals(dir)) continue;
