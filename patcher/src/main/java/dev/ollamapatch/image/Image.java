@@ -108,12 +108,19 @@ record Image(String platform, Blobs.Descriptor manifestDescriptor, ObjectNode ma
     /** The config with the new layer's diff_id and a history entry naming the tool. */
     ObjectNode patchedConfig(String diffId, String createdBy, String comment) {
         ObjectNode c = config.deepCopy();
-        ((ArrayNode) c.with("rootfs").withArray("diff_ids")).add(diffId);
+        ArrayNode ids = (ArrayNode) c.with("rootfs").withArray("diff_ids");
+        int before = ids.size();
+        ids.add(diffId);
         ObjectNode h = Blobs.JSON.createObjectNode();
         h.put("created_by", createdBy);
         h.put("comment", comment);
         if (c.has("history") && !c.get("history").isArray()) c.remove("history");
-        c.withArray("history").add(h);
+        ArrayNode history = c.withArray("history");
+        if (history.isEmpty()) {
+            // Docker pairs history entries that are not empty_layer with layers: one (empty) entry for each.
+            for (int i = 0; i < before; i++) history.addObject();
+        }
+        history.add(h);
         return c;
     }
 

@@ -90,6 +90,10 @@ final class MergedView implements AutoCloseable {
                 upper.put(name, node(layer, name, h, in, upper, entry));
             }
         } catch (ArchiveReadException e) {
+            // A blob that fails its digest is reported as such, not as the tar entry being read when it ended.
+            for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+                if (c instanceof PatchException p) throw p;
+            }
             throw new PatchException(PatchException.Kind.INVALID_INPUT, where + ": corrupt layer: " + e.getMessage(), e);
         }
         for (String d : opaque) descendants(d).clear();

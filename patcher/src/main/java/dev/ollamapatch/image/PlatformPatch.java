@@ -91,45 +91,46 @@ final class PlatformPatch {
         }
     }
 
-    /** Stacks layer {@code i}, checking its blob's digest and its diff_id as it streams past. */
+    /**
+     * Stacks layer {@code i}, checking its blob's digest and its diff_id as it streams past. Three
+     * stages overlap on their own threads: reading the blob (hashing it, and copying it into an output
+     * layout), decompressing it, and parsing the tar (hashing it, spooling Ollama's files).
+     */
     private void stack(MergedView view, int i) throws IOException {
         Image.Layer layer = image.layers().get(i);
         String where = label + layer.label();
-        Blobs.Verifying blob = null;
         BlobCopies copies = options.copies();
-        BlobCopies.Tee tee = null;
         InputStream opened = src.open(layer.member(), layer.label());
-        if (copies != null && layer.descriptor() != null && !copies.done(layer.member())) {
-            opened = tee = copies.tee(opened, layer.member());
-        }
-        try (InputStream stored = opened) {
-            InputStream raw = stored;
-            if (layer.descriptor() != null) raw = blob = new Blobs.Verifying(stored, layer.descriptor());
-            MessageDigest diff = Digests.sha256();
-            InputStream tar;
-            try {
-                tar = new DigestInputStream(layer.format().decompress(raw), diff) {
-                    @Override public boolean markSupported() {
-                        return false; // each byte is hashed once
-                    }
-                };
-            } catch (IOException | RuntimeException e) {
-                if (e instanceof PatchException p) throw p;
-                throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
-            }
-            view.apply(i, unclosed(tar), ArchiveFormat.TAR, where);
-            try {
-                tar.transferTo(java.io.OutputStream.nullOutputStream());
+        BlobCopies.Tee tee = copies != null && layer.descriptor() != null && !copies.done(layer.member())
+                ? copies.tee(opened, layer.member()) : null;
+        InputStream first = tee != null ? tee : opened;
+        Blobs.Verifying blob = layer.descriptor() != null ? new Blobs.Verifying(first, layer.descriptor()) : null;
+        InputStream stored = blob != null ? blob : first;
+        Pipe compressed = Pipe.start("ollama-patch read " + layer.label(), out -> {
+            try (InputStream s = stored) {
+                s.transferTo(out);
                 if (blob != null) blob.finish();
                 if (tee != null) tee.complete();
-            } catch (IOException e) {
-                throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
             }
-            String actual = "sha256:" + Blobs.hex(diff.digest());
-            if (!actual.equals(layer.diffId())) {
-                throw Blobs.invalid(where + ": diff_id mismatch (config says " + layer.diffId() + ", content is "
-                        + actual + ")");
-            }
+        });
+        InputStream plain = layer.format() == ArchiveFormat.TAR ? compressed
+                : Pipe.start("ollama-patch decompress " + layer.label(), out -> {
+                    try (InputStream d = layer.format().decompress(compressed)) {
+                        d.transferTo(out);
+                    }
+                });
+        MessageDigest diff = Digests.sha256();
+        try (InputStream c = compressed; InputStream p = plain) {
+            InputStream tar = new DigestInputStream(p, diff);
+            view.apply(i, unclosed(tar), ArchiveFormat.TAR, where);
+            tar.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (IOException e) {
+            throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
+        }
+        String actual = "sha256:" + Blobs.hex(diff.digest());
+        if (!actual.equals(layer.diffId())) {
+            throw Blobs.invalid(where + ": diff_id mismatch (config says " + layer.diffId() + ", content is "
+                    + actual + ")");
         }
     }
 
