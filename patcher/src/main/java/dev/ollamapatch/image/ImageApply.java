@@ -93,7 +93,8 @@ public final class ImageApply {
                 String label = o.image() + (several ? " (" + img.platform() + ")" : "") + ": ";
                 List<FileReport> mine = new ArrayList<>();
                 PlatformPatch.Options po = new PlatformPatch.Options(o.libs(), o.userShim(), o.force(), work,
-                        o.dryRun() ? "planned" : "patched", scan, o.tool(), copies);
+                        o.dryRun() ? "planned" : "patched", scan, o.tool(), copies,
+                        destination == null ? null : destination.toString());
                 PlatformPatch p = new PlatformPatch(src, img, po, several ? "(" + img.platform() + ") " : "", mine);
                 Path layerFile = o.dryRun() ? null : Files.createTempFile(work, "layer.", ".blob");
                 PlatformPatch.NewLayer layer;

@@ -46,7 +46,7 @@ import java.util.TreeSet;
 final class PlatformPatch {
     /** The tool's choices for an image. */
     record Options(List<LibraryTarget> libs, Path userShim, boolean force, Path spoolDir, String status,
-                   boolean scan, String tool, BlobCopies copies) {}
+                   boolean scan, String tool, BlobCopies copies, String output) {}
 
     /** A file to patch: its merged-view names (the first is written, the others become hard links to it). */
     private record Patched(List<String> names, EntryHeader header, Path spool, Plan plan, ShimSource shim,
@@ -319,7 +319,7 @@ final class PlatformPatch {
         for (int i = 0; i < reports.size(); i++) {
             FileReport r = reports.get(i);
             if (r.path().equals(name) && r.plan() == p.plan()) {
-                reports.set(i, new FileReport(r.path(), d.inputHex(), r.plan(), "/" + p.names().get(0),
+                reports.set(i, new FileReport(r.path(), d.inputHex(), r.plan(), options.output(),
                         d.outputHex(), r.status(), r.shim()));
             }
         }

@@ -114,6 +114,10 @@ class ContainerImageIT {
         List<String> patched = new ArrayList<>();
         report.get("files").forEach(f -> patched.add(f.get("path").asText() + " " + f.get("status").asText()));
         assertEquals(List.of("/usr/bin/ollama patched", "/usr/lib/ollama/libggml-base.so patched"), patched);
+        report.get("files").forEach(f -> {
+            assertEquals(in.toString(), f.get("archive").asText());
+            assertEquals(out.toAbsolutePath().toString(), f.get("output").asText());
+        });
 
         // Every input blob is in the output, byte for byte; the old index is replaced.
         try (Stream<Path> s = Files.list(in.resolve("blobs/sha256"))) {
