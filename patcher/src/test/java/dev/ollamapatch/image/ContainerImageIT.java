@@ -287,6 +287,22 @@ class ContainerImageIT {
     }
 
     @Test
+    void aFileWhereTheShimGoesIsReplacedOnlyWithForce() throws Exception {
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0),
+                        Entry.text("usr/bin/nvml.so", "someone else's file\n")))))));
+        Cli.Result refused = Cli.run("apply", in, "-o", work.resolve("out"), "--shim", Fixtures.stub("x86_64"));
+        assertEquals(5, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("/usr/bin/nvml.so: the image already has a file where the shim goes"),
+                refused.toString());
+        assertFalse(Files.exists(work.resolve("out")));
+        Cli.Result forced = Cli.run("apply", in, "-o", work.resolve("out"), "--shim", Fixtures.stub("x86_64"), "--force");
+        assertEquals(0, forced.exit(), forced.toString());
+        Fixtures.Run run = Fixtures.run("x86_64", umociUnpack(work.resolve("out"), "v1").resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    @Test
     void anImageWithoutOllamaHasNothingToPatch() throws Exception {
         Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
                 TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.file("usr/bin/tool", x86("gen-c"), 0755, 0, 0)))))));
