@@ -192,7 +192,7 @@ final class PlatformPatch {
                     }
                 }
             }
-            patched.add(new Patched(all, node.header(), spool, plan, nvml ? shim : null, root, check,
+            patched.add(new Patched(all, node.inode().header, spool, plan, nvml ? shim : null, root, check,
                     node.inode().layer));
             reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, options.status(), check));
         } catch (ElfFormatException e) {

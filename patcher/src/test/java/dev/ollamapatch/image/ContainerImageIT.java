@@ -303,6 +303,23 @@ class ContainerImageIT {
     }
 
     @Test
+    void usageErrorsWriteNothing() throws Exception {
+        Path in = goodLayout();
+        Cli.Result noOut = Cli.run("apply", in);
+        assertEquals(2, noOut.exit(), noOut.toString());
+        assertTrue(noOut.err().contains("give the output image with -o OUT"), noOut.toString());
+        Path taken = Files.createDirectory(work.resolve("taken"));
+        Cli.Result exists = Cli.run("apply", in, "-o", taken);
+        assertEquals(2, exists.exit(), exists.toString());
+        Cli.Result platform = Cli.run("apply", in, "-o", work.resolve("out"), "--platform", "linux/s390x");
+        assertEquals(2, platform.exit(), platform.toString());
+        assertTrue(platform.err().contains("--platform linux/s390x: the image has linux/amd64"), platform.toString());
+        try (Stream<Path> s = Files.list(work)) {
+            assertEquals(List.of("in", "taken"), s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+    }
+
+    @Test
     void anImageWithoutOllamaHasNothingToPatch() throws Exception {
         Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
                 TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.file("usr/bin/tool", x86("gen-c"), 0755, 0, 0)))))));
