@@ -10,6 +10,8 @@ import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -191,10 +193,12 @@ class ContainerImageIT {
         assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
     }
 
-    @Test
-    void dockerSaveTarballStaysADockerSaveTarball() throws Exception {
+    /** docker save writes plain layer.tar members; other producers gzip them (told apart by their first bytes). */
+    @ParameterizedTest
+    @EnumSource(value = TestImages.Compression.class, names = {"PLAIN", "GZIP"})
+    void dockerSaveTarballStaysADockerSaveTarball(TestImages.Compression layers) throws Exception {
         Path in = TestImages.dockerArchive(work.resolve("ollama.tar"), "ollama/ollama:fixture",
-                TestImages.image("amd64", officialLike(TestImages.Compression.PLAIN)));
+                TestImages.image("amd64", officialLike(layers, layers)));
         Path out = work.resolve("patched.tar");
         Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, r.exit(), r.toString());
