@@ -78,11 +78,18 @@ public final class ImageApply {
                 ? Path.of(System.getProperty("java.io.tmpdir")) : destination.getParent(), ".ollama-patch-image.");
         // An output layout directory is made beside its place from the start: layers read to be stacked
         // are copied into it as they stream past, so that no blob is read twice.
+        // An output tarball is written from the start, and its layers go in as they are read.
         Path tempOut = null;
+        TarWriter tarOut = null;
+        BlobCopies copies = null;
         if (!scan && !o.dryRun() && kind == ImageKind.OCI_DIRECTORY) {
             tempOut = Files.createTempDirectory(destination.getParent(), "." + destination.getFileName() + ".ollama-patch.");
+            copies = BlobCopies.into(tempOut);
+        } else if (!scan && !o.dryRun()) {
+            tempOut = AtomicFiles.createTemp(destination);
+            tarOut = TarWriter.create(tempOut, ArchiveFormat.TAR);
+            copies = BlobCopies.into(tarOut);
         }
-        BlobCopies copies = tempOut == null ? null : new BlobCopies(tempOut);
         try (ImageSource src = ImageSource.open(o.image(), kind)) {
             Input input = read(src, kind);
             List<Image> chosen = choose(input.images(), o.platform());
@@ -127,12 +134,13 @@ public final class ImageApply {
                         + (chosen.size() == 1 ? "" : "s") + "; nothing written"));
             }
             Output out = assemble(input, rewrites, kind);
-            write(src, kind, out, destination, tempOut, copies);
+            write(src, kind, out, destination, tempOut, copies, tarOut);
             return new ApplyOutcome(0, List.of(String.format("wrote %s (%s): %d file%s patched, %d shim%s added, "
                             + "in one new layer per image (%d image%s)", destination, kind.description(), patchedFiles,
                     patchedFiles == 1 ? "" : "s", shims, shims == 1 ? "" : "s", rewrites.size(),
                     rewrites.size() == 1 ? "" : "s")));
         } finally {
+            if (tarOut != null) tarOut.close();
             deleteTree(work);
             if (tempOut != null) deleteTree(tempOut);
         }
@@ -316,20 +324,16 @@ public final class ImageApply {
     }
 
     private static void write(ImageSource src, ImageKind kind, Output out, Path destination, Path tempOut,
-                              BlobCopies copies) throws IOException {
+                              BlobCopies copies, TarWriter tarOut) throws IOException {
         if (kind == ImageKind.OCI_DIRECTORY) {
             writeDirectory((ImageSource.Directory) src, out, tempOut, copies);
             Files.move(tempOut, destination, StandardCopyOption.ATOMIC_MOVE);
             AtomicFiles.fsyncDirectory(destination.getParent());
             return;
         }
-        Path temp = AtomicFiles.createTemp(destination);
-        try {
-            writeTarball(src, out, temp);
-            AtomicFiles.commit(temp, destination);
-        } finally {
-            Files.deleteIfExists(temp);
-        }
+        writeTarball(src, out, tarOut, copies);
+        tarOut.finish();
+        AtomicFiles.commit(tempOut, destination);
     }
 
     private static void writeDirectory(ImageSource.Directory src, Output out, Path temp, BlobCopies copies)
@@ -371,14 +375,15 @@ public final class ImageApply {
         return in;
     }
 
-    private static void writeTarball(ImageSource src, Output out, Path temp) throws IOException {
+    /** The rest of the output tarball: every input member not copied yet, then the new ones. */
+    private static void writeTarball(ImageSource src, Output out, TarWriter w, BlobCopies copies) throws IOException {
         EntryHeader last = null;
         try (TarReader in = TarReader.open(new BufferedInputStream(Files.newInputStream(src.path), 1 << 16),
-                ArchiveFormat.TAR);
-             TarWriter w = TarWriter.create(temp, ArchiveFormat.TAR)) {
+                ArchiveFormat.TAR)) {
             for (EntryHeader h = in.next(); h != null; h = in.next()) {
                 String key = Names.key(h.name());
                 last = h;
+                if (h.isRegular() && copies.done(key)) continue; // went in as its layer was read
                 byte[] replacement = out.replaced().get(key);
                 if (replacement != null && h.isRegular()) {
                     w.begin(withSize(h, replacement.length));
@@ -403,7 +408,6 @@ public final class ImageApply {
                 else Files.copy((Path) e.getValue(), w.out());
                 w.end();
             }
-            w.finish();
         } catch (ArchiveReadException e) {
             throw Blobs.invalid(src.path + ": " + e.getMessage());
         }

@@ -41,6 +41,16 @@ abstract class ImageSource implements AutoCloseable {
 
     abstract long size(String name) throws IOException;
 
+    /** The member a name leads to (a docker save links a repeated layer.tar to the first one). */
+    String resolve(String name) {
+        return Names.key(name);
+    }
+
+    /** The member's header in an input tarball; null for a directory. */
+    dev.ollamapatch.archive.EntryHeader header(String name) {
+        return null;
+    }
+
     /** Every member name, in the order the input holds them (directories first for a directory). */
     abstract List<String> names() throws IOException;
 
@@ -79,9 +89,6 @@ abstract class ImageSource implements AutoCloseable {
             }
         }
 
-        Path resolve(String name) {
-            return file(name);
-        }
     }
 
     /** A plain tar of an OCI layout or a docker save: members read by offset. */
@@ -127,6 +134,16 @@ abstract class ImageSource implements AutoCloseable {
             TarArchiveEntry e = entry(name, what);
             if (e == null) throw missing(what);
             return new BufferedInputStream(tar.getInputStream(e), BUFFER);
+        }
+
+        @Override String resolve(String name) {
+            TarArchiveEntry e = entry(name, name);
+            return e == null ? Names.key(name) : Names.key(e.getName());
+        }
+
+        @Override dev.ollamapatch.archive.EntryHeader header(String name) {
+            TarArchiveEntry e = entry(name, name);
+            return e == null ? null : dev.ollamapatch.archive.EntryHeader.of(e);
         }
 
         @Override long size(String name) {

@@ -101,8 +101,9 @@ final class PlatformPatch {
         String where = label + layer.label();
         BlobCopies copies = options.copies();
         InputStream opened = src.open(layer.member(), layer.label());
-        BlobCopies.Tee tee = copies != null && layer.descriptor() != null && !copies.done(layer.member())
-                ? copies.tee(opened, layer.member()) : null;
+        String member = src.resolve(layer.member());
+        BlobCopies.Tee tee = copies != null && !copies.done(member)
+                ? copies.tee(opened, member, src.header(layer.member())) : null;
         InputStream first = tee != null ? tee : opened;
         Blobs.Verifying blob = layer.descriptor() != null ? new Blobs.Verifying(first, layer.descriptor()) : null;
         InputStream stored = blob != null ? blob : first;
@@ -117,6 +118,9 @@ final class PlatformPatch {
                 : Pipe.start("ollama-patch decompress " + layer.label(), out -> {
                     try (InputStream d = layer.format().decompress(compressed)) {
                         d.transferTo(out);
+                        // To the blob's end, whatever the decompressor leaves: the first stage checks
+                        // the digest there and completes its copy.
+                        compressed.transferTo(java.io.OutputStream.nullOutputStream());
                     }
                 });
         MessageDigest diff = Digests.sha256();

@@ -205,6 +205,7 @@ class ContainerImageIT {
         JsonNode manifest = TestImages.JSON.readTree(member(out, "manifest.json"));
         assertEquals(3, manifest.get(0).get("Layers").size());
         assertEquals("ollama/ollama:fixture", manifest.get(0).get("RepoTags").get(0).asText());
+        assertEquals(memberNames(in).size() + 2, memberNames(out).size(), "every member once, plus layer and config");
 
         // skopeo reads it as docker-archive (checking each layer against the config's diff_ids).
         Path oci = work.resolve("as-oci");
@@ -223,6 +224,7 @@ class ContainerImageIT {
         Path out = work.resolve("patched-oci.tar");
         Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, r.exit(), r.toString());
+        assertEquals(memberNames(in).size() + 3, memberNames(out).size(), "every member once, plus layer, config, manifest");
         Path oci = work.resolve("as-oci");
         exec(List.of("skopeo", "copy", "-q", "oci-archive:" + out + ":v1", "oci:" + oci + ":v1"));
         Path rootfs = umociUnpack(oci, "v1");
@@ -352,6 +354,25 @@ class ContainerImageIT {
     }
 
     @Test
+    void aDockerSaveWhoseLayerDoesNotMatchItsDiffIdWritesNothing() throws Exception {
+        TestImages.Built image = TestImages.image("amd64", officialLike(TestImages.Compression.PLAIN));
+        TestImages.Layer l = image.layers().get(1);
+        byte[] changed = l.blob().clone();
+        changed[4 * 512] ^= 0x01; // etc/motd's first byte (after three headers and its own): still a tar, another hash
+        TestImages.Built bad = new TestImages.Built(image.config(), image.manifest(),
+                List.of(image.layers().get(0), new TestImages.Layer(changed, l.diffId(), l.mediaType())), "amd64");
+        Path in = TestImages.dockerArchive(work.resolve("in.tar"), "ollama/ollama:fixture", bad);
+        Path out = work.resolve("out.tar");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(4, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), r.toString());
+        assertTrue(r.err().contains("layer " + l.diffId().substring(7) + "/layer.tar: diff_id mismatch"), r.toString());
+        try (Stream<Path> s = Files.list(work)) {
+            assertEquals(List.of("in.tar"), s.map(p -> p.getFileName().toString()).toList(), "nothing written");
+        }
+    }
+
+    @Test
     void aMissingBlobIsNamed() throws Exception {
         Path in = goodLayout();
         String digest = manifestOf(in, 0).get("layers").get(1).get("digest").asText();
@@ -419,6 +440,15 @@ class ContainerImageIT {
             for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) out.add(e);
         }
         return out;
+    }
+
+    private static List<String> memberNames(Path tarball) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (TarArchiveInputStream tar = new TarArchiveInputStream(Files.newInputStream(tarball))) {
+            for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) names.add(e.getName());
+        }
+        assertEquals(names.size(), new java.util.HashSet<>(names).size(), "duplicate members: " + names);
+        return names;
     }
 
     private static byte[] member(Path tarball, String name) throws IOException {
