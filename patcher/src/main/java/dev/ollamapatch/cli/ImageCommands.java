@@ -1,8 +1,8 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.image.ImageApply;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -22,16 +22,10 @@ final class ImageCommands {
         ImageApply.Options o = new ImageApply.Options(c.target, c.output, c.libraries.targets(c.shimPath), c.shim,
                 c.dryRun, c.force, c.image.platform, Version.tool());
         ImageApply.Reports reports = new ImageApply.Reports();
-        ApplyOutcome outcome;
-        try {
-            outcome = ImageApply.run(o, reports);
-        } catch (PatchException e) {
-            if (e.kind() == PatchException.Kind.REFUSED && !reports.files().isEmpty()) emit(c, out, err, reports);
-            throw e;
-        }
+        ApplyOutcome outcome = ImageApply.run(o, reports);
         if (!reports.files().isEmpty()) emit(c, out, err, reports);
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
-        return outcome.exitCode();
+        return ExitCodes.of(outcome.ending());
     }
 
     private static void emit(ApplyCommand c, PrintWriter out, PrintWriter err, ImageApply.Reports r) throws IOException {

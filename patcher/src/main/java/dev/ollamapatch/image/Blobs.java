@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.FilterInputStream;
 import java.io.IOException;

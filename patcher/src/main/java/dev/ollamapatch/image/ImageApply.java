@@ -8,12 +8,13 @@ import dev.ollamapatch.archive.ArchiveReadException;
 import dev.ollamapatch.archive.EntryHeader;
 import dev.ollamapatch.archive.TarReader;
 import dev.ollamapatch.archive.TarWriter;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.BufferedInputStream;
@@ -96,23 +97,28 @@ public final class ImageApply {
             boolean several = chosen.size() > 1;
             Map<Image, Rewrite> rewrites = new HashMap<>();
             int patchedFiles = 0, already = 0, shims = 0;
+            String refusal = null;
             for (Image img : chosen) {
                 String label = o.image() + (several ? " (" + img.platform() + ")" : "") + ": ";
                 List<FileReport> mine = new ArrayList<>();
                 PlatformPatch.Options po = new PlatformPatch.Options(o.libs(), o.userShim(), o.force(), work,
-                        o.dryRun() ? "planned" : "patched", scan, o.tool(), copies,
+                        o.dryRun() ? Status.PLANNED : Status.PATCHED, scan, o.tool(), copies,
                         destination == null ? null : destination.toString());
                 PlatformPatch p = new PlatformPatch(src, img, po, several ? "(" + img.platform() + ") " : "", mine);
                 Path layerFile = o.dryRun() ? null : Files.createTempFile(work, "layer.", ".blob");
                 PlatformPatch.NewLayer layer;
                 try {
                     layer = p.run(layerFile, kind == ImageKind.DOCKER_ARCHIVE);
+                } catch (PlatformPatch.Refusal r) {
+                    refusal = r.getMessage();
+                    layer = null;
                 } finally {
                     for (FileReport r : mine) {
                         reports.files().add(r);
                         reports.where().add(o.image() + (several ? " (" + img.platform() + ")" : ""));
                     }
                 }
+                if (refusal != null) return ApplyOutcome.refused(refusal, reports.files());
                 patchedFiles += p.patchedCount();
                 already += p.already;
                 if (layer != null) {
@@ -126,19 +132,21 @@ public final class ImageApply {
             if (patchedFiles == 0) {
                 String what = already > 0 ? "already patched (its Ollama names the shim); nothing to do"
                         : "nothing to patch: no Ollama file in the image names " + LibraryTarget.NVML.name();
-                return new ApplyOutcome(already > 0 ? 0 : 3, List.of(o.image() + ": " + what + "; nothing written"));
+                List<String> line = List.of(o.image() + ": " + what + "; nothing written");
+                return already > 0 ? ApplyOutcome.done(line, reports.files())
+                        : ApplyOutcome.nothingToPatch(line, reports.files());
             }
             if (o.dryRun()) {
-                return new ApplyOutcome(0, List.of(o.image() + ": dry run: " + patchedFiles + " file"
+                return ApplyOutcome.done(List.of(o.image() + ": dry run: " + patchedFiles + " file"
                         + (patchedFiles == 1 ? "" : "s") + " would be patched in " + chosen.size() + " image"
-                        + (chosen.size() == 1 ? "" : "s") + "; nothing written"));
+                        + (chosen.size() == 1 ? "" : "s") + "; nothing written"), reports.files());
             }
             Output out = assemble(input, rewrites, kind);
             write(src, kind, out, destination, tempOut, copies, tarOut);
-            return new ApplyOutcome(0, List.of(String.format("wrote %s (%s): %d file%s patched, %d shim%s added, "
+            return ApplyOutcome.done(List.of(String.format("wrote %s (%s): %d file%s patched, %d shim%s added, "
                             + "in one new layer per image (%d image%s)", destination, kind.description(), patchedFiles,
                     patchedFiles == 1 ? "" : "s", shims, shims == 1 ? "" : "s", rewrites.size(),
-                    rewrites.size() == 1 ? "" : "s")));
+                    rewrites.size() == 1 ? "" : "s")), reports.files());
         } finally {
             if (tarOut != null) tarOut.close();
             deleteTree(work);

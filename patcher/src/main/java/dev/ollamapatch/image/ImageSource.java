@@ -1,6 +1,6 @@
 package dev.ollamapatch.image;
 
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarFile;
 

@@ -4,7 +4,7 @@ import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.archive.ArchiveReadException;
 import dev.ollamapatch.archive.EntryHeader;
 import dev.ollamapatch.archive.TarReader;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.IOException;

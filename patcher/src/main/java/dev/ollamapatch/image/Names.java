@@ -1,6 +1,6 @@
 package dev.ollamapatch.image;
 
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 
 import java.util.ArrayDeque;
 import java.util.Deque;

@@ -1,7 +1,6 @@
 package dev.ollamapatch.image;
 
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.install.Targets;
 
 import java.util.Map;
 import java.util.TreeMap;
@@ -45,7 +44,7 @@ final class OllamaFiles {
         MergedView.Node n = view.get(real);
         if (!n.inode().peeked && n.header().size() >= 4) {
             // Only names with an "ollama" component are read closely in the one pass over the layers.
-            throw new PatchException(PatchException.Kind.REFUSED, "/" + real + " belongs to the Ollama install at /"
+            throw new PlatformPatch.Refusal("/" + real + " belongs to the Ollama install at /"
                     + root + " through a symbolic link to a place without \"ollama\" in its path, which the tool "
                     + "does not read; patch that image by hand");
         }

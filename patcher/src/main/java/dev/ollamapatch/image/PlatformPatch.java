@@ -10,18 +10,20 @@ import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.Manifest;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.OutputVerifier;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.plan.AlreadyPatched;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.io.OutputVerifier;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.decide.ShimSource;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.FilterInputStream;
@@ -45,7 +47,7 @@ import java.util.TreeSet;
  */
 final class PlatformPatch {
     /** The tool's choices for an image. */
-    record Options(List<LibraryTarget> libs, Path userShim, boolean force, Path spoolDir, String status,
+    record Options(List<LibraryTarget> libs, Path userShim, boolean force, Path spoolDir, Status status,
                    boolean scan, String tool, BlobCopies copies, String output) {}
 
     /** A file to patch: its merged-view names (the first is written, the others become hard links to it). */
@@ -152,56 +154,54 @@ final class PlatformPatch {
         String name = "/" + key;
         List<LibraryTarget> libs = options.libs();
         try (ElfFile elf = ElfFile.open(spool)) {
-            Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, "/" + Names.parent(key)));
-            boolean names = plan.hasWork() || plan.isRefused();
+            Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key)),
+                    options.scan() ? null : this::shimFor, true));
+            String sha = Digests.sha256(elf.bytes());
             if (options.scan()) {
-                if (names) reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "found"));
+                if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
                 return;
             }
-            if (plan.isRefused()) {
-                reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused"));
-                PlannedSite first = plan.refused().get(0);
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", label, name,
-                        first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+            if (d instanceof Decision.Refused r) {
+                reports.add(r.report(name, sha, false));
+                throw new Refusal(label + name + ": " + r.reason() + "; nothing written");
             }
-            if (!plan.hasWork()) {
-                if (AlreadyPatched.holds(elf, libs)) {
-                    already++;
-                    reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "already-patched"));
-                }
+            if (d instanceof Decision.AlreadyPatched) {
+                already++;
+                reports.add(d.report(name, sha, false));
                 return;
             }
-            ShimSource shim = shimFor(elf);
-            ShimCheck.Result check = shim.checkAgainst(elf);
-            if (!check.ok()) {
-                reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused", check));
-                throw new PatchException(PatchException.Kind.REFUSED, label + name + ": the shim cannot serve it: "
-                        + String.join("; ", check.problems()) + "; nothing written");
-            }
+            if (!(d instanceof Decision.Planned planned)) return; // names no library: not reported, as in a scan
+            Plan plan = planned.plan();
+            ShimSource shim = planned.shim();
             // Every name of this content: a hard link elsewhere must stay the same file.
             List<String> all = new ArrayList<>();
             for (Map.Entry<String, MergedView.Node> e : view.all().entrySet()) {
                 if (e.getValue().inode() == node.inode()) all.add(e.getKey());
             }
-            boolean nvml = plan.retargeted().stream()
-                    .anyMatch(p -> p.site().library().name().equals(LibraryTarget.NVML.name()));
+            boolean nvml = plan.retargets(LibraryTarget.NVML);
             if (nvml) {
                 for (String n : all) {
                     String shimKey = Names.key(EntryNames.shimEntry(n, libs.get(0).defaultPath()));
                     MergedView.Node there = view.get(shimKey);
                     if (there != null && !options.force() && !sameShim(there, shim)) {
-                        throw new PatchException(PatchException.Kind.REFUSED, label + "/" + shimKey
-                                + ": the image already has a file where the shim goes; --force replaces it; nothing written");
+                        throw new Refusal(label + "/" + shimKey + ": the image already has a file where the shim goes; "
+                                + "--force replaces it; nothing written");
                     }
                 }
             }
-            patched.add(new Patched(all, node.inode().header, spool, plan, nvml ? shim : null, root, check,
-                    node.inode().layer));
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, options.status(), check));
+            patched.add(new Patched(all, node.inode().header, spool, plan, nvml ? shim : null, root,
+                    planned.shimCheck(), node.inode().layer));
+            reports.add(new FileReport(name, sha, plan, null, null, options.status(), planned.shimCheck()));
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, label + name + ": ELF: " + e.getMessage()
                     + "; nothing written", e);
+        }
+    }
+
+    /** Refused for safety: the apply ends with this line and the reports so far. */
+    static final class Refusal extends RuntimeException {
+        Refusal(String line) {
+            super(line, null, false, false);
         }
     }
 

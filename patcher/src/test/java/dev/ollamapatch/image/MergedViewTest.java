@@ -1,7 +1,7 @@
 package dev.ollamapatch.image;
 
 import dev.ollamapatch.archive.ArchiveFormat;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
