@@ -63,7 +63,8 @@ public final class ImageApply {
 
     public static void scan(Path image, List<LibraryTarget> libs, String platform, Reports reports) throws IOException {
         Options o = new Options(image, null, libs, null, true, false, platform, "");
-        run(o, reports, true);
+        ApplyOutcome refused = run(o, reports, true);
+        if (refused != null) throw new PatchException(PatchException.Kind.REFUSED, refused.messages().get(0));
     }
 
     public static ApplyOutcome run(Options o, Reports reports) throws IOException {
