@@ -64,6 +64,7 @@ final class PlatformPatch {
     private final List<FileReport> reports;
     private final Map<String, ShimSource> shims = new HashMap<>();
     private final List<Patched> patched = new ArrayList<>();
+    private final java.util.Set<MergedView.Inode> decided = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     int already;
 
     PlatformPatch(ImageSource src, Image image, Options options, String label, List<FileReport> reports) {
@@ -150,7 +151,8 @@ final class PlatformPatch {
         MergedView.Node node = view.get(key);
         Path spool = node.inode().spool;
         if (spool == null) return; // not an ELF file
-        for (Patched p : patched) if (p.names().contains(key)) return; // a hard link already decided
+        // Once per content: a file reached from two installs (a symbolic link) or by a hard link.
+        if (!decided.add(node.inode())) return;
         String name = "/" + key;
         List<LibraryTarget> libs = options.libs();
         try (ElfFile elf = ElfFile.open(spool)) {

@@ -200,6 +200,11 @@ class ContainerImageIT {
         Path in = TestImages.dockerArchive(work.resolve("ollama.tar"), "ollama/ollama:fixture",
                 TestImages.image("amd64", officialLike(layers, layers)));
         Path out = work.resolve("patched.tar");
+        Cli.Result scan = Cli.run("scan", in, "--json");
+        assertEquals(0, scan.exit(), scan.toString());
+        List<String> found = new ArrayList<>();
+        TestImages.JSON.readTree(scan.out()).get("files").forEach(f -> found.add(f.get("path").asText()));
+        assertEquals(List.of("/usr/bin/ollama", "/usr/lib/ollama/libggml-base.so"), found);
         Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, r.exit(), r.toString());
         JsonNode manifest = TestImages.JSON.readTree(member(out, "manifest.json"));
