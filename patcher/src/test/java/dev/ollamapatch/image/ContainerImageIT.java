@@ -229,6 +229,9 @@ class ContainerImageIT {
         Path out = work.resolve("patched-oci.tar");
         Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
         assertEquals(0, r.exit(), r.toString());
+        Path again = work.resolve("again-oci.tar");
+        assertEquals(0, Cli.run("apply", in, "-o", again, "--shim", Fixtures.stub("x86_64")).exit());
+        assertEquals(TestFiles.sha256(out), TestFiles.sha256(again), "the same input gives the same bytes");
         assertEquals(memberNames(in).size() + 3, memberNames(out).size(), "every member once, plus layer, config, manifest");
         Path oci = work.resolve("as-oci");
         exec(List.of("skopeo", "copy", "-q", "oci-archive:" + out + ":v1", "oci:" + oci + ":v1"));
