@@ -29,8 +29,8 @@ final class ImageCommands {
     }
 
     private static void emit(ApplyCommand c, PrintWriter out, PrintWriter err, ImageApply.Reports r) throws IOException {
-        Reports.print(out, err, r.files(), r.where(), c.json, c.dryRun);
-        if (c.report != null) Reports.writeJson(c.report, r.files(), r.where(), c.dryRun);
+        Reports.print(out, err, r.files(), c.json, c.dryRun);
+        if (c.report != null) Reports.writeJson(c.report, r.files(), c.dryRun);
     }
 
     static ImageApply.Reports scan(Path image, LibraryOptions libraries, ImageOptions options) throws IOException {

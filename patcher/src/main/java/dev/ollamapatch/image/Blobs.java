@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 
 import java.io.FilterInputStream;
@@ -63,7 +63,7 @@ final class Blobs {
         try (InputStream in = source.open(member, "blob " + d.digest())) {
             bytes = in.readNBytes(MAX_JSON + 1);
         }
-        check(d, bytes.length, Digests.sha256().digest(bytes));
+        check(d, bytes.length, Sha256.digest().digest(bytes));
         return bytes;
     }
 
@@ -101,7 +101,7 @@ final class Blobs {
      */
     static final class Verifying extends FilterInputStream {
         private final Descriptor descriptor;
-        private final MessageDigest sha = Digests.sha256();
+        private final MessageDigest sha = Sha256.digest();
         private long count;
         private boolean checked;
 

@@ -10,7 +10,7 @@ import dev.ollamapatch.archive.TarReader;
 import dev.ollamapatch.archive.TarWriter;
 import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.io.AtomicFiles;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.Status;
 import dev.ollamapatch.site.LibraryTarget;
@@ -48,10 +48,10 @@ public final class ImageApply {
     public record Options(Path image, Path output, List<LibraryTarget> libs, Path userShim, boolean dryRun,
                           boolean force, String platform, String tool) {}
 
-    /** The reports, each with where in the input it came from (the image, and the platform when several). */
-    public record Reports(List<FileReport> files, List<String> where) {
+    /** The reports, each naming where in the input it came from (the image, and the platform when several). */
+    public record Reports(List<FileReport> files) {
         public Reports() {
-            this(new ArrayList<>(), new ArrayList<>());
+            this(new ArrayList<>());
         }
     }
 
@@ -114,10 +114,7 @@ public final class ImageApply {
                     refusal = r.getMessage();
                     layer = null;
                 } finally {
-                    for (FileReport r : mine) {
-                        reports.files().add(r);
-                        reports.where().add(o.image() + (several ? " (" + img.platform() + ")" : ""));
-                    }
+                    for (FileReport r : mine) reports.files().add(r.inArchive(o.image() + (several ? " (" + img.platform() + ")" : "")));
                 }
                 if (refusal != null) return ApplyOutcome.refused(refusal, reports.files());
                 patchedFiles += p.patchedCount();
@@ -259,11 +256,11 @@ public final class ImageApply {
                 "retargeted " + LibraryTarget.NVML.name() + " to the shim in " + String.join(", ", names));
         byte[] cb = Blobs.bytes(config);
         Blobs.Descriptor cd = new Blobs.Descriptor(img.configDescriptor().mediaType(),
-                "sha256:" + Blobs.hex(Digests.sha256().digest(cb)), cb.length, null);
+                "sha256:" + Blobs.hex(Sha256.digest().digest(cb)), cb.length, null);
         if (img.manifest() == null) return new Rewrite(layer, cb, cd, null, null);
         byte[] mb = Blobs.bytes(img.patchedManifest(cd, layer.descriptor()));
         Blobs.Descriptor md = new Blobs.Descriptor(img.manifestDescriptor().mediaType(),
-                "sha256:" + Blobs.hex(Digests.sha256().digest(mb)), mb.length, null);
+                "sha256:" + Blobs.hex(Sha256.digest().digest(mb)), mb.length, null);
         return new Rewrite(layer, cb, cd, mb, md);
     }
 
@@ -301,7 +298,7 @@ public final class ImageApply {
             for (int pass = 0; pass < 5; pass++) {
                 for (Map.Entry<String, ObjectNode> n : nested) {
                     byte[] b = Blobs.bytes(n.getValue());
-                    String digest = "sha256:" + Blobs.hex(Digests.sha256().digest(b));
+                    String digest = "sha256:" + Blobs.hex(Sha256.digest().digest(b));
                     if (digest.equals(n.getKey())) continue;
                     added.put("blobs/sha256/" + digest.substring(7), b);
                     retarget(input.index(), n.getKey(), digest, b.length);

@@ -8,10 +8,9 @@ import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.Manifest;
 import dev.ollamapatch.plan.AlreadyPatched;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.decide.Decision;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.report.FileReport;
@@ -126,7 +125,7 @@ final class PlatformPatch {
                         compressed.transferTo(java.io.OutputStream.nullOutputStream());
                     }
                 });
-        MessageDigest diff = Digests.sha256();
+        MessageDigest diff = Sha256.digest();
         try (InputStream c = compressed; InputStream p = plain) {
             InputStream tar = new DigestInputStream(p, diff);
             view.apply(i, unclosed(tar), ArchiveFormat.TAR, where);
@@ -158,7 +157,7 @@ final class PlatformPatch {
         try (ElfFile elf = ElfFile.open(spool)) {
             Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key)),
                     options.scan() ? null : this::shimFor, true));
-            String sha = Digests.sha256(elf.bytes());
+            String sha = Sha256.of(elf.bytes()).hex();
             if (options.scan()) {
                 if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
                 return;
@@ -243,7 +242,7 @@ final class PlatformPatch {
             }
             if (p.shim() != null) {
                 byte[] bytes = p.shim().bytes();
-                String sha = Blobs.hex(Digests.sha256().digest(bytes));
+                String sha = Blobs.hex(Sha256.digest().digest(bytes));
                 for (String n : p.names()) {
                     String shimKey = Names.key(EntryNames.shimEntry(n, options.libs().get(0).defaultPath()));
                     if (entries.containsKey(shimKey)) continue;
@@ -274,7 +273,7 @@ final class PlatformPatch {
                     patchedSha.put(p, d.outputHex());
                     patchedFile.put(p, f);
                     manifests.computeIfAbsent(p.root(), r -> new ArrayList<>()).add(new Manifest.FileEntry(
-                            "/" + p.names().get(0), d.inputHex(), d.outputHex(), null, InPlaceApply.siteEntries(p.plan())));
+                            "/" + p.names().get(0), d.inputHex(), d.outputHex(), null, siteEntries(p.plan())));
                     replaceReport(p, d);
                 }
             }
@@ -306,10 +305,10 @@ final class PlatformPatch {
             }
             Files.deleteIfExists(tmpFiles);
         }
-        String blobSha = Digests.sha256(out);
+        String blobSha = Sha256.of(out).hex();
         String diffId;
         try (InputStream in = format.decompress(new java.io.BufferedInputStream(Files.newInputStream(out)))) {
-            MessageDigest d = Digests.sha256();
+            MessageDigest d = Sha256.digest();
             try (DigestInputStream din = new DigestInputStream(in, d)) {
                 din.transferTo(java.io.OutputStream.nullOutputStream());
             }
@@ -329,6 +328,12 @@ final class PlatformPatch {
                         d.outputHex(), r.status(), r.shim()));
             }
         }
+    }
+
+    /** The manifest's record of a plan's retargeted sites, as an in-place apply writes it. */
+    private static List<Manifest.SiteEntry> siteEntries(Plan plan) {
+        return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
+                p.site().kind().label(), p.site().original(), p.replacementText())).toList();
     }
 
     /** Names of the patched files, for the history entry. */
