@@ -60,7 +60,7 @@ public enum ArchiveFormat {
     }
 
     /** The decompressed tar stream. Concatenated gzip members are read as one stream, as gzip -d does. */
-    InputStream decompress(InputStream raw) throws IOException {
+    public InputStream decompress(InputStream raw) throws IOException {
         switch (this) {
             case TAR: return raw;
             case TAR_GZ: return new GzipCompressorInputStream(raw, true);
@@ -70,7 +70,7 @@ public enum ArchiveFormat {
     }
 
     /** The compressing stream, with the fixed settings above. Closing it finishes the stream. */
-    OutputStream compress(OutputStream raw) throws IOException {
+    public OutputStream compress(OutputStream raw) throws IOException {
         switch (this) {
             case TAR: return raw;
             case TAR_GZ: {

@@ -6,12 +6,12 @@ import java.io.IOException;
  * The input archive could not be read (bad compression, checksum, truncation, broken header): the
  * input is invalid (exit 4), unlike a failure to write the output (exit 1). The message names the entry.
  */
-final class ArchiveReadException extends IOException {
-    ArchiveReadException(String where, Throwable cause) {
+public final class ArchiveReadException extends IOException {
+    public ArchiveReadException(String where, Throwable cause) {
         super(where + ": " + describe(cause), cause);
     }
 
-    ArchiveReadException(String where, String what) {
+    public ArchiveReadException(String where, String what) {
         super(where + ": " + what);
     }
 

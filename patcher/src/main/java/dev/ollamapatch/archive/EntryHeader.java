@@ -17,14 +17,14 @@ import java.util.TreeMap;
  * @param atime     null when the input did not record one (likewise ctime and birth)
  * @param extraPax  PAX records the tar library does not interpret (xattrs, comments), kept as they are
  */
-record EntryHeader(String name, byte type, int mode, long uid, long gid, String uname, String gname,
+public record EntryHeader(String name, byte type, int mode, long uid, long gid, String uname, String gname,
                    FileTime mtime, FileTime atime, FileTime ctime, FileTime birth, String linkName, long size,
                    int devMajor, int devMinor, Map<String, String> extraPax) {
-    EntryHeader {
+    public EntryHeader {
         extraPax = Map.copyOf(extraPax);
     }
 
-    static EntryHeader of(TarArchiveEntry e) {
+    public static EntryHeader of(TarArchiveEntry e) {
         byte type = e.getLinkFlag();
         long size = e.getSize();
         if (e.isSparse()) {
@@ -45,7 +45,7 @@ record EntryHeader(String name, byte type, int mode, long uid, long gid, String 
     }
 
     /** A regular file that carries data: the only kind whose bytes can be an ELF file. */
-    boolean isRegular() {
+    public boolean isRegular() {
         return type == TarConstants.LF_NORMAL || type == TarConstants.LF_CONTIG;
     }
 
@@ -55,7 +55,7 @@ record EntryHeader(String name, byte type, int mode, long uid, long gid, String 
                 patched.gname, patched.mtime, null, null, null, "", size, 0, 0, Map.of());
     }
 
-    EntryHeader withType(byte t) {
+    public EntryHeader withType(byte t) {
         return new EntryHeader(name, t, mode, uid, gid, uname, gname, mtime, atime, ctime, birth, linkName, size,
                 devMajor, devMinor, extraPax);
     }

@@ -7,13 +7,13 @@ import dev.ollamapatch.report.PatchException;
 import java.nio.file.Path;
 
 /** Pure rules for entry names: how they compare, where an entry is installed, where its shim goes. */
-final class EntryNames {
+public final class EntryNames {
     private static final String ORIGIN = LibraryTarget.ORIGIN + "/";
 
     private EntryNames() {}
 
     /** The name as a path for comparison: {@code ./bin/ollama}, {@code bin/ollama} and {@code bin//ollama} are one. */
-    static String key(String entryName) {
+    public static String key(String entryName) {
         String n = entryName;
         while (n.startsWith("./")) n = n.substring(2);
         n = n.replaceAll("/{2,}", "/");
@@ -34,7 +34,7 @@ final class EntryNames {
      * The entry name the shim gets beside {@code entryName} for a site path {@code $ORIGIN/REST}: in the
      * same directory and with the same {@code ./} style as the entry, so the two extract side by side.
      */
-    static String shimEntry(String entryName, String shimPath) {
+    public static String shimEntry(String entryName, String shimPath) {
         if (!shimPath.startsWith(ORIGIN)) {
             throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
                     + ": in an archive the shim is added beside each patched entry, so the path must start with "

@@ -17,7 +17,7 @@ import java.util.function.LongConsumer;
  * extracted, and memory does not depend on the archive's size. Every read failure becomes an
  * {@link ArchiveReadException} that names the entry being read.
  */
-final class TarReader implements AutoCloseable {
+public final class TarReader implements AutoCloseable {
     private static final int BUFFER = 1 << 16;
     private final InputStream file;
     private final InputStream decompressed;
@@ -29,6 +29,19 @@ final class TarReader implements AutoCloseable {
         this.file = file;
         this.decompressed = decompressed;
         this.tar = new TarArchiveInputStream(decompressed, StandardCharsets.UTF_8.name());
+    }
+
+    /**
+     * Reads the tar stream {@code raw} (a container image's layer blob, say) through {@code format}'s
+     * decompressor; closing the reader closes {@code raw}.
+     */
+    public static TarReader open(InputStream raw, ArchiveFormat format) throws IOException {
+        try {
+            return new TarReader(raw, format.decompress(raw));
+        } catch (IOException | RuntimeException e) {
+            raw.close();
+            throw new ArchiveReadException("first entry header", e);
+        }
     }
 
     /** Opens {@code archive}; {@code progress} hears the compressed bytes read so far. */
@@ -43,7 +56,7 @@ final class TarReader implements AutoCloseable {
     }
 
     /** The next entry's header; null at the end, after checking the compressed stream to its end. */
-    EntryHeader next() throws IOException {
+    public EntryHeader next() throws IOException {
         if (current != null) previous = current;
         current = null;
         TarArchiveEntry e;
@@ -65,7 +78,7 @@ final class TarReader implements AutoCloseable {
     }
 
     /** The current entry's data; ends where the entry ends. */
-    InputStream data() {
+    public InputStream data() {
         return new FilterInputStream(tar) {
             @Override public int read() throws IOException {
                 try {
@@ -90,7 +103,7 @@ final class TarReader implements AutoCloseable {
     }
 
     /** Reads exactly {@code n} bytes of the current entry's data into {@code b}; fewer means truncation. */
-    void readFully(byte[] b, int n) throws IOException {
+    public void readFully(byte[] b, int n) throws IOException {
         int got = data().readNBytes(b, 0, n);
         if (got != n) throw new ArchiveReadException("entry " + current, "truncated archive (entry data ends early)");
     }

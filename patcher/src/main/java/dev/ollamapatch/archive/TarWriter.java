@@ -18,7 +18,7 @@ import java.nio.file.StandardOpenOption;
  * The output archive: entries written with {@link PaxLayout} through the format's fixed compressor
  * into a file that is fsynced on {@link #finish()}.
  */
-final class TarWriter implements AutoCloseable {
+public final class TarWriter implements AutoCloseable {
     private static final int BUFFER = 1 << 16;
     private final FileChannel channel;
     private final TarArchiveOutputStream tar;
@@ -30,7 +30,7 @@ final class TarWriter implements AutoCloseable {
     }
 
     /** Writes into {@code file}, which must exist (a fresh temporary file) and is truncated. */
-    static TarWriter create(Path file, ArchiveFormat format) throws IOException {
+    public static TarWriter create(Path file, ArchiveFormat format) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
                 LinkOption.NOFOLLOW_LINKS);
         try {
@@ -54,7 +54,7 @@ final class TarWriter implements AutoCloseable {
     }
 
     /** Starts an entry; its data follows through {@link #out()} or {@link #channel()}, then {@link #close(EntryHeader)}. */
-    void begin(EntryHeader h) throws IOException {
+    public void begin(EntryHeader h) throws IOException {
         PaxLayout.Layout layout;
         try {
             layout = PaxLayout.of(h);
@@ -70,29 +70,29 @@ final class TarWriter implements AutoCloseable {
         tar.putArchiveEntry(layout.ustar());
     }
 
-    OutputStream out() {
+    public OutputStream out() {
         return tar;
     }
 
     /** A channel onto the current entry, for {@code EditedCopy.write}; closing it does not close the archive. */
-    WritableByteChannel channel() {
+    public WritableByteChannel channel() {
         return Channels.newChannel(new java.io.FilterOutputStream(tar) {
             @Override public void write(byte[] b, int off, int len) throws IOException { tar.write(b, off, len); }
             @Override public void close() { }
         });
     }
 
-    void copy(InputStream data) throws IOException {
+    public void copy(InputStream data) throws IOException {
         data.transferTo(tar);
     }
 
     /** Ends the entry; the library checks that exactly its size was written. */
-    void end() throws IOException {
+    public void end() throws IOException {
         tar.closeArchiveEntry();
     }
 
     /** Writes the end-of-archive records, finishes the compressed stream and fsyncs the file. */
-    void finish() throws IOException {
+    public void finish() throws IOException {
         tar.finish();
         tar.close();
         channel.force(true);

@@ -2,6 +2,7 @@ package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.archive.Checksums;
+import dev.ollamapatch.image.ImageApply;
 import dev.ollamapatch.install.CopyApply;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.InstallLayout;
@@ -30,7 +31,8 @@ import java.util.concurrent.Callable;
         description = "Retarget the NVML sites of TARGET to the shim and install the shim beside the result.")
 final class ApplyCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TARGET", description = "ELF file, install directory (in place without -o), "
-            + "or release archive (.tgz, .tar.gz, .tar, .tar.zst; -o required)")
+            + "release archive (.tgz, .tar.gz, .tar, .tar.zst; -o required), "
+            + "or container image (docker save tarball, OCI layout directory or tarball; -o required)")
     Path target;
 
     @Option(names = {"-o", "--output"}, paramLabel = "OUT", description = "write the patched copy here")
@@ -69,6 +71,9 @@ final class ApplyCommand implements Callable<Integer> {
     @Mixin
     ArchiveOptions archive;
 
+    @Mixin
+    ImageOptions image;
+
     @Spec
     CommandSpec spec;
 
@@ -79,6 +84,7 @@ final class ApplyCommand implements Callable<Integer> {
         if (!Files.exists(target)) {
             throw new PatchException(PatchException.Kind.USAGE, target + ": no such file");
         }
+        if (ImageApply.isImage(target)) return ImageCommands.apply(this, out, err);
         if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);
         if (archive.checksums != null) Checksums.verify(archive.checksums, target);
         if (output == null) {

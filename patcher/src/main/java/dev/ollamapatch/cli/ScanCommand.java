@@ -3,6 +3,7 @@ package dev.ollamapatch.cli;
 import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.decide.Decision;
 import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.image.ImageApply;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.io.Sha256;
@@ -33,7 +34,7 @@ import java.util.concurrent.Callable;
 @Command(name = "scan", mixinStandardHelpOptions = true,
         description = "Find every site that names NVML (and --lib libraries) and report what apply would do.")
 final class ScanCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "TARGET", arity = "1..*", description = "ELF file or install directory")
+    @Parameters(paramLabel = "TARGET", arity = "1..*", description = "ELF file, install directory, release archive or container image")
     List<Path> targets;
 
     @Option(names = "--json", description = "print one JSON document on stdout")
@@ -44,6 +45,9 @@ final class ScanCommand implements Callable<Integer> {
 
     @Mixin
     ArchiveOptions archive;
+
+    @Mixin
+    ImageOptions image;
 
     @Spec
     CommandSpec spec;
@@ -64,6 +68,17 @@ final class ScanCommand implements Callable<Integer> {
         for (Path target : targets) {
             if (!Files.exists(target)) {
                 throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
+            }
+            if (ImageApply.isImage(target)) {
+                try {
+                    ImageApply.Reports r = ImageCommands.scan(target, libraries, image);
+                    reports.addAll(r.files());
+                } catch (PatchException e) {
+                    if (e.kind() != PatchException.Kind.INVALID_INPUT) throw e;
+                    Reports.error(spec.commandLine().getErr(), e.getMessage());
+                    invalid++;
+                }
+                continue;
             }
             if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
                 try {

@@ -95,6 +95,11 @@ public record Manifest(
         }
     }
 
+    /** The manifest as written ({@code write} puts these bytes in a file; an image's new layer holds them). */
+    public byte[] toJson() throws IOException {
+        return Json.MAPPER.writeValueAsBytes(this);
+    }
+
     public void write(Path file) throws IOException {
         if (Files.isSymbolicLink(file)) {
             throw new IOException(file + " is a symbolic link; a manifest is never written through one");

@@ -1,0 +1,342 @@
+package dev.ollamapatch.image;
+
+import dev.ollamapatch.archive.ArchiveFormat;
+import dev.ollamapatch.archive.EntryHeader;
+import dev.ollamapatch.archive.EntryNames;
+import dev.ollamapatch.archive.TarWriter;
+import dev.ollamapatch.elf.EditedCopy;
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.elf.ElfNames;
+import dev.ollamapatch.install.Manifest;
+import dev.ollamapatch.io.Sha256;
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.io.OutputVerifier;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.decide.ShimSource;
+import org.apache.commons.compress.archivers.tar.TarConstants;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * One image's patch: its layers stacked into a merged view, Ollama found in it, each of its files
+ * decided as a file would be, and the one new layer written (sorted entries, numeric owners, times
+ * and modes of the files they replace: the same input gives the same bytes).
+ */
+final class PlatformPatch {
+    /** The tool's choices for an image. */
+    record Options(List<LibraryTarget> libs, Path userShim, boolean force, Path spoolDir, Status status,
+                   boolean scan, String tool, BlobCopies copies, String output) {}
+
+    /** A file to patch: its merged-view names (the first is written, the others become hard links to it). */
+    private record Patched(List<String> names, EntryHeader header, Path spool, Plan plan, ShimSource shim,
+                           String root, ShimCheck.Result check, int layer) {}
+
+    /** The new layer, once written: its blob file, descriptor and diff_id. */
+    record NewLayer(Path file, Blobs.Descriptor descriptor, String diffId, int files, int shims) {}
+
+    private final ImageSource src;
+    private final Image image;
+    private final Options options;
+    private final String label;
+    private final List<FileReport> reports;
+    private final Map<String, ShimSource> shims = new HashMap<>();
+    private final List<Patched> patched = new ArrayList<>();
+    private final java.util.Set<MergedView.Inode> decided = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    int already;
+
+    PlatformPatch(ImageSource src, Image image, Options options, String label, List<FileReport> reports) {
+        this.src = src;
+        this.image = image;
+        this.options = options;
+        this.label = label;
+        this.reports = reports;
+    }
+
+    int patchedCount() { return patched.size(); }
+
+    /** Reads the layers and decides every file; with {@code layerOut} non-null, writes the new layer there. */
+    NewLayer run(Path layerOut, boolean plainLayer) throws IOException {
+        try (MergedView view = new MergedView(options.spoolDir())) {
+            for (int i = 0; i < image.layers().size(); i++) stack(view, i);
+            Map<String, TreeSet<String>> roots = OllamaFiles.find(view);
+            for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
+                for (String key : r.getValue()) decide(view, r.getKey(), key);
+            }
+            if (layerOut == null || patched.isEmpty()) return null;
+            // The new layer is compressed as the layer it overrides was (docker save: plain tar, as docker writes).
+            ArchiveFormat format = plainLayer ? ArchiveFormat.TAR : image.layers().get(patched.get(0).layer()).format();
+            String manifestType = image.manifest() == null ? MediaTypes.DOCKER_MANIFEST
+                    : image.manifest().path("mediaType").asText(image.manifestDescriptor().mediaType());
+            return write(view, layerOut, format, MediaTypes.layerType(manifestType, format));
+        }
+    }
+
+    /**
+     * Stacks layer {@code i}, checking its blob's digest and its diff_id as it streams past. Three
+     * stages overlap on their own threads: reading the blob (hashing it, and copying it into an output
+     * layout), decompressing it, and parsing the tar (hashing it, spooling Ollama's files).
+     */
+    private void stack(MergedView view, int i) throws IOException {
+        Image.Layer layer = image.layers().get(i);
+        String where = label + layer.label();
+        BlobCopies copies = options.copies();
+        InputStream opened = src.open(layer.member(), layer.label());
+        String member = src.resolve(layer.member());
+        BlobCopies.Tee tee = copies != null && !copies.done(member)
+                ? copies.tee(opened, member, src.header(layer.member())) : null;
+        InputStream first = tee != null ? tee : opened;
+        Blobs.Verifying blob = layer.descriptor() != null ? new Blobs.Verifying(first, layer.descriptor()) : null;
+        InputStream stored = blob != null ? blob : first;
+        Pipe compressed = Pipe.start("ollama-patch read " + layer.label(), out -> {
+            try (InputStream s = stored) {
+                s.transferTo(out);
+                if (blob != null) blob.finish();
+                if (tee != null) tee.complete();
+            }
+        });
+        InputStream plain = layer.format() == ArchiveFormat.TAR ? compressed
+                : Pipe.start("ollama-patch decompress " + layer.label(), out -> {
+                    try (InputStream d = layer.format().decompress(compressed)) {
+                        d.transferTo(out);
+                        // To the blob's end, whatever the decompressor leaves: the first stage checks
+                        // the digest there and completes its copy.
+                        compressed.transferTo(java.io.OutputStream.nullOutputStream());
+                    }
+                });
+        MessageDigest diff = Sha256.digest();
+        try (InputStream c = compressed; InputStream p = plain) {
+            InputStream tar = new DigestInputStream(p, diff);
+            view.apply(i, unclosed(tar), ArchiveFormat.TAR, where);
+            tar.transferTo(java.io.OutputStream.nullOutputStream());
+        } catch (IOException e) {
+            throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
+        }
+        String actual = "sha256:" + Blobs.hex(diff.digest());
+        if (!actual.equals(layer.diffId())) {
+            throw Blobs.invalid(where + ": diff_id mismatch (config says " + layer.diffId() + ", content is "
+                    + actual + ")");
+        }
+    }
+
+    private static InputStream unclosed(InputStream in) {
+        return new FilterInputStream(in) {
+            @Override public void close() { }
+        };
+    }
+
+    private void decide(MergedView view, String root, String key) throws IOException {
+        MergedView.Node node = view.get(key);
+        Path spool = node.inode().spool;
+        if (spool == null) return; // not an ELF file
+        // Once per content: a file reached from two installs (a symbolic link) or by a hard link.
+        if (!decided.add(node.inode())) return;
+        String name = "/" + key;
+        List<LibraryTarget> libs = options.libs();
+        try (ElfFile elf = ElfFile.open(spool)) {
+            Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key)),
+                    options.scan() ? null : this::shimFor, true));
+            String sha = Sha256.of(elf.bytes()).hex();
+            if (options.scan()) {
+                if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
+                return;
+            }
+            if (d instanceof Decision.Refused r) {
+                reports.add(r.report(name, sha, false));
+                throw new Refusal(label + name + ": " + r.reason() + "; nothing written");
+            }
+            if (d instanceof Decision.AlreadyPatched) {
+                already++;
+                reports.add(d.report(name, sha, false));
+                return;
+            }
+            if (!(d instanceof Decision.Planned planned)) return; // names no library: not reported, as in a scan
+            Plan plan = planned.plan();
+            ShimSource shim = planned.shim();
+            // Every name of this content: a hard link elsewhere must stay the same file.
+            List<String> all = new ArrayList<>();
+            for (Map.Entry<String, MergedView.Node> e : view.all().entrySet()) {
+                if (e.getValue().inode() == node.inode()) all.add(e.getKey());
+            }
+            boolean nvml = plan.retargets(LibraryTarget.NVML);
+            if (nvml) {
+                for (String n : all) {
+                    String shimKey = Names.key(EntryNames.shimEntry(n, libs.get(0).defaultPath()));
+                    MergedView.Node there = view.get(shimKey);
+                    if (there != null && !options.force() && !sameShim(there, shim)) {
+                        throw new Refusal(label + "/" + shimKey + ": the image already has a file where the shim goes; "
+                                + "--force replaces it; nothing written");
+                    }
+                }
+            }
+            patched.add(new Patched(all, node.inode().header, spool, plan, nvml ? shim : null, root,
+                    planned.shimCheck(), node.inode().layer));
+            reports.add(new FileReport(name, sha, plan, null, null, options.status(), planned.shimCheck()));
+        } catch (ElfFormatException e) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, label + name + ": ELF: " + e.getMessage()
+                    + "; nothing written", e);
+        }
+    }
+
+    /** Refused for safety: the apply ends with this line and the reports so far. */
+    static final class Refusal extends RuntimeException {
+        Refusal(String line) {
+            super(line, null, false, false);
+        }
+    }
+
+    private static boolean sameShim(MergedView.Node there, ShimSource shim) throws IOException {
+        Path s = there.inode() == null ? null : there.inode().spool;
+        return s != null && java.util.Arrays.equals(Files.readAllBytes(s), shim.bytes());
+    }
+
+    private ShimSource shimFor(ElfFile elf) throws IOException {
+        String key = options.userShim() != null ? "user" : ElfNames.machine(elf.header().machine());
+        ShimSource s = shims.get(key);
+        if (s == null) {
+            s = ShimSource.choose(options.userShim(), elf);
+            shims.put(key, s);
+        }
+        return s;
+    }
+
+    /** The new layer: patched files, hard links to them, shims, and one manifest per install. */
+    private NewLayer write(MergedView view, Path out, ArchiveFormat format, String mediaType) throws IOException {
+        TreeMap<String, Object> entries = new TreeMap<>(); // name -> Patched | String (link target) | byte[] (shim/manifest)
+        TreeMap<String, EntryHeader> headers = new TreeMap<>();
+        Map<String, List<Manifest.FileEntry>> manifests = new TreeMap<>();
+        Map<String, List<Manifest.ShimEntry>> manifestShims = new TreeMap<>();
+        Map<String, EntryHeader> manifestOwner = new TreeMap<>();
+        int shimCount = 0;
+        for (Patched p : patched) {
+            String first = p.names().get(0);
+            EntryHeader h = p.header();
+            entries.put(first, p);
+            headers.put(first, new EntryHeader(first, TarConstants.LF_NORMAL, h.mode(), h.uid(), h.gid(), "", "",
+                    h.mtime(), null, null, null, "", Files.size(p.spool()), 0, 0, h.extraPax()));
+            for (String other : p.names().subList(1, p.names().size())) {
+                entries.put(other, first);
+                headers.put(other, new EntryHeader(other, TarConstants.LF_LINK, h.mode(), h.uid(), h.gid(), "", "",
+                        h.mtime(), null, null, null, first, 0, 0, 0, h.extraPax()));
+            }
+            if (p.shim() != null) {
+                byte[] bytes = p.shim().bytes();
+                String sha = Blobs.hex(Sha256.digest().digest(bytes));
+                for (String n : p.names()) {
+                    String shimKey = Names.key(EntryNames.shimEntry(n, options.libs().get(0).defaultPath()));
+                    if (entries.containsKey(shimKey)) continue;
+                    entries.put(shimKey, bytes);
+                    headers.put(shimKey, new EntryHeader(shimKey, TarConstants.LF_NORMAL, 0100755, h.uid(), h.gid(),
+                            "", "", h.mtime(), null, null, null, "", bytes.length, 0, 0, Map.of()));
+                    manifestShims.computeIfAbsent(p.root(), r -> new ArrayList<>())
+                            .add(new Manifest.ShimEntry("/" + shimKey, sha, false));
+                    shimCount++;
+                }
+            }
+            manifestOwner.putIfAbsent(p.root(), h);
+        }
+        // Contents are written first (below) so that each manifest can hold the patched hashes.
+        Path tmpFiles = Files.createTempDirectory(options.spoolDir(), ".ollama-patch-layer-files.");
+        try {
+            Map<Patched, String> patchedSha = new HashMap<>();
+            Map<Patched, Path> patchedFile = new HashMap<>();
+            for (Patched p : patched) {
+                Path f = tmpFiles.resolve(Integer.toString(patchedFile.size()));
+                try (ElfFile elf = ElfFile.open(p.spool());
+                     var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE_NEW,
+                             java.nio.file.StandardOpenOption.WRITE)) {
+                    EditedCopy.CopyDigests d = EditedCopy.write(elf.bytes(), p.plan().edits(), ch);
+                    ch.force(true);
+                    // Read back: every byte is the input's except the planned ones (as for a file).
+                    OutputVerifier.verify(elf, f, p.plan().edits());
+                    patchedSha.put(p, d.outputHex());
+                    patchedFile.put(p, f);
+                    manifests.computeIfAbsent(p.root(), r -> new ArrayList<>()).add(new Manifest.FileEntry(
+                            "/" + p.names().get(0), d.inputHex(), d.outputHex(), null, siteEntries(p.plan())));
+                    replaceReport(p, d);
+                }
+            }
+            for (Map.Entry<String, List<Manifest.FileEntry>> m : manifests.entrySet()) {
+                String key = Names.join(m.getKey(), ".ollama-patch.json");
+                Manifest man = new Manifest(options.tool(), null, options.libs().get(0).defaultPath(), m.getValue(),
+                        manifestShims.getOrDefault(m.getKey(), List.of()));
+                byte[] bytes = man.toJson();
+                EntryHeader owner = manifestOwner.get(m.getKey());
+                entries.put(key, bytes);
+                headers.put(key, new EntryHeader(key, TarConstants.LF_NORMAL, 0100644, owner.uid(), owner.gid(), "", "",
+                        owner.mtime(), null, null, null, "", bytes.length, 0, 0, Map.of()));
+            }
+            try (TarWriter w = TarWriter.create(out, format)) {
+                for (Map.Entry<String, Object> e : entries.entrySet()) {
+                    w.begin(headers.get(e.getKey()));
+                    if (e.getValue() instanceof Patched p) {
+                        Files.copy(patchedFile.get(p), w.out());
+                    } else if (e.getValue() instanceof byte[] b) {
+                        w.out().write(b);
+                    }
+                    w.end();
+                }
+                w.finish();
+            }
+        } finally {
+            try (var s = Files.list(tmpFiles)) {
+                for (Path p : s.toList()) Files.deleteIfExists(p);
+            }
+            Files.deleteIfExists(tmpFiles);
+        }
+        String blobSha = Sha256.of(out).hex();
+        String diffId;
+        try (InputStream in = format.decompress(new java.io.BufferedInputStream(Files.newInputStream(out)))) {
+            MessageDigest d = Sha256.digest();
+            try (DigestInputStream din = new DigestInputStream(in, d)) {
+                din.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+            diffId = "sha256:" + Blobs.hex(d.digest());
+        }
+        Blobs.Descriptor desc = new Blobs.Descriptor(mediaType, "sha256:" + blobSha, Files.size(out), null);
+        return new NewLayer(out, desc, diffId, patched.size(), shimCount);
+    }
+
+    /** The report of a written file gets its output hash. */
+    private void replaceReport(Patched p, EditedCopy.CopyDigests d) {
+        String name = "/" + p.names().get(0);
+        for (int i = 0; i < reports.size(); i++) {
+            FileReport r = reports.get(i);
+            if (r.path().equals(name) && r.plan() == p.plan()) {
+                reports.set(i, new FileReport(r.path(), d.inputHex(), r.plan(), options.output(),
+                        d.outputHex(), r.status(), r.shim()));
+            }
+        }
+    }
+
+    /** The manifest's record of a plan's retargeted sites, as an in-place apply writes it. */
+    private static List<Manifest.SiteEntry> siteEntries(Plan plan) {
+        return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
+                p.site().kind().label(), p.site().original(), p.replacementText())).toList();
+    }
+
+    /** Names of the patched files, for the history entry. */
+    List<String> patchedNames() {
+        return patched.stream().map(p -> "/" + p.names().get(0)).toList();
+    }
+}

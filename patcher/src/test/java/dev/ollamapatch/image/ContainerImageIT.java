@@ -1,0 +1,497 @@
+package dev.ollamapatch.image;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.ollamapatch.patch.Cli;
+import dev.ollamapatch.patch.Fixtures;
+import dev.ollamapatch.patch.TestFiles;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static dev.ollamapatch.image.TestImages.Entry;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Container images made by hand from the fixtures, patched by the tool, then checked with independent
+ * tools: skopeo copies the output to {@code dir:} and {@code oci:} (which verifies every digest and
+ * size), umoci unpacks it, and the patched Ollama-like program runs from the unpacked root and loads
+ * the shim.
+ */
+class ContainerImageIT {
+    private static final String STUB_DRIVER = "discovery: nvml=ok driver=" + Fixtures.STUB_DRIVER;
+    private Path work;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        work = Files.createTempDirectory("image-it");
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        try (Stream<Path> s = Files.walk(work)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+    }
+
+    private static Path x86(String program) {
+        return Fixtures.binary("x86_64", "release", program);
+    }
+
+    private static Path ggmlBase(String arch) {
+        return Fixtures.installDir(arch, "release", "gen-b").resolve("lib/ollama/libggml-base.so");
+    }
+
+    /**
+     * Layer 0: Ollama under /usr (a gen-c binary as bin/ollama, a hard link to it, a symlink to it from
+     * /usr/local/bin), libggml-base.so, a library that layer 1 whites out, and a second install under
+     * /opt/ollama that layer 1 hides with an opaque directory. Layer 1 changes nothing else.
+     */
+    private static List<TestImages.Layer> officialLike(TestImages.Compression first) throws IOException {
+        return officialLike(first, TestImages.Compression.PLAIN);
+    }
+
+    private static List<TestImages.Layer> officialLike(TestImages.Compression first, TestImages.Compression second)
+            throws IOException {
+        TestImages.Layer base = TestImages.layer(first, List.of(
+                Entry.dir("etc/"), Entry.text("etc/os-release", "ID=fixture\n"),
+                Entry.dir("usr/"), Entry.dir("usr/bin/"),
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 1000, 1001),
+                Entry.hardLink("usr/bin/ollama-serve", "usr/bin/ollama"),
+                Entry.dir("usr/local/"), Entry.dir("usr/local/bin/"),
+                Entry.symlink("usr/local/bin/ollama", "/usr/bin/ollama"),
+                Entry.dir("usr/sbin/"), Entry.symlink("usr/sbin/ollama", "../bin/ollama"),
+                Entry.dir("usr/lib/"), Entry.dir("usr/lib/ollama/"),
+                Entry.file("usr/lib/ollama/libggml-base.so", ggmlBase("x86_64"), 0644, 0, 0),
+                Entry.file("usr/lib/ollama/libold.so", x86("tailmerge"), 0644, 0, 0),
+                Entry.text("usr/lib/ollama/README", "not an ELF file\n"),
+                Entry.dir("opt/"), Entry.dir("opt/ollama/"), Entry.dir("opt/ollama/bin/"),
+                Entry.file("opt/ollama/bin/ollama", x86("gen-a"), 0755, 0, 0)));
+        TestImages.Layer upper = TestImages.layer(second, List.of(
+                Entry.text("usr/lib/ollama/.wh.libold.so", ""),
+                Entry.dir("opt/ollama/"), Entry.text("opt/ollama/.wh..wh..opq", ""),
+                Entry.text("etc/motd", "patched by a test\n")));
+        return List.of(base, upper);
+    }
+
+    @Test
+    void ociLayoutDirectoryGetsOneNewLayerThatSkopeoAndUmociAccept() throws Exception {
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1",
+                List.of(TestImages.image("amd64", officialLike(TestImages.Compression.GZIP))));
+        Path out = work.resolve("out");
+
+        Cli.Result scan = Cli.run("scan", in);
+        assertEquals(0, scan.exit(), scan.toString());
+        assertTrue(scan.out().contains("/usr/bin/ollama"), scan.toString());
+        assertFalse(scan.out().contains("/opt/ollama"), "hidden by an opaque directory: " + scan);
+        assertFalse(scan.out().contains("libold.so"), "whited out: " + scan);
+
+        Cli.Result dry = Cli.run("apply", "--dry-run", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, dry.exit(), dry.toString());
+        assertFalse(Files.exists(out), "a dry run writes nothing");
+
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode report = TestImages.JSON.readTree(r.out());
+        List<String> patched = new ArrayList<>();
+        report.get("files").forEach(f -> patched.add(f.get("path").asText() + " " + f.get("status").asText()));
+        assertEquals(List.of("/usr/bin/ollama patched", "/usr/lib/ollama/libggml-base.so patched"), patched);
+        report.get("files").forEach(f -> {
+            assertEquals(in.toString(), f.get("archive").asText());
+            assertEquals(out.toAbsolutePath().toString(), f.get("output").asText());
+        });
+
+        // Every input blob is in the output, byte for byte; the old index is replaced.
+        try (Stream<Path> s = Files.list(in.resolve("blobs/sha256"))) {
+            for (Path b : s.toList()) {
+                assertArrayEquals(Files.readAllBytes(b), Files.readAllBytes(out.resolve("blobs/sha256").resolve(b.getFileName())));
+            }
+        }
+        JsonNode manifest = manifestOf(out, 0);
+        assertEquals(3, manifest.get("layers").size());
+        JsonNode config = blobJson(out, manifest.get("config").get("digest").asText());
+        assertEquals(3, config.get("rootfs").get("diff_ids").size());
+        JsonNode history = config.get("history").get(2);
+        assertTrue(history.get("created_by").asText().startsWith("ollama-patch "), history.toString());
+        assertEquals("2024-12-24T00:00:00Z", config.get("created").asText(), "the rest of the config as it was");
+
+        // The new layer: sorted, numeric owners of the files it replaces, the hard link kept as one.
+        JsonNode newLayer = manifest.get("layers").get(2);
+        assertEquals("application/vnd.oci.image.layer.v1.tar+gzip", newLayer.get("mediaType").asText());
+        List<TarArchiveEntry> entries = layerEntries(out, newLayer.get("digest").asText());
+        List<String> names = entries.stream().map(TarArchiveEntry::getName).toList();
+        assertEquals(List.of("usr/.ollama-patch.json", "usr/bin/nvml.so", "usr/bin/ollama", "usr/bin/ollama-serve",
+                "usr/lib/ollama/libggml-base.so", "usr/lib/ollama/nvml.so"), names);
+        TarArchiveEntry ollama = entries.get(2);
+        assertEquals(1000, ollama.getLongUserId());
+        assertEquals(1001, ollama.getLongGroupId());
+        assertEquals("", ollama.getUserName());
+        assertEquals(TestImages.T0, ollama.getLastModifiedTime().toInstant().getEpochSecond());
+        assertTrue(entries.get(3).isLink());
+        assertEquals("usr/bin/ollama", entries.get(3).getLinkName());
+
+        skopeoAccepts(out, "oci:");
+        Path rootfs = umociUnpack(out, "v1");
+        assertFalse(Files.exists(rootfs.resolve("usr/lib/ollama/libold.so")));
+        assertFalse(Files.exists(rootfs.resolve("opt/ollama/bin/ollama")));
+        assertEquals(Path.of("/usr/bin/ollama"), Files.readSymbolicLink(rootfs.resolve("usr/local/bin/ollama")));
+        for (String program : List.of("usr/bin/ollama", "usr/bin/ollama-serve", "usr/sbin/ollama")) {
+            Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve(program), Map.of());
+            assertTrue(run.stdout().contains(STUB_DRIVER), program + ": " + run);
+            assertTrue(run.stdout().contains("nvml-path: //$ORIGIN/nvml.so"), program + ": " + run);
+        }
+        assertTrue(Files.isSameFile(rootfs.resolve("usr/bin/ollama"), rootfs.resolve("usr/bin/ollama-serve")));
+
+        // Reproducible: the same input gives the same bytes; the output, patched again, is already patched.
+        Path again = work.resolve("again");
+        assertEquals(0, Cli.run("apply", in, "-o", again, "--shim", Fixtures.stub("x86_64")).exit());
+        assertEquals(TestFiles.listing(out), TestFiles.listing(again));
+        assertArrayEquals(Files.readAllBytes(out.resolve("index.json")), Files.readAllBytes(again.resolve("index.json")));
+        Cli.Result twice = Cli.run("apply", out, "-o", work.resolve("twice"));
+        assertEquals(0, twice.exit(), twice.toString());
+        assertTrue(twice.err().contains("already patched"), twice.toString());
+        assertFalse(Files.exists(work.resolve("twice")));
+    }
+
+    @Test
+    void zstdLayersAreReadAndTheNewLayerIsZstdLikeTheOneItOverrides() throws Exception {
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64",
+                officialLike(TestImages.Compression.ZSTD, TestImages.Compression.ZSTD))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("application/vnd.oci.image.layer.v1.tar+zstd",
+                manifestOf(out, 0).get("layers").get(2).get("mediaType").asText());
+        skopeoAccepts(out, "oci:");
+        // umoci 0.4.7 reads no zstd layer: skopeo recompresses them to gzip first (checking every digest).
+        Path gz = work.resolve("gz");
+        exec(List.of("skopeo", "copy", "-q", "--dest-compress", "--dest-compress-format", "gzip", "oci:" + out + ":v1",
+                "oci:" + gz + ":v1"));
+        Path rootfs = umociUnpack(gz, "v1");
+        assertFalse(Files.exists(rootfs.resolve("usr/lib/ollama/libold.so")));
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    /** docker save writes plain layer.tar members; other producers gzip them (told apart by their first bytes). */
+    @ParameterizedTest
+    @EnumSource(value = TestImages.Compression.class, names = {"PLAIN", "GZIP"})
+    void dockerSaveTarballStaysADockerSaveTarball(TestImages.Compression layers) throws Exception {
+        Path in = TestImages.dockerArchive(work.resolve("ollama.tar"), "ollama/ollama:fixture",
+                TestImages.image("amd64", officialLike(layers, layers)));
+        Path out = work.resolve("patched.tar");
+        Cli.Result scan = Cli.run("scan", in, "--json");
+        assertEquals(0, scan.exit(), scan.toString());
+        List<String> found = new ArrayList<>();
+        TestImages.JSON.readTree(scan.out()).get("files").forEach(f -> found.add(f.get("path").asText()));
+        assertEquals(List.of("/usr/bin/ollama", "/usr/lib/ollama/libggml-base.so"), found);
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode manifest = TestImages.JSON.readTree(member(out, "manifest.json"));
+        assertEquals(3, manifest.get(0).get("Layers").size());
+        assertEquals("ollama/ollama:fixture", manifest.get(0).get("RepoTags").get(0).asText());
+        assertEquals(memberNames(in).size() + 2, memberNames(out).size(), "every member once, plus layer and config");
+
+        // skopeo reads it as docker-archive (checking each layer against the config's diff_ids).
+        Path oci = work.resolve("as-oci");
+        exec(List.of("skopeo", "copy", "-q", "docker-archive:" + out, "oci:" + oci + ":fixture"));
+        skopeoAccepts(oci, "oci:");
+        Path rootfs = umociUnpack(oci, "fixture");
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    @Test
+    void ociTarballStaysAnOciTarball() throws Exception {
+        Path dir = TestImages.ociDirectory(work.resolve("layout"), "v1",
+                List.of(TestImages.image("amd64", officialLike(TestImages.Compression.GZIP))));
+        Path in = TestImages.ociTarball(dir, work.resolve("ollama-oci.tar"));
+        Path out = work.resolve("patched-oci.tar");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        Path again = work.resolve("again-oci.tar");
+        assertEquals(0, Cli.run("apply", in, "-o", again, "--shim", Fixtures.stub("x86_64")).exit());
+        assertEquals(TestFiles.sha256(out), TestFiles.sha256(again), "the same input gives the same bytes");
+        assertEquals(memberNames(in).size() + 3, memberNames(out).size(), "every member once, plus layer, config, manifest");
+        Path oci = work.resolve("as-oci");
+        exec(List.of("skopeo", "copy", "-q", "oci-archive:" + out + ":v1", "oci:" + oci + ":v1"));
+        Path rootfs = umociUnpack(oci, "v1");
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    @Test
+    void docker25SaveTarballKeepsBothItsIndexes() throws Exception {
+        TestImages.Built image = TestImages.image("amd64", officialLike(TestImages.Compression.PLAIN));
+        Path dir = TestImages.ociDirectory(work.resolve("layout"), "fixture", List.of(image));
+        Path in = TestImages.ociTarball(dir, work.resolve("docker25.tar"),
+                TestImages.dockerManifestOfBlobs("ollama/ollama:fixture", image));
+        Path out = work.resolve("patched.tar");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode manifest = TestImages.JSON.readTree(member(out, "manifest.json"));
+        assertEquals(3, manifest.get(0).get("Layers").size());
+        // Read through manifest.json (docker-archive:) and through index.json (oci-archive:): the same image.
+        for (String transport : List.of("docker-archive:" + out, "oci-archive:" + out + ":fixture")) {
+            Path oci = work.resolve("as-oci-" + System.nanoTime());
+            exec(List.of("skopeo", "copy", "-q", transport, "oci:" + oci + ":t"));
+            Fixtures.Run run = Fixtures.run("x86_64", umociUnpack(oci, "t").resolve("usr/bin/ollama"), Map.of());
+            assertTrue(run.stdout().contains(STUB_DRIVER), transport + ": " + run);
+        }
+    }
+
+    @Test
+    void eachPlatformOfAnIndexGetsItsOwnShimOrIsLeftWithPlatform() throws Exception {
+        TestImages.Built amd64 = TestImages.image("amd64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0)))));
+        TestImages.Built arm64 = TestImages.image("arm64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", Fixtures.binary("aarch64", "release", "gen-c"), 0755, 0, 0),
+                Entry.file("usr/lib/ollama/libggml-base.so", ggmlBase("aarch64"), 0644, 0, 0)))));
+        Path in = TestImages.ociDirectory(work.resolve("in"), "multi", List.of(amd64, arm64));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out);
+        assertEquals(0, r.exit(), r.toString());
+        skopeoAccepts(out, "oci:");
+
+        Path conf = work.resolve("shim.conf");
+        Files.writeString(conf, "[shim]\nmode = virtual\ndriver_version = 570.86.15\n\n[device.0]\nname = Test GPU\n"
+                + "uuid = GPU-3f1c2d4e-0000-4000-8000-000000000001\nmemory_total = 8589934592\ncompute_capability = 8.9\n");
+        for (String arch : List.of("amd64", "arm64")) {
+            // umoci 0.4.7 cannot choose a platform: skopeo picks one into a layout of its own first.
+            Path single = work.resolve("single-" + arch);
+            exec(List.of("skopeo", "--override-arch", arch, "copy", "-q", "oci:" + out + ":multi",
+                    "oci:" + single + ":one"));
+            Path rootfs = umociUnpack(single, "one");
+            byte[] shim = Files.readAllBytes(rootfs.resolve("usr/bin/nvml.so"));
+            int machine = (shim[18] & 0xFF) | (shim[19] & 0xFF) << 8; // e_machine, ELF header offset 18
+            assertEquals(arch.equals("amd64") ? 62 : 183, machine, arch + ": EM_X86_64 or EM_AARCH64");
+            Fixtures.Run run = Fixtures.run(arch.equals("amd64") ? "x86_64" : "aarch64", rootfs.resolve("usr/bin/ollama"),
+                    Map.of("OLLAMA_PATCH_SHIM_CONFIG", conf.toString()));
+            assertTrue(run.stdout().contains("discovery: nvml=ok driver=570.86.15 devices=1"), arch + ": " + run);
+        }
+
+        // --platform: the other platform's manifest stays as it was.
+        Path only = work.resolve("only");
+        Cli.Result p = Cli.run("apply", in, "-o", only, "--platform", "linux/arm64");
+        assertEquals(0, p.exit(), p.toString());
+        JsonNode inner = innerIndex(only);
+        assertEquals(TestImages.sha256(amd64.manifest()), inner.get("manifests").get(0).get("digest").asText());
+        assertFalse(TestImages.sha256(arm64.manifest()).equals(inner.get("manifests").get(1).get("digest").asText()));
+        skopeoAccepts(only, "oci:");
+    }
+
+    @Test
+    void aFileWhereTheShimGoesIsReplacedOnlyWithForce() throws Exception {
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0),
+                        Entry.text("usr/bin/nvml.so", "someone else's file\n")))))));
+        Cli.Result refused = Cli.run("apply", in, "-o", work.resolve("out"), "--shim", Fixtures.stub("x86_64"));
+        assertEquals(5, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("/usr/bin/nvml.so: the image already has a file where the shim goes"),
+                refused.toString());
+        assertFalse(Files.exists(work.resolve("out")));
+        Cli.Result forced = Cli.run("apply", in, "-o", work.resolve("out"), "--shim", Fixtures.stub("x86_64"), "--force");
+        assertEquals(0, forced.exit(), forced.toString());
+        Fixtures.Run run = Fixtures.run("x86_64", umociUnpack(work.resolve("out"), "v1").resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    @Test
+    void usageErrorsWriteNothing() throws Exception {
+        Path in = goodLayout();
+        Cli.Result noOut = Cli.run("apply", in);
+        assertEquals(2, noOut.exit(), noOut.toString());
+        assertTrue(noOut.err().contains("give the output image with -o OUT"), noOut.toString());
+        Path taken = Files.createDirectory(work.resolve("taken"));
+        Cli.Result exists = Cli.run("apply", in, "-o", taken);
+        assertEquals(2, exists.exit(), exists.toString());
+        Cli.Result platform = Cli.run("apply", in, "-o", work.resolve("out"), "--platform", "linux/s390x");
+        assertEquals(2, platform.exit(), platform.toString());
+        assertTrue(platform.err().contains("--platform linux/s390x: the image has linux/amd64"), platform.toString());
+        try (Stream<Path> s = Files.list(work)) {
+            assertEquals(List.of("in", "taken"), s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+    }
+
+    @Test
+    void anImageWithoutOllamaHasNothingToPatch() throws Exception {
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.file("usr/bin/tool", x86("gen-c"), 0755, 0, 0)))))));
+        Cli.Result r = Cli.run("apply", in, "-o", work.resolve("out"));
+        assertEquals(3, r.exit(), r.toString());
+        assertFalse(Files.exists(work.resolve("out")));
+    }
+
+    // ---- bad input: one line naming the blob or entry, exit 4, nothing written
+
+    private Path goodLayout() throws IOException {
+        return TestImages.ociDirectory(work.resolve("in"), "v1",
+                List.of(TestImages.image("amd64", officialLike(TestImages.Compression.GZIP))));
+    }
+
+    private void rejected(Path in, String expected) throws IOException {
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(4, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), r.toString());
+        assertTrue(r.err().contains(expected), "expected \"" + expected + "\" in " + r);
+        assertFalse(Files.exists(out));
+        try (Stream<Path> s = Files.list(work)) {
+            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith(".")).toList(), "leftovers");
+        }
+    }
+
+    @Test
+    void aDockerSaveWhoseLayerDoesNotMatchItsDiffIdWritesNothing() throws Exception {
+        TestImages.Built image = TestImages.image("amd64", officialLike(TestImages.Compression.PLAIN));
+        TestImages.Layer l = image.layers().get(1);
+        byte[] changed = l.blob().clone();
+        changed[4 * 512] ^= 0x01; // etc/motd's first byte (after three headers and its own): still a tar, another hash
+        TestImages.Built bad = new TestImages.Built(image.config(), image.manifest(),
+                List.of(image.layers().get(0), new TestImages.Layer(changed, l.diffId(), l.mediaType())), "amd64");
+        Path in = TestImages.dockerArchive(work.resolve("in.tar"), "ollama/ollama:fixture", bad);
+        Path out = work.resolve("out.tar");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(4, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), r.toString());
+        assertTrue(r.err().contains("layer " + l.diffId().substring(7) + "/layer.tar: diff_id mismatch"), r.toString());
+        try (Stream<Path> s = Files.list(work)) {
+            assertEquals(List.of("in.tar"), s.map(p -> p.getFileName().toString()).toList(), "nothing written");
+        }
+    }
+
+    @Test
+    void aMissingBlobIsNamed() throws Exception {
+        Path in = goodLayout();
+        String digest = manifestOf(in, 0).get("layers").get(1).get("digest").asText();
+        Files.delete(in.resolve("blobs/sha256/" + digest.substring(7)));
+        rejected(in, "blob " + digest + ": missing from the image");
+    }
+
+    @Test
+    void aBlobWhoseDigestDoesNotMatchIsNamed() throws Exception {
+        Path in = goodLayout();
+        String digest = manifestOf(in, 0).get("layers").get(1).get("digest").asText();
+        Path blob = in.resolve("blobs/sha256/" + digest.substring(7));
+        byte[] b = Files.readAllBytes(blob);
+        b[b.length / 2] ^= 0x01;
+        Files.write(blob, b);
+        rejected(in, digest);
+    }
+
+    @Test
+    void anUnknownLayerMediaTypeIsNamed() throws Exception {
+        TestImages.Layer l = TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.text("etc/x", "x")));
+        TestImages.Layer odd = new TestImages.Layer(l.blob(), l.diffId(), "application/vnd.example.layer.v9+lz5");
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(odd))));
+        rejected(in, "layer " + odd.digest() + ": unknown media type \"application/vnd.example.layer.v9+lz5\"");
+    }
+
+    @Test
+    void aLayerPathEscapingTheRootIsNamed() throws Exception {
+        TestImages.Layer l = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0), Entry.text("usr/../../etc/evil", "x")));
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(l))));
+        rejected(in, "entry usr/../../etc/evil: path usr/../../etc/evil escapes the image's root");
+    }
+
+    @Test
+    void aCorruptLayerTarIsNamed() throws Exception {
+        TestImages.Layer good = TestImages.layer(TestImages.Compression.PLAIN, List.of(
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0), Entry.text("etc/x", "x")));
+        byte[] tar = good.blob().clone();
+        tar[148] ^= 0x05; // the first header's checksum field (ustar: offset 148, 8 bytes)
+        TestImages.Layer bad = new TestImages.Layer(tar, TestImages.sha256(tar), good.mediaType());
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(bad))));
+        rejected(in, "layer " + bad.digest() + ": corrupt layer");
+    }
+
+    // ---- helpers
+
+    private static JsonNode manifestOf(Path layout, int i) throws IOException {
+        JsonNode index = TestImages.JSON.readTree(layout.resolve("index.json").toFile());
+        return blobJson(layout, index.get("manifests").get(i).get("digest").asText());
+    }
+
+    private static JsonNode innerIndex(Path layout) throws IOException {
+        return manifestOf(layout, 0);
+    }
+
+    private static JsonNode blobJson(Path layout, String digest) throws IOException {
+        return TestImages.JSON.readTree(layout.resolve("blobs/sha256/" + digest.substring(7)).toFile());
+    }
+
+    private static List<TarArchiveEntry> layerEntries(Path layout, String digest) throws IOException {
+        List<TarArchiveEntry> out = new ArrayList<>();
+        try (InputStream in = new GzipCompressorInputStream(Files.newInputStream(layout.resolve("blobs/sha256/"
+                + digest.substring(7)))); TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
+            for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) out.add(e);
+        }
+        return out;
+    }
+
+    private static List<String> memberNames(Path tarball) throws IOException {
+        List<String> names = new ArrayList<>();
+        try (TarArchiveInputStream tar = new TarArchiveInputStream(Files.newInputStream(tarball))) {
+            for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) names.add(e.getName());
+        }
+        assertEquals(names.size(), new java.util.HashSet<>(names).size(), "duplicate members: " + names);
+        return names;
+    }
+
+    private static byte[] member(Path tarball, String name) throws IOException {
+        try (TarArchiveInputStream tar = new TarArchiveInputStream(Files.newInputStream(tarball))) {
+            for (TarArchiveEntry e = tar.getNextEntry(); e != null; e = tar.getNextEntry()) {
+                if (e.getName().equals(name)) return tar.readAllBytes();
+            }
+        }
+        throw new AssertionError(name + " not in " + tarball);
+    }
+
+    /** skopeo copies the image to dir: and to a new OCI layout, checking every digest and size on the way. */
+    private void skopeoAccepts(Path layout, String transport) throws Exception {
+        JsonNode index = TestImages.JSON.readTree(layout.resolve("index.json").toFile());
+        String tag = index.get("manifests").get(0).get("annotations").get("org.opencontainers.image.ref.name").asText();
+        Path dir = Files.createTempDirectory(work, "skopeo-dir");
+        exec(List.of("skopeo", "copy", "-q", "--all", transport + layout + ":" + tag, "dir:" + dir));
+        Path copy = work.resolve("skopeo-oci-" + System.nanoTime());
+        exec(List.of("skopeo", "copy", "-q", "--all", transport + layout + ":" + tag, "oci:" + copy + ":" + tag));
+    }
+
+    private Path umociUnpack(Path layout, String tag) throws Exception {
+        Path bundle = work.resolve("bundle-" + System.nanoTime());
+        exec(List.of("umoci", "unpack", "--rootless", "--image", layout + ":" + tag, bundle.toString()));
+        return bundle.resolve("rootfs");
+    }
+
+    private static String exec(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("timed out: " + cmd);
+        }
+        assertEquals(0, p.exitValue(), String.join(" ", cmd) + "\n" + out);
+        return out;
+    }
+}

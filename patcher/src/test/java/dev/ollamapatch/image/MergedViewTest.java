@@ -1,0 +1,106 @@
+package dev.ollamapatch.image;
+
+import dev.ollamapatch.archive.ArchiveFormat;
+import dev.ollamapatch.report.PatchException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static dev.ollamapatch.image.TestImages.Entry;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** How layers stack (OCI image specification, "Applying changesets"), on small layers made in the test. */
+class MergedViewTest {
+    private Path spool;
+    private MergedView view;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        spool = Files.createTempDirectory("merged-view");
+        view = new MergedView(spool);
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        view.close();
+        try (var s = Files.list(spool)) {
+            assertEquals(List.of(), s.toList(), "spooled copies are deleted on close");
+        }
+        Files.delete(spool);
+    }
+
+    private void stack(int i, Entry... entries) throws IOException {
+        TestImages.Layer l = TestImages.layer(TestImages.Compression.PLAIN, List.of(entries));
+        view.apply(i, new ByteArrayInputStream(l.blob()), ArchiveFormat.TAR, "layer " + i);
+    }
+
+    @Test
+    void aWhiteoutHidesTheLowerFileAndItsSubtree() throws IOException {
+        stack(0, Entry.text("a/keep", "1"), Entry.text("a/gone", "2"), Entry.dir("a/dir/"), Entry.text("a/dir/x", "3"));
+        stack(1, Entry.text("a/.wh.gone", ""), Entry.text("a/.wh.dir", ""));
+        assertEquals(List.of("a/keep"), List.copyOf(view.all().keySet()));
+    }
+
+    @Test
+    void anOpaqueDirectoryHidesOnlyWhatLowerLayersPutThere() throws IOException {
+        stack(0, Entry.dir("opt/"), Entry.text("opt/old", "1"), Entry.text("etc/x", "2"));
+        stack(1, Entry.dir("opt/"), Entry.text("opt/.wh..wh..opq", ""), Entry.text("opt/new", "3"));
+        assertEquals(List.of("etc/x", "opt", "opt/new"), List.copyOf(view.all().keySet()));
+    }
+
+    @Test
+    void aFileReplacesALowerDirectoryAndEverythingBelowIt() throws IOException {
+        stack(0, Entry.dir("usr/lib/ollama/"), Entry.text("usr/lib/ollama/x", "1"));
+        stack(1, Entry.symlink("usr/lib/ollama", "/opt/ollama"));
+        assertEquals(List.of("usr/lib/ollama"), List.copyOf(view.all().keySet()));
+    }
+
+    @Test
+    void aHardLinkSharesItsTargetsContentAcrossLayers() throws IOException {
+        stack(0, Entry.text("bin/a", "1"));
+        stack(1, Entry.hardLink("bin/b", "bin/a"));
+        assertSame(view.get("bin/a").inode(), view.get("bin/b").inode());
+        assertThrows(PatchException.class, () -> stack(2, Entry.hardLink("bin/c", "bin/missing")));
+    }
+
+    @Test
+    void symbolicLinksResolveInsideTheImageOnly() throws IOException {
+        stack(0, Entry.dir("usr/bin/"), Entry.text("usr/bin/ollama", "1"),
+                Entry.symlink("usr/local", "../usr"), Entry.symlink("bin", "/usr/bin"),
+                Entry.symlink("up", "../../../../usr/bin/ollama"), Entry.symlink("loop", "loop"));
+        assertEquals("usr/bin/ollama", view.resolve("bin/ollama"));
+        assertEquals("usr/bin/ollama", view.resolve("usr/local/bin/ollama"));
+        assertEquals("usr/bin/ollama", view.resolve("up"), "'..' above the root stays at the root");
+        assertNull(view.resolve("loop"));
+        assertNull(view.resolve("usr/bin/missing"));
+    }
+
+    @Test
+    void onlyElfFilesUnderAnOllamaPathAreSpooled() throws IOException {
+        Path elf = Path.of("/bin/true");
+        stack(0, Entry.file("usr/bin/ollama", elf, 0755, 0, 0), Entry.file("usr/bin/true", elf, 0755, 0, 0),
+                Entry.text("usr/lib/ollama/README", "text"));
+        assertNotNull(view.get("usr/bin/ollama").inode().spool);
+        assertNull(view.get("usr/bin/true").inode().spool);
+        assertNull(view.get("usr/lib/ollama/README").inode().spool);
+        assertTrue(view.get("usr/lib/ollama/README").inode().peeked);
+    }
+
+    @Test
+    void aNameClimbingOutOfTheRootIsInvalidInput() {
+        PatchException e = assertThrows(PatchException.class, () -> stack(0, Entry.text("a/../../x", "1")));
+        assertEquals(PatchException.Kind.INVALID_INPUT, e.kind());
+        assertEquals("layer 0: entry a/../../x: path a/../../x escapes the image's root", e.getMessage());
+    }
+}
