@@ -161,8 +161,8 @@ public final class InPlaceApply {
             Sha256 hash = Sha256.of(elf.bytes());
             String sha = hash.hex();
             if (options.expectSha256() != null && !hash.matches(options.expectSha256())) {
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
+                return ApplyOutcome.refused(String.format("%s: SHA-256 is %s, expected %s; nothing changed", file, sha,
+                        options.expectSha256().toLowerCase()), reports);
             }
             Manifest.FileEntry entry = recorded.get(file.toString());
             Path source = file;
@@ -194,8 +194,8 @@ public final class InPlaceApply {
                 opened.add(elf);
                 Sha256 backupSha = Sha256.of(elf.bytes());
                 if (!backupSha.matches(entry.originalSha256())) {
-                    throw new PatchException(PatchException.Kind.REFUSED, source
-                            + ": the backup does not match the manifest; cannot re-target " + file);
+                    return ApplyOutcome.refused(source + ": the backup does not match the manifest; cannot re-target "
+                            + file, reports);
                 }
                 originalSha = backupSha;
             }
