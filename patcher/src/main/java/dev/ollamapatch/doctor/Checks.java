@@ -167,7 +167,7 @@ public final class Checks {
             return Check.fail("host.pci", "no NVIDIA display or 3D controller in /sys/bus/pci/devices (vendor 0x10de, class 0x03xx)",
                     "attach the GPU or vGPU to this VM (PCI passthrough or a mediated device); no software can use a GPU the VM does not have.");
         }
-        List<String> ev = gpus.stream().map(g -> g.address() + " " + g.ids() + " class 0x" + Integer.toHexString(g.pciClass())).toList();
+        List<String> ev = gpus.stream().map(g -> g.address() + " " + g.ids() + String.format(Locale.ROOT, " class 0x%06x", g.pciClass())).toList();
         return new Check("host.pci", Status.OK, gpus.size() + " NVIDIA GPU function" + (gpus.size() == 1 ? "" : "s") + ": "
                 + String.join(", ", ev), ev, null);
     }
@@ -237,7 +237,7 @@ public final class Checks {
     static Check libcuda(Optional<Host.Found> found, String machine, Generation g) {
         if (found.isEmpty()) {
             return Check.fail("host.libcuda", "no libcuda.so.1 for " + machine + " in /etc/ld.so.cache or the default library directories"
-                            + (g == Generation.A ? "" : "; Ollama " + g.label + " sees no GPU without it"),
+                            + (g == Generation.A ? "" : "; Ollama generation " + g.label + " sees no GPU without it"),
                     "install the NVIDIA driver's user-space CUDA library (libcuda.so.1, e.g. Debian's libcuda1 or the driver's .run) and run ldconfig.");
         }
         return Check.ok("host.libcuda", "libcuda.so.1 found: " + found.get().hostPath(), found.get().how());
@@ -250,7 +250,7 @@ public final class Checks {
         }
         if (!flags.get().contains("avx")) {
             boolean gpuNeedsAvx = g == Generation.A || g == Generation.NONE;
-            String s = "the CPU does not report AVX" + (gpuNeedsAvx ? ": Ollama " + g.label + " disables GPU support without it" : ": Ollama's CPU backends run slowly");
+            String s = "the CPU does not report AVX" + (gpuNeedsAvx ? ": Ollama generation " + g.label + " disables GPU support without it" : ": Ollama's CPU backends run slowly");
             String fix = "expose AVX/AVX2 to the guest (in QEMU/libvirt use CPU model host-passthrough).";
             return gpuNeedsAvx ? Check.fail("host.cpu", s, fix) : Check.warn("host.cpu", s, fix);
         }
@@ -372,7 +372,7 @@ public final class Checks {
     /** A systemd unit's settings that matter: where it runs Ollama from, its environment. */
     record Unit(String name, List<Path> files, String execStart, Map<String, String> environment) {}
 
-    static Check serviceUnit(Unit unit, OllamaInstall install, List<String> ldSoPreload, Map<String, String> processEnv) {
+    static Check serviceUnit(Unit unit, OllamaInstall install, boolean execIsInstall, List<String> ldSoPreload, Map<String, String> processEnv) {
         List<String> ev = new ArrayList<>();
         if (unit != null) {
             ev.add("unit files: " + unit.files());
@@ -394,15 +394,19 @@ public final class Checks {
                     ev, "remove LD_PRELOAD from the ollama service unless you know the library does not export nvml* functions.");
         }
         if (unit == null) return Check.ok("service.unit", "no ollama.service unit; run Ollama with the environment you checked here");
-        if (unit.execStart() != null && install.binary() != null) {
-            String exec = unit.execStart().trim().replaceFirst("^[-@+!:]+", "").split("\\s+")[0];
-            if (!exec.equals(install.binary().toString()) && !exec.endsWith("/" + install.binary().getFileName())) {
-                return new Check("service.unit", Status.WARN, unit.name() + " runs " + exec + ", not " + install.binary(), ev,
-                        "patch " + exec + " too, or point ExecStart at " + install.binary() + ".");
-            }
+        String exec = execProgram(unit.execStart());
+        if (exec != null && install.binary() != null && !execIsInstall) {
+            return new Check("service.unit", Status.WARN, unit.name() + " runs " + exec + ", not " + install.binary(), ev,
+                    "patch " + exec + " too, or point ExecStart at " + install.binary() + ".");
         }
         String cfg = unit.environment().get("OLLAMA_PATCH_SHIM_CONFIG");
         return new Check("service.unit", Status.OK, unit.name() + ": no LD_PRELOAD" + (cfg != null ? ", shim config " + cfg : ", shim config default"), ev, null);
+    }
+
+    /** The program of an ExecStart= line, without systemd's prefixes ({@code -}, {@code @}, {@code +}, {@code !}, {@code :}). */
+    static String execProgram(String execStart) {
+        if (execStart == null || execStart.isBlank()) return null;
+        return execStart.trim().replaceFirst("^[-@+!:]+", "").split("\\s+")[0];
     }
 
     static String gib(long bytes) {

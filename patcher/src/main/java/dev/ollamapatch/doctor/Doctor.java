@@ -106,6 +106,7 @@ public final class Doctor {
         String configHost = unit != null && unit.environment().containsKey(CONFIG_ENV) ? unit.environment().get(CONFIG_ENV)
                 : procEnv.getOrDefault(CONFIG_ENV, host.isLiveSystem() ? o.env().getOrDefault(CONFIG_ENV, DEFAULT_CONFIG) : DEFAULT_CONFIG);
         Path configFile = host.path(configHost);
+        if (!host.isLiveSystem()) configHost = configFile.toString();  // messages name the file as it is reached from here
 
         // 2. The shim, asked itself.
         ShimAnswer answer = null;
@@ -145,7 +146,7 @@ public final class Doctor {
         // 5. The service.
         if (install != null && install.binary() != null) {
             checks.add(Checks.serviceProcess(procs, install, runsCurrent));
-            checks.add(Checks.serviceUnit(unit, install, host.ldSoPreload(), procEnv));
+            checks.add(Checks.serviceUnit(unit, install, unitRunsInstall(host, unit, install), host.ldSoPreload(), procEnv));
         }
 
         // 6. Ollama's own discovery.
@@ -168,6 +169,18 @@ public final class Doctor {
             }
         }
         return checks;
+    }
+
+    /** Whether the unit's ExecStart names the install's binary (the same file, through links or the root). */
+    static boolean unitRunsInstall(Host host, Checks.Unit unit, OllamaInstall install) {
+        String exec = unit == null ? null : Checks.execProgram(unit.execStart());
+        if (exec == null) return true;
+        if (exec.equals(install.binary().toString())) return true;
+        try {
+            return Files.isSameFile(host.path(exec), install.binary());
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** The file the loader opens for a site path: {@code $ORIGIN} is the patched file's directory. */
