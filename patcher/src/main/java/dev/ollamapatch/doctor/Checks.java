@@ -230,7 +230,7 @@ public final class Checks {
             return new Check("host.dev", Status.FAIL, "/dev/nvidia-uvm is missing: CUDA cannot initialise without nvidia_uvm", ev,
                     "load it with 'modprobe nvidia-uvm' (and 'nvidia-modprobe -u -c=0' to create the node), and add it to /etc/modules-load.d.");
         }
-        return new Check("host.dev", Status.OK, "/dev/nvidiactl, " + nodes.stream().filter(n -> n.matches("nvidia\\d+")).map(n -> "/dev/" + n).toList()
+        return new Check("host.dev", Status.OK, "/dev/nvidiactl, " + String.join(", ", nodes.stream().filter(n -> n.matches("nvidia\\d+")).map(n -> "/dev/" + n).toList())
                 + " and /dev/nvidia-uvm present", ev, null);
     }
 
