@@ -119,7 +119,7 @@ public final class Checks {
 
     // ---------------------------------------------------------------------------------- the shim
 
-    static Check shimConfig(ShimAnswer a, String configPath) {
+    static Check shimConfig(ShimAnswer a, String configPath, boolean configExists) {
         String cfg = configPath == null ? "the default /etc/ollama-patch/shim.conf" : configPath;
         if (!a.loaded()) {
             return Check.fail("shim.config", "the shim " + a.library() + " does not load here: " + a.loadError(),
@@ -128,8 +128,9 @@ public final class Checks {
         if (!a.initialised()) {
             String said = a.shimMessage() != null ? a.shimMessage().replaceFirst("^ollama-patch shim: ", "")
                     : "nvmlInit_v2 returned " + ShimAnswer.nvmlCode(a.init());
-            if (a.shimMessage() != null && a.shimMessage().contains("No such file or directory")) {
-                return Check.fail("shim.config", said, "create the config from this machine's devices: '" + CONFIG_FIX_TOOL + " > " + cfg + "'.");
+            if (!configExists) {
+                return Check.fail("shim.config", said, "create the config from this machine's devices: '" + CONFIG_FIX_TOOL + " > " + cfg
+                        + "' (or install the NVIDIA driver's NVML for forward mode).");
             }
             if ("forward".equals(a.mode()) || (a.shimMessage() != null && a.shimMessage().contains("real NVML"))) {
                 return Check.fail("shim.config", "forward mode: " + said,
@@ -138,7 +139,8 @@ public final class Checks {
             return Check.fail("shim.config", said + (said.contains(cfg) ? "" : " (config " + cfg + ")"),
                     "fix the line the shim names, or start from this machine's devices: '" + CONFIG_FIX_TOOL + " > " + cfg + "'.");
         }
-        return Check.ok("shim.config", "config " + cfg + " read by the shim: mode " + a.mode()
+        return Check.ok("shim.config", (configExists ? "config " + cfg + " read by the shim" : "no config " + cfg
+                + ": the shim forwards to the NVML it found") + ": mode " + a.mode()
                 + ("forward".equals(a.mode()) ? ", real NVML " + a.real() : "") + ", driver " + a.driverVersion()
                 + ", " + a.devices().size() + " device" + (a.devices().size() == 1 ? "" : "s"));
     }

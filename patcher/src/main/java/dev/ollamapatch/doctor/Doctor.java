@@ -103,10 +103,15 @@ public final class Doctor {
                 }
             }
         }
-        String configHost = unit != null && unit.environment().containsKey(CONFIG_ENV) ? unit.environment().get(CONFIG_ENV)
-                : procEnv.getOrDefault(CONFIG_ENV, host.isLiveSystem() ? o.env().getOrDefault(CONFIG_ENV, DEFAULT_CONFIG) : DEFAULT_CONFIG);
-        Path configFile = host.path(configHost);
-        if (!host.isLiveSystem()) configHost = configFile.toString();  // messages name the file as it is reached from here
+        // The config the service's shim reads: the one its environment names, else the shim's default.
+        String named = unit != null && unit.environment().containsKey(CONFIG_ENV) ? unit.environment().get(CONFIG_ENV)
+                : procEnv.containsKey(CONFIG_ENV) ? procEnv.get(CONFIG_ENV)
+                : host.isLiveSystem() ? o.env().get(CONFIG_ENV) : null;
+        if (named != null && named.isEmpty()) named = null;
+        Path configFile = host.path(named != null ? named : DEFAULT_CONFIG);
+        // Messages name the file as it is reached from here (under --root, the root's copy).
+        String configHost = host.isLiveSystem() ? (named != null ? named : DEFAULT_CONFIG) : configFile.toString();
+        boolean configExists = Files.exists(configFile);
 
         // 2. The shim, asked itself.
         ShimAnswer answer = null;
@@ -114,7 +119,7 @@ public final class Doctor {
         if (queried == null) queried = bundledShim();
         if (queried != null) {
             try {
-                answer = ShimQuery.ask(queried, configFile.toString(), Map.of());
+                answer = ShimQuery.ask(queried, named == null ? null : configFile.toString(), host);
             } catch (IOException e) {
                 checks.add(Checks.fail0("shim.config", "could not ask the shim " + queried + ": " + e.getMessage(),
                         "run '" + queried + "' through 'ollama-patch doctor --debug' and report the output."));
@@ -124,7 +129,7 @@ public final class Doctor {
                     "patch the install so that a shim is installed beside it."));
         }
         if (answer != null) {
-            Check cfg = Checks.shimConfig(answer, configHost);
+            Check cfg = Checks.shimConfig(answer, configHost, configExists);
             checks.add(cfg.withEvidence(List.of("asked " + queried + (shimForQuery == null ? " (the bundled shim: no installed one to ask)" : ""),
                     "config file: " + configFile + (Files.exists(configFile) ? "" : " (missing)"))));
             if (answer.initialised()) checks.add(Checks.shimDevices(answer, configHost));
@@ -161,6 +166,7 @@ public final class Doctor {
                     Map<String, String> env = new LinkedHashMap<>(o.env());
                     if (unit != null) env.putAll(unit.environment());
                     env.remove(CONFIG_ENV);
+                    if (!host.isLiveSystem()) env.put(ShimQuery.ROOT_ENV, host.root().toString());
                     checks.add(DiscoveryRun.check(DiscoveryRun.run(install.binary(), gen, configFile, env, o.runTimeoutS())));
                 } catch (IOException e) {
                     checks.add(Checks.fail0("run.discovery", "could not run " + install.binary() + ": " + e.getMessage(),

@@ -95,6 +95,7 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                 } else if (AlreadyPatched.holds(elf, List.of(LibraryTarget.NVML))) {
                     paths.add(LibraryTarget.NVML.defaultPath());
                     how = "per bytes (no manifest)";
+                    originals.addAll(originalsOf(InstallLayout.backupOf(f)));
                 } else {
                     Plan plan = FilePatcher.plan(elf, PlanOptions.nvml(f.getParent().toString()));
                     for (PlannedSite s : plan.sites()) originals.add(s.site().original());
@@ -124,6 +125,18 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
             }
         }
         return Optional.empty();
+    }
+
+    /** The locators in the original kept beside a patched file (its backup), for the generation. */
+    private static List<String> originalsOf(Path backup) {
+        List<String> out = new ArrayList<>();
+        if (!Files.isRegularFile(backup)) return out;
+        try (ElfFile elf = ElfFile.open(backup)) {
+            for (PlannedSite s : FilePatcher.plan(elf, PlanOptions.nvml(backup.getParent().toString())).sites()) out.add(s.site().original());
+        } catch (IOException | RuntimeException e) {
+            // an unreadable backup tells nothing
+        }
+        return out;
     }
 
     /** {@code //$ORIGIN/nvml.so} -> {@code $ORIGIN/nvml.so}, {@code ///opt/x/nvml.so} -> {@code /opt/x/nvml.so}. */

@@ -48,6 +48,35 @@ public final class ShimQuery {
         }
     }
 
+    static final String ROOT_ENV = "OLLAMA_PATCH_SHIM_ROOT";
+
+    /**
+     * Asks {@code shim} as the service would run it: {@code namedConfig} is the config the service
+     * names in {@code OLLAMA_PATCH_SHIM_CONFIG} (already under the root), or null, and then the shim
+     * does its own default lookup. For a root other than "/", {@code OLLAMA_PATCH_SHIM_ROOT} makes the
+     * shim look up its default config and the real NVML under the root; a shim that predates that
+     * variable is given the default config's path under the root instead.
+     */
+    public static ShimAnswer ask(Path shim, String namedConfig, Host host) throws IOException {
+        Map<String, String> env = new java.util.HashMap<>();
+        String config = namedConfig;
+        if (!host.isLiveSystem()) {
+            env.put(ROOT_ENV, host.root().toString());
+            if (config == null && !knowsRoot(shim)) config = host.path(Doctor.DEFAULT_CONFIG).toString();
+        }
+        return ask(shim, config, env);
+    }
+
+    /** Whether the shim reads {@code OLLAMA_PATCH_SHIM_ROOT} (its name is among the shim's strings). */
+    static boolean knowsRoot(Path shim) {
+        try {
+            byte[] b = Files.readAllBytes(shim);
+            return new String(b, StandardCharsets.ISO_8859_1).contains(ROOT_ENV);
+        } catch (IOException | OutOfMemoryError e) {
+            return false;
+        }
+    }
+
     /**
      * Runs the helper on {@code shim} with {@code OLLAMA_PATCH_SHIM_CONFIG=configPath} (null: the
      * variable is removed, and the shim uses its default). Throws IOException when the helper
@@ -61,6 +90,7 @@ public final class ShimQuery {
             List<String> cmd = new ArrayList<>(List.of(helper.toString(), shim.toAbsolutePath().toString()));
             ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.environment().remove("LD_PRELOAD");
+            pb.environment().remove(ROOT_ENV);
             if (configPath == null) pb.environment().remove("OLLAMA_PATCH_SHIM_CONFIG");
             else pb.environment().put("OLLAMA_PATCH_SHIM_CONFIG", configPath);
             pb.environment().putAll(extraEnv);

@@ -130,6 +130,25 @@ class DoctorTest {
     }
 
     @Test
+    void forwardModeIsSeenInTheLibrariesTheShimLoaded() throws Exception {
+        Path real = Fixtures.stub("x86_64");
+        root.config("[shim]\nmode = forward\nreal = " + real + "\n");
+        List<Check> checks = doctor(false, Map.of());
+        Check c = check(checks, "shim.config");
+        assertEquals(Status.OK, c.status(), text(checks));
+        assertTrue(c.summary().contains("mode forward, real NVML " + real + ", driver " + Fixtures.STUB_DRIVER), c.summary());
+        assertTrue(check(checks, "shim.devices").summary().contains("Fixture Stub GPU"));
+    }
+
+    @Test
+    void forwardModeWithoutARealNvml() throws Exception {
+        root.config("[shim]\nmode = forward\nreal = /nonexistent/libnvidia-ml.so.535.1\n");
+        Check c = check(doctor(false, Map.of()), "shim.config");
+        assertEquals(Status.FAIL, c.status(), c.toString());
+        assertTrue(c.summary().contains("/nonexistent/libnvidia-ml.so.535.1"), c.summary());
+    }
+
+    @Test
     void driverTooOldForGenerationC() throws Exception {
         root.config(FakeRoot.virtualConfig("535.104.05", "00000000:00:05.0"));
         Check c = check(doctor(false, Map.of()), "ollama.rules");
