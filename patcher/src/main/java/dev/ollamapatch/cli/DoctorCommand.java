@@ -43,6 +43,9 @@ final class DoctorCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
+        if (!java.nio.file.Files.isDirectory(root)) {
+            throw new dev.ollamapatch.patch.PatchException(dev.ollamapatch.patch.PatchException.Kind.USAGE, "--root " + root + ": not a directory");
+        }
         List<Check> checks = Doctor.examine(new Doctor.Options(target, root, run, System.getenv(), runTimeout));
         if (json) {
             out.println(JsonReport.MAPPER.writeValueAsString(DoctorReport.json(checks)));

@@ -23,6 +23,9 @@ final class ShimConfigCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!java.nio.file.Files.isDirectory(root)) {
+            throw new dev.ollamapatch.patch.PatchException(dev.ollamapatch.patch.PatchException.Kind.USAGE, "--root " + root + ": not a directory");
+        }
         ShimConfigWriter.Result r = ShimConfigWriter.write(Host.at(root));
         spec.commandLine().getOut().print(r.text());
         if (r.devices() == 0) {

@@ -239,7 +239,8 @@ public final class Checks {
     static Check libcuda(Optional<Host.Found> found, String machine, Generation g) {
         if (found.isEmpty()) {
             return Check.fail("host.libcuda", "no libcuda.so.1 for " + machine + " in /etc/ld.so.cache or the default library directories"
-                            + (g == Generation.A ? "" : "; Ollama generation " + g.label + " sees no GPU without it"),
+                            + (g == Generation.A ? "" : g == Generation.UNKNOWN ? "; Ollama 0.12.6 and later see no GPU without it"
+                            : "; Ollama generation " + g.label + " sees no GPU without it"),
                     "install the NVIDIA driver's user-space CUDA library (libcuda.so.1, e.g. Debian's libcuda1 or the driver's .run) and run ldconfig.");
         }
         return Check.ok("host.libcuda", "libcuda.so.1 found: " + found.get().hostPath(), found.get().how());

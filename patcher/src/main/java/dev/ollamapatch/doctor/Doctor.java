@@ -45,9 +45,19 @@ public final class Doctor {
         String installError = null;
         if (target != null) {
             try {
-                install = OllamaInstall.read(target);
+                if (!Files.exists(target)) {
+                    installError = "no such file or directory";
+                } else if (!Files.isDirectory(target) && !dev.ollamapatch.patch.Targets.isElf(target)) {
+                    installError = "not an ELF file";
+                } else {
+                    install = OllamaInstall.read(target);
+                    if (install.binary() == null) {
+                        installError = "no bin/ollama (nor another program in bin/) in the directory";
+                        install = null;
+                    }
+                }
             } catch (IOException | RuntimeException e) {
-                installError = e.getMessage();
+                installError = e instanceof java.nio.file.NoSuchFileException f ? f.getFile() + ": no such file or directory" : e.getMessage();
             }
         }
         checks.add(Checks.installFound(install, installError == null ? lookedAt : lookedAt + ": " + installError));

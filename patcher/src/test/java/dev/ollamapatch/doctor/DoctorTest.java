@@ -279,6 +279,24 @@ class DoctorTest {
     }
 
     @Test
+    void aTargetThatIsNotAnInstallIsOneFailingLine() throws Exception {
+        Path text = Files.writeString(tmp.resolve("notes.txt"), "not a program\n");
+        Cli.Result r = Cli.run("doctor", text, "--root", root.root);
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.out().contains("fail  install.found") && r.out().contains(text + ": not an ELF file"), r.out());
+        Cli.Result missing = Cli.run("doctor", tmp.resolve("nothing-here"), "--root", root.root);
+        assertTrue(missing.out().contains("nothing-here: no such file or directory"), missing.out());
+    }
+
+    @Test
+    void rootThatIsNotADirectoryIsAUsageError() {
+        Cli.Result r = Cli.run("doctor", install, "--root", tmp.resolve("no-such-root"));
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().contains("--root " + tmp.resolve("no-such-root") + ": not a directory"), r.err());
+        assertEquals(2, Cli.run("shim-config", "--root", tmp.resolve("no-such-root")).exit());
+    }
+
+    @Test
     void shimConfigWithoutDevicesExitsOne() throws Exception {
         Cli.Result r = Cli.run("shim-config", "--root", Files.createDirectories(tmp.resolve("empty")));
         assertEquals(1, r.exit());
