@@ -56,12 +56,15 @@ public final class Checks {
         }
         List<String> ev = new ArrayList<>();
         for (OllamaInstall.PatchedFile p : install.patched()) ev.add(p.file() + ": " + String.join(", ", p.sitePaths()) + " (" + p.how() + ")");
+        List<String> names = install.patched().stream().map(p -> p.file().getFileName().toString()).toList();
         return new Check("install.patched", Status.OK, install.patched().size() + " patched file"
-                + (install.patched().size() == 1 ? "" : "s") + install.manifestPath().map(m -> ", manifest " + m).orElse(", no manifest"), ev, null);
+                + (install.patched().size() == 1 ? "" : "s") + " (" + String.join(", ", names) + "), "
+                + (install.manifests().isEmpty() ? "no manifest" : "manifest " + String.join(", ", install.manifests().stream().map(Path::toString).toList())), ev, null);
     }
 
-    static Check installVerify(Path manifest, List<String> differences) {
-        if (manifest == null) {
+    static Check installVerify(List<Path> manifests, List<String> differences) {
+        String manifest = String.join(", ", manifests.stream().map(Path::toString).toList());
+        if (manifests.isEmpty()) {
             return Check.warn("install.verify", "no manifest to verify against (patched as a copy with -o, or by another tool)",
                     "patch the install in place ('ollama-patch apply TARGET') so that verify and restore can check it.");
         }

@@ -61,8 +61,12 @@ final class DiscoveryRun {
             Files.writeString(copy, tracedConfig(config, trace), StandardCharsets.ISO_8859_1);
             boolean root = "root".equals(System.getProperty("user.name"));
             List<String> cmd = new ArrayList<>(root ? List.of("unshare", "-n") : List.of("unshare", "-r", "-n"));
-            cmd.add(binary.toString());
             boolean serve = g != Generation.C;
+            if (serve) {
+                // A new network namespace starts with its loopback down; serve must listen on it first.
+                cmd.addAll(List.of("sh", "-c", "ip link set lo up 2>/dev/null || true; exec \"$0\" \"$@\""));
+            }
+            cmd.add(binary.toString());
             cmd.add(serve ? "serve" : "gpu-discover");
             ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.environment().putAll(env);
@@ -72,13 +76,33 @@ final class DiscoveryRun {
             Path out = dir.resolve("out");
             pb.redirectErrorStream(true).redirectOutput(out.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             Process p = pb.start();
-            boolean timedOut;
+            boolean timedOut = false;
+            boolean stopped = false;
             try {
-                timedOut = !p.waitFor(timeoutS, TimeUnit.SECONDS);
-                if (timedOut) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutS);
+                long concludedAt = 0;
+                while (p.isAlive()) {
+                    if (System.nanoTime() > deadline) {
+                        timedOut = true;
+                        break;
+                    }
+                    // serve keeps running after discovery: stop it a second after its conclusion.
+                    if (serve && concludedAt == 0 && Files.readString(out, StandardCharsets.UTF_8).contains("msg=\"inference compute\"")) {
+                        concludedAt = System.nanoTime();
+                    }
+                    if (concludedAt != 0 && System.nanoTime() - concludedAt > TimeUnit.SECONDS.toNanos(1)) {
+                        stopped = true;
+                        break;
+                    }
+                    p.waitFor(200, TimeUnit.MILLISECONDS);
+                }
+                if (p.isAlive()) {
                     p.descendants().forEach(ProcessHandle::destroy);
                     p.destroy();
-                    if (!p.waitFor(5, TimeUnit.SECONDS)) p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                    if (!p.waitFor(5, TimeUnit.SECONDS)) {
+                        p.descendants().forEach(ProcessHandle::destroyForcibly);
+                        p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+                    }
                 }
             } catch (InterruptedException e) {
                 p.destroyForcibly();
@@ -90,7 +114,9 @@ final class DiscoveryRun {
             List<String> warnings = new ArrayList<>();
             for (String l : lines) {
                 if (l.contains("msg=\"inference compute\"")) compute.add(l.replaceFirst("^time=\\S+ ", ""));
-                else if (l.contains("level=WARN") || l.contains("level=ERROR") || l.startsWith("unshare:")) warnings.add(l.replaceFirst("^time=\\S+ ", ""));
+                else if (l.contains("level=WARN") || l.contains("level=ERROR") || l.startsWith("unshare:") || l.startsWith("Error:")) {
+                    warnings.add(l.replaceFirst("^time=\\S+ ", ""));
+                }
             }
             Map<String, Integer> calls = new LinkedHashMap<>();
             List<String> failed = new ArrayList<>();
@@ -108,7 +134,7 @@ final class DiscoveryRun {
                     if (!m.group(2).equals("0")) failed.add(m.group(1) + " = " + m.group(3));
                 }
             }
-            return new Result(cmd, timedOut ? -1 : p.exitValue(), timedOut, compute, warnings, calls,
+            return new Result(cmd, timedOut || stopped ? -1 : p.exitValue(), timedOut, compute, warnings, calls,
                     failed.stream().distinct().toList(), cfg, root ? "unshare -n" : "unshare -r -n");
         } finally {
             try (var s = Files.walk(dir)) {
@@ -119,7 +145,8 @@ final class DiscoveryRun {
 
     static Check check(Result r) {
         List<String> ev = new ArrayList<>();
-        ev.add("ran: " + String.join(" ", r.command()) + (r.timedOut() ? " (stopped after the time limit)" : " (exit " + r.exit() + ")"));
+        ev.add("ran: " + String.join(" ", r.command()) + (r.timedOut() ? " (stopped after the time limit)"
+                : r.exit() == -1 ? " (stopped after it concluded)" : " (exit " + r.exit() + ")"));
         r.inferenceCompute().forEach(l -> ev.add("ollama: " + l));
         r.warnings().forEach(l -> ev.add("ollama: " + l));
         r.traceConfig().forEach(l -> ev.add("shim: #config(" + l));

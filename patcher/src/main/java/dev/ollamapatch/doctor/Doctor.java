@@ -69,17 +69,18 @@ public final class Doctor {
             checks.add(Checks.installVersion(install));
             checks.add(Checks.installPatched(install));
             if (!install.patched().isEmpty()) {
-                List<String> diffs = List.of();
-                if (install.manifestPath().isPresent()) {
+                List<String> diffs = new ArrayList<>();
+                for (Path m : install.manifests()) {
                     try {
-                        Path m = install.manifestPath().get();
-                        Path layoutTarget = m.getFileName().toString().equals(".ollama-patch.json") ? m.getParent() : install.binary();
-                        diffs = InstallVerifier.verify(InstallLayout.of(layoutTarget));
+                        String name = m.getFileName().toString();
+                        Path layoutTarget = name.equals(".ollama-patch.json") ? m.getParent()
+                                : m.resolveSibling(name.substring(0, name.length() - ".ollama-patch.json".length()));
+                        diffs.addAll(InstallVerifier.verify(InstallLayout.of(layoutTarget)));
                     } catch (IOException | RuntimeException e) {
-                        diffs = List.of(String.valueOf(e.getMessage()));
+                        diffs.add(m + ": " + e.getMessage());
                     }
                 }
-                checks.add(Checks.installVerify(install.manifestPath().orElse(null), diffs));
+                checks.add(Checks.installVerify(install.manifests(), diffs));
                 for (OllamaInstall.PatchedFile pf : install.patched()) {
                     boolean secure = secureExecution(pf.file());
                     for (String sitePath : pf.sitePaths()) {

@@ -20,7 +20,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -30,11 +32,10 @@ import java.util.Optional;
  * package will answer these questions for every report).
  */
 public record OllamaInstall(Path binary, Path installDir, List<Path> files, String machine, String interpreter,
-                            String version, Generation generation, Optional<Path> manifestPath,
-                            Optional<Manifest> manifest, List<PatchedFile> patched) {
+                            String version, Generation generation, List<Path> manifests, List<PatchedFile> patched) {
 
     /** A patched ELF file and the library paths its retargeted sites name (padding removed). */
-    public record PatchedFile(Path file, String machine, String interpreter, List<String> sitePaths, String how) {}
+    public record PatchedFile(Path file, String machine, String interpreter, List<String> sitePaths, String how, Path manifest) {}
 
     private static final byte[] VERSION_MARK = "github.com/ollama/ollama/version.Version=".getBytes(StandardCharsets.ISO_8859_1);
 
@@ -56,17 +57,13 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
         if (Files.isDirectory(libs)) {
             for (Path f : Targets.elfFilesOf(libs)) if (!files.contains(f)) files.add(f);
         }
-        // The manifest of an in-place apply: the directory's, else the binary's own.
-        Optional<Path> manifestPath = Optional.empty();
-        for (Path m : List.of(InstallLayout.of(installDir).manifest(), binary == null ? installDir : InstallLayout.of(binary).manifest())) {
-            if (Files.isRegularFile(m)) {
-                manifestPath = Optional.of(m);
-                break;
-            }
-        }
-        Optional<Manifest> manifest = Optional.empty();
-        if (manifestPath.isPresent()) {
-            manifest = Optional.of(Manifest.read(manifestPath.get()));
+        // Manifests of in-place applies: the directory's, and each file's own (a file patched by itself).
+        Map<Path, Manifest> manifests = new LinkedHashMap<>();
+        List<Path> candidates = new ArrayList<>();
+        candidates.add(InstallLayout.of(installDir).manifest());
+        for (Path f : files) candidates.add(InstallLayout.of(f).manifest());
+        for (Path m : candidates) {
+            if (Files.isRegularFile(m) && !manifests.containsKey(m)) manifests.put(m, Manifest.read(m));
         }
         String machine = null;
         String interp = null;
@@ -85,13 +82,21 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                 List<String> originals = new ArrayList<>();
                 List<String> paths = new ArrayList<>();
                 String how = null;
-                Manifest.FileEntry entry = manifest.flatMap(mm -> entryFor(mm, f)).orElse(null);
+                Manifest.FileEntry entry = null;
+                Path from = null;
+                for (Map.Entry<Path, Manifest> me : manifests.entrySet()) {
+                    entry = entryFor(me.getValue(), f).orElse(null);
+                    if (entry != null) {
+                        from = me.getKey();
+                        break;
+                    }
+                }
                 if (entry != null && entry.sites() != null) {
                     for (Manifest.SiteEntry s : entry.sites()) {
                         originals.add(s.original());
                         paths.add(unpad(s.replacement()));
                     }
-                    how = "per manifest";
+                    how = "per manifest " + from;
                 } else if (AlreadyPatched.holds(elf, List.of(LibraryTarget.NVML))) {
                     paths.add(LibraryTarget.NVML.defaultPath());
                     how = "per bytes (no manifest)";
@@ -102,14 +107,14 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                 }
                 Generation g = generationOf(originals, elf.section(".go.buildinfo").isPresent() || elf.goBuildId().isPresent());
                 if (fromSites == Generation.UNKNOWN || (f.equals(binary) && g != Generation.UNKNOWN)) fromSites = g == Generation.UNKNOWN ? fromSites : g;
-                if (how != null) patched.add(new PatchedFile(f, m, in, List.copyOf(new java.util.LinkedHashSet<>(paths)), how));
+                if (how != null) patched.add(new PatchedFile(f, m, in, List.copyOf(new java.util.LinkedHashSet<>(paths)), how, from));
             } catch (dev.ollamapatch.elf.ElfFormatException e) {
                 // not an ELF file we can read: listed, not judged
             }
         }
         Generation gen = Generation.ofVersion(version);
         if (gen == Generation.UNKNOWN) gen = fromSites;
-        return new OllamaInstall(binary, installDir, files, machine, interp, version, gen, manifestPath, manifest, patched);
+        return new OllamaInstall(binary, installDir, files, machine, interp, version, gen, List.copyOf(manifests.keySet()), patched);
     }
 
     private static Optional<Manifest.FileEntry> entryFor(Manifest m, Path file) {

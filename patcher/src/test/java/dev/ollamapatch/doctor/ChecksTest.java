@@ -113,7 +113,7 @@ class ChecksTest {
     @Test
     void hamiInterposerInTheUnitFails() {
         OllamaInstall install = new OllamaInstall(Path.of("/usr/local/bin/ollama"), Path.of("/usr/local"), List.of(Path.of("/usr/local/bin/ollama")),
-                "x86_64", null, null, Generation.C, Optional.empty(), Optional.empty(), List.of());
+                "x86_64", null, null, Generation.C, List.of(), List.of());
         Checks.Unit unit = new Checks.Unit("ollama.service", List.of(), "/usr/local/bin/ollama serve",
                 Map.of("LD_PRELOAD", "/usr/local/vgpu/libvgpu.so"));
         Check c = Checks.serviceUnit(unit, install, true, List.of(), Map.of());

@@ -231,6 +231,28 @@ class DoctorTest {
     }
 
     @Test
+    void runServesOnLoopbackForOtherGenerationsAndStopsAfterTheConclusion() throws Exception {
+        Path genB = tmp.resolve("gen-b");
+        copyTree(Fixtures.installDir("x86_64", "release", "gen-b"), genB);
+        assertEquals(0, Cli.run("apply", genB).exit());                    // lib/ollama/libggml-base.so
+        assertEquals(0, Cli.run("apply", genB.resolve("bin/gen-b")).exit()); // the program itself
+        long start = System.nanoTime();
+        List<Check> checks = Doctor.examine(new Doctor.Options(genB.resolve("bin/gen-b"), root.root, true,
+                Map.of("FIXTURE_GPU_UUIDS", "GPU-3f1c2d4e-0000-4000-8000-000000000001"), 30));
+        long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+        assertTrue(check(checks, "install.version").summary().contains("generation B"), text(checks));
+        assertTrue(check(checks, "install.patched").summary().startsWith("2 patched files (gen-b, libggml-base.so), manifest "), text(checks));
+        assertEquals(Status.OK, check(checks, "install.verify").status(), text(checks));
+        Check c = check(checks, "run.discovery");
+        assertEquals(Status.OK, c.status(), text(checks) + "\n" + c.evidence());
+        String ev = String.join("\n", c.evidence());
+        assertTrue(ev.contains(" serve (stopped after it concluded)"), ev);
+        assertTrue(ev.contains("description=\"NVIDIA H100 PCIe\" total=\"80.0 GiB\""), ev);
+        assertTrue(ev.contains("nvmlDeviceGetHandleByUUID=1"), ev);
+        assertTrue(seconds < 25, "stopped long before the 30 s limit: " + seconds + " s");
+    }
+
+    @Test
     void runReportsDriverTooOldAsOllamaConcludesIt() throws Exception {
         root.config(FakeRoot.virtualConfig("470.82.01", "00000000:00:05.0"));
         Map<String, String> env = Map.of("LD_LIBRARY_PATH", Fixtures.root().resolve("x86_64/stub-cuda").toString());
