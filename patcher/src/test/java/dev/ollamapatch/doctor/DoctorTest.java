@@ -192,6 +192,33 @@ class DoctorTest {
     }
 
     @Test
+    void theConfigNamedInTheUnitIsTheOneTheShimIsAskedWith() throws Exception {
+        // The default config describes the wrong bus; the unit names another file, which is right.
+        root.config(FakeRoot.virtualConfig("570.86.15", "00000000:00:07.0"))
+                .file("/etc/ollama-patch/vm.conf", FakeRoot.virtualConfig("570.86.15", "00000000:00:05.0"))
+                .file("/etc/systemd/system/ollama.service", "[Unit]\nDescription=Ollama\n\n[Service]\nExecStart=" + install.resolve("bin/gen-c") + " serve\n")
+                .file("/etc/systemd/system/ollama.service.d/gpu.conf", "[Service]\nEnvironment=\"OLLAMA_PATCH_SHIM_CONFIG=/etc/ollama-patch/vm.conf\" OLLAMA_HOST=0.0.0.0\n");
+        List<Check> checks = doctor(false, Map.of());
+        assertTrue(check(checks, "shim.config").summary().contains(root.path("/etc/ollama-patch/vm.conf").toString()), text(checks));
+        assertEquals(Status.OK, check(checks, "host.pci-match").status(), text(checks));
+        Check unit = check(checks, "service.unit");
+        assertEquals(Status.OK, unit.status(), text(checks));
+        assertTrue(unit.summary().contains("shim config /etc/ollama-patch/vm.conf"), unit.summary());
+    }
+
+    @Test
+    void aUnitThatRunsAnotherBinaryWithLdPreload() throws Exception {
+        root.file("/etc/systemd/system/ollama.service", "[Service]\nExecStart=/usr/bin/ollama serve\nEnvironment=LD_PRELOAD=/opt/hami/libvgpu.so\n");
+        Check c = check(doctor(false, Map.of()), "service.unit");
+        assertEquals(Status.FAIL, c.status());
+        assertTrue(c.summary().contains("HAMi") && c.fix().contains("libvgpu.so"), c.toString());
+        root.file("/etc/systemd/system/ollama.service", "[Service]\nExecStart=/usr/bin/ollama serve\n");
+        Check other = check(doctor(false, Map.of()), "service.unit");
+        assertEquals(Status.WARN, other.status());
+        assertTrue(other.summary().contains("runs /usr/bin/ollama, not " + install.resolve("bin/gen-c")), other.summary());
+    }
+
+    @Test
     void runningServiceOnTheOldInodeNeedsARestart() throws Exception {
         // The "service": a long-running program started from the install, then its file replaced as
         // an in-place apply replaces it (a new file renamed over the old one).
