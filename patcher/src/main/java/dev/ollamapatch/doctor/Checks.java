@@ -89,7 +89,7 @@ public final class Checks {
         }
         if (origin && secureExecution) {
             return Check.warn(id, where + ", but the file is set-id or has file capabilities: glibc ignores $ORIGIN for users other than root",
-                    "remove the capability or set-id bit (setcap -r FILE), or re-apply with an absolute --shim-path.");
+                    "remove the capability or set-id bit ('setcap -r FILE', 'chmod u-s,g-s FILE'), or re-apply with an absolute --shim-path.");
         }
         if (resolved == null) {
             return Check.warn(id, where + ": the loader's directory for it is unknown",

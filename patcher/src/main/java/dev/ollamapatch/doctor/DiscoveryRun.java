@@ -154,6 +154,11 @@ final class DiscoveryRun {
         r.failedCalls().forEach(l -> ev.add("shim: failed " + l));
         String nvml = r.calls().isEmpty() ? "the shim answered no NVML call" : "the shim answered " + r.calls().values().stream().mapToInt(i -> i).sum()
                 + " NVML calls (" + String.join(", ", r.calls().keySet()) + ")";
+        String unshare = r.warnings().stream().filter(l -> l.startsWith("unshare:")).findFirst().orElse(null);
+        if (unshare != null && r.inferenceCompute().isEmpty()) {
+            return new Check("run.discovery", Status.FAIL, "could not start Ollama in a network namespace of its own (" + unshare + ")", ev,
+                    "run the doctor as root, or allow user namespaces (sysctl kernel.unprivileged_userns_clone=1), for --run.");
+        }
         List<String> gpus = r.inferenceCompute().stream().filter(l -> !l.contains("library=cpu")).toList();
         if (!gpus.isEmpty()) {
             return new Check("run.discovery", Status.OK, "Ollama found " + gpus.size() + " GPU" + (gpus.size() == 1 ? "" : "s") + "; " + nvml, ev, null);

@@ -207,14 +207,33 @@ public final class Doctor {
         return null;
     }
 
-    /** Set-user-id or set-group-id: glibc's secure-execution mode ignores $ORIGIN for other users. */
+    /**
+     * Set-user-id, set-group-id, or file capabilities: glibc's secure-execution mode ignores $ORIGIN
+     * for other users. Capabilities live in the {@code security.capability} attribute, which Java
+     * cannot read; {@code getcap} (libcap) reads it when installed.
+     */
     static boolean secureExecution(Path file) {
         try {
             int mode = (Integer) Files.getAttribute(file, "unix:mode");
-            return (mode & 06000) != 0;
+            if ((mode & 06000) != 0) return true;
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
             return false;
         }
+        for (String getcap : List.of("/usr/sbin/getcap", "/sbin/getcap", "/usr/bin/getcap")) {
+            if (!Files.isExecutable(Path.of(getcap))) continue;
+            try {
+                Process p = new ProcessBuilder(getcap, file.toString()).redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
+                return out.contains("cap_") || out.contains("=ep") || out.contains("+ep");
+            } catch (IOException e) {
+                return false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return false;
     }
 
     static Optional<Glibc.Version> hostGlibc(Host host, String machine) {

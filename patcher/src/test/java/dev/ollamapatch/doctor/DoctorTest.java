@@ -157,6 +157,20 @@ class DoctorTest {
     }
 
     @Test
+    void fileCapabilitiesMakeOriginUnreliable() throws Exception {
+        cc("setcap", "cap_net_bind_service+ep", install.resolve("bin/gen-c").toString());
+        Check c = check(doctor(false, Map.of()), "install.site");
+        assertEquals(Status.WARN, c.status(), c.toString());
+        assertTrue(c.summary().contains("file capabilities") && c.fix().contains("setcap -r"), c.toString());
+    }
+
+    @Test
+    void setUserIdMakesOriginUnreliable() throws Exception {
+        Files.setAttribute(install.resolve("bin/gen-c"), "unix:mode", 04755);
+        assertEquals(Status.WARN, check(doctor(false, Map.of()), "install.site").status());
+    }
+
+    @Test
     void shimOfTheWrongMachine() throws Exception {
         Files.copy(Path.of(System.getProperty("fixtures.dir")).resolve("aarch64/stub-nvml/libnvidia-ml.so.1"),
                 install.resolve("bin/nvml.so"), StandardCopyOption.REPLACE_EXISTING);
