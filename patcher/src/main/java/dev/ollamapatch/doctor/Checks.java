@@ -167,9 +167,12 @@ public final class Checks {
 
     // ----------------------------------------------------------------------------------- the host
 
-    static Check hostPci(List<PciFunction> gpus) {
+    static Check hostPci(List<PciFunction> gpus, List<PciFunction> all) {
         if (gpus.isEmpty()) {
-            return Check.fail("host.pci", "no NVIDIA display or 3D controller in /sys/bus/pci/devices (vendor 0x10de, class 0x03xx)",
+            List<String> ev = all.stream().filter(f -> f.vendor() == PciFunction.NVIDIA || (f.pciClass() >> 16) == 0x03)
+                    .map(f -> f.address() + " " + f.ids() + String.format(Locale.ROOT, " class 0x%06x", f.pciClass())).toList();
+            return new Check("host.pci", Status.FAIL, "no NVIDIA display or 3D controller in /sys/bus/pci/devices (vendor 0x10de, class 0x03xx) among "
+                    + all.size() + " PCI function" + (all.size() == 1 ? "" : "s"), ev,
                     "attach the GPU or vGPU to this VM (PCI passthrough or a mediated device); no software can use a GPU the VM does not have.");
         }
         List<String> ev = gpus.stream().map(g -> g.address() + " " + g.ids() + String.format(Locale.ROOT, " class 0x%06x", g.pciClass())).toList();

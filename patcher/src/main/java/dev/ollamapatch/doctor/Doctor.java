@@ -148,7 +148,7 @@ public final class Doctor {
 
         // 3. The host.
         List<PciFunction> gpus = host.nvidiaGpus();
-        checks.add(Checks.hostPci(gpus));
+        checks.add(Checks.hostPci(gpus, host.pciFunctions()));
         if (answer != null && answer.initialised() && !answer.devices().isEmpty() && !gpus.isEmpty()) {
             checks.add(Checks.pciMatch(answer, gpus, configHost));
         }

@@ -66,7 +66,8 @@ class ChecksTest {
 
     @Test
     void noNvidiaFunctionFails() {
-        Check c = Checks.hostPci(List.of());
+        Check c = Checks.hostPci(List.of(), List.of(new PciFunction("0000:00:02.0", 0x1234, 0x1111, 0x030000, 0, 0)));
+        assertEquals(List.of("0000:00:02.0 1234:1111 class 0x030000"), c.evidence());
         assertEquals(Status.FAIL, c.status());
         assertNotNull(c.fix());
     }
