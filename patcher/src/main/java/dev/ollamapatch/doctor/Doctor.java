@@ -84,11 +84,16 @@ public final class Doctor {
                 for (OllamaInstall.PatchedFile pf : install.patched()) {
                     boolean secure = secureExecution(pf.file());
                     for (String sitePath : pf.sitePaths()) {
-                        Path resolved = resolve(host, pf.file(), sitePath);
-                        ShimFile sf = resolved == null ? null : ShimFile.read(resolved);
-                        Check c = Checks.site(pf, sitePath, resolved, sf == null ? ShimFile.read(Path.of("/nonexistent")) : sf, hostGlibc, secure);
-                        checks.add(c);
-                        if (shimForQuery == null && c.status() == Status.OK && machine.equals(ShimQuery.hostMachine())) shimForQuery = resolved;
+                        // Where the apply worked out the loader looks (manifest resolves_to), else $ORIGIN's rule.
+                        List<Path> targets = new ArrayList<>();
+                        for (String r : pf.resolvesTo().getOrDefault(sitePath, List.of())) targets.add(Path.of(r));
+                        if (targets.isEmpty()) targets.add(resolve(host, pf.file(), sitePath));
+                        for (Path resolved : targets) {
+                            ShimFile sf = resolved == null ? null : ShimFile.read(resolved);
+                            Check c = Checks.site(pf, sitePath, resolved, sf == null ? ShimFile.read(Path.of("/nonexistent")) : sf, hostGlibc, secure);
+                            checks.add(c);
+                            if (shimForQuery == null && c.status() == Status.OK && machine.equals(ShimQuery.hostMachine())) shimForQuery = resolved;
+                        }
                     }
                 }
             }

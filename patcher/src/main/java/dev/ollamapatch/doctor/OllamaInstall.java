@@ -35,7 +35,13 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                             String version, Generation generation, List<Path> manifests, List<PatchedFile> patched) {
 
     /** A patched ELF file and the library paths its retargeted sites name (padding removed). */
-    public record PatchedFile(Path file, String machine, String interpreter, List<String> sitePaths, String how, Path manifest) {}
+    /**
+     * A patched ELF file and the library paths its retargeted sites name (padding removed);
+     * {@code resolvesTo}: per path, the files the loader opens for it as the apply recorded them
+     * (manifest field {@code resolves_to}; absent in manifests written before resolutions were recorded).
+     */
+    public record PatchedFile(Path file, String machine, String interpreter, List<String> sitePaths, String how, Path manifest,
+                              Map<String, List<String>> resolvesTo) {}
 
     private static final byte[] VERSION_MARK = "github.com/ollama/ollama/version.Version=".getBytes(StandardCharsets.ISO_8859_1);
 
@@ -107,7 +113,10 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                 }
                 Generation g = generationOf(originals, elf.section(".go.buildinfo").isPresent() || elf.goBuildId().isPresent());
                 if (fromSites == Generation.UNKNOWN || (f.equals(binary) && g != Generation.UNKNOWN)) fromSites = g == Generation.UNKNOWN ? fromSites : g;
-                if (how != null) patched.add(new PatchedFile(f, m, in, List.copyOf(new java.util.LinkedHashSet<>(paths)), how, from));
+                if (how != null) {
+                    patched.add(new PatchedFile(f, m, in, List.copyOf(new java.util.LinkedHashSet<>(paths)), how, from,
+                            from == null ? Map.of() : recordedResolutions(from, f)));
+                }
             } catch (dev.ollamapatch.elf.ElfFormatException e) {
                 // not an ELF file we can read: listed, not judged
             }
@@ -130,6 +139,26 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
             }
         }
         return Optional.empty();
+    }
+
+    /** Per site path, the {@code resolves_to} files the manifest records for {@code file}'s sites (read as JSON: the field is optional). */
+    static Map<String, List<String>> recordedResolutions(Path manifest, Path file) {
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        try {
+            com.fasterxml.jackson.databind.JsonNode root = dev.ollamapatch.patch.JsonReport.MAPPER.readTree(manifest.toFile());
+            for (com.fasterxml.jackson.databind.JsonNode e : root.path("files")) {
+                Path p = Path.of(e.path("path").asText(""));
+                if (!(p.equals(file) || (!p.isAbsolute() && file.endsWith(p)))) continue;
+                for (com.fasterxml.jackson.databind.JsonNode site : e.path("sites")) {
+                    if (!site.has("resolves_to")) continue;
+                    List<String> to = out.computeIfAbsent(unpad(site.path("replacement").asText()), k -> new ArrayList<>());
+                    for (com.fasterxml.jackson.databind.JsonNode r : site.get("resolves_to")) if (!to.contains(r.asText())) to.add(r.asText());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return Map.of();
+        }
+        return out;
     }
 
     /** The locators in the original kept beside a patched file (its backup), for the generation. */

@@ -171,6 +171,22 @@ class DoctorTest {
     }
 
     @Test
+    void theResolutionsRecordedByApplyAreWhereTheShimIsLookedFor() throws Exception {
+        // A manifest that records, per site, the files the loader opens (resolves_to): here a directory
+        // the shim was never installed in, as a tail-called dlopen in another object would make it.
+        Path manifest = install.resolve(".ollama-patch.json");
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode) JsonReport.MAPPER.readTree(manifest.toFile());
+        Path elsewhere = install.resolve("lib/nvml.so");
+        for (JsonNode site : m.get("files").get(0).get("sites")) {
+            ((com.fasterxml.jackson.databind.node.ObjectNode) site).putArray("resolves_to").add(elsewhere.toString());
+        }
+        Files.writeString(manifest, JsonReport.MAPPER.writeValueAsString(m));
+        Check c = check(doctor(false, Map.of()), "install.site");
+        assertEquals(Status.FAIL, c.status(), c.toString());
+        assertTrue(c.summary().contains("loader opens " + elsewhere + ", which does not exist"), c.summary());
+    }
+
+    @Test
     void shimOfTheWrongMachine() throws Exception {
         Files.copy(Path.of(System.getProperty("fixtures.dir")).resolve("aarch64/stub-nvml/libnvidia-ml.so.1"),
                 install.resolve("bin/nvml.so"), StandardCopyOption.REPLACE_EXISTING);
