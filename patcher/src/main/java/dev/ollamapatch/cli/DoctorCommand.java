@@ -3,7 +3,7 @@ package dev.ollamapatch.cli;
 import dev.ollamapatch.doctor.Check;
 import dev.ollamapatch.doctor.Doctor;
 import dev.ollamapatch.doctor.DoctorReport;
-import dev.ollamapatch.patch.JsonReport;
+import dev.ollamapatch.report.JsonReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -44,7 +44,7 @@ final class DoctorCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         if (!java.nio.file.Files.isDirectory(root)) {
-            throw new dev.ollamapatch.patch.PatchException(dev.ollamapatch.patch.PatchException.Kind.USAGE, "--root " + root + ": not a directory");
+            throw new dev.ollamapatch.report.PatchException(dev.ollamapatch.report.PatchException.Kind.USAGE, "--root " + root + ": not a directory");
         }
         List<Check> checks = Doctor.examine(new Doctor.Options(target, root, run, System.getenv(), runTimeout));
         if (json) {

@@ -1,7 +1,7 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -72,7 +72,7 @@ public final class Main implements Runnable {
     }
 
     static int exitCode(Throwable ex) {
-        if (ex instanceof PatchException p) return p.kind().exitCode;
+        if (ex instanceof PatchException p) return ExitCodes.of(p.kind());
         if (ex instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException) return ExitCodes.USAGE;
         if (ex instanceof ElfFormatException) return ExitCodes.INVALID_INPUT;
         return ExitCodes.FAILED;

@@ -24,7 +24,7 @@ final class ShimConfigCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!java.nio.file.Files.isDirectory(root)) {
-            throw new dev.ollamapatch.patch.PatchException(dev.ollamapatch.patch.PatchException.Kind.USAGE, "--root " + root + ": not a directory");
+            throw new dev.ollamapatch.report.PatchException(dev.ollamapatch.report.PatchException.Kind.USAGE, "--root " + root + ": not a directory");
         }
         ShimConfigWriter.Result r = ShimConfigWriter.write(Host.at(root));
         spec.commandLine().getOut().print(r.text());

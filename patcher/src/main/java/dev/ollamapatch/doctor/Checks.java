@@ -350,7 +350,7 @@ public final class Checks {
         for (Host.Process p : procs) {
             String exe = p.exePath();
             boolean ours = install.files().stream().anyMatch(f -> f.toString().equals(exe)
-                    || (f + dev.ollamapatch.patch.Targets.BACKUP_SUFFIX).equals(exe));
+                    || (f + dev.ollamapatch.install.Targets.BACKUP_SUFFIX).equals(exe));
             String who = "pid " + p.pid() + (p.unit() != null ? " (" + p.unit() + ")" : "");
             if (ours) {
                 if (p.exeDeleted() || !runsCurrent.getOrDefault(p.pid(), false)) {

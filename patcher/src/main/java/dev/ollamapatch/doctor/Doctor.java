@@ -47,7 +47,7 @@ public final class Doctor {
             try {
                 if (!Files.exists(target)) {
                     installError = "no such file or directory";
-                } else if (!Files.isDirectory(target) && !dev.ollamapatch.patch.Targets.isElf(target)) {
+                } else if (!Files.isDirectory(target) && !dev.ollamapatch.install.Targets.isElf(target)) {
                     installError = "not an ELF file";
                 } else {
                     install = OllamaInstall.read(target);

@@ -2,7 +2,7 @@ package dev.ollamapatch.doctor;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ollamapatch.patch.JsonReport;
+import dev.ollamapatch.report.JsonReport;
 
 import java.io.PrintWriter;
 import java.util.List;

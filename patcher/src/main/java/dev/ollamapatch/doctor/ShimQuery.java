@@ -1,7 +1,7 @@
 package dev.ollamapatch.doctor;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ollamapatch.patch.JsonReport;
+import dev.ollamapatch.report.JsonReport;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -3,7 +3,7 @@ package dev.ollamapatch.doctor;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ollamapatch.patch.Cli;
 import dev.ollamapatch.patch.Fixtures;
-import dev.ollamapatch.patch.JsonReport;
+import dev.ollamapatch.report.JsonReport;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
