@@ -23,7 +23,7 @@ public final class Checks {
     private Checks() {}
 
     /** A failure found while gathering facts (no pure check applies). */
-    static Check fail0(String id, String summary, String fix) {
+    static Check failure(String id, String summary, String fix) {
         return Check.fail(id, summary, fix);
     }
 

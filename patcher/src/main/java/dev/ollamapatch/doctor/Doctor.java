@@ -137,11 +137,11 @@ public final class Doctor {
             try {
                 answer = ShimQuery.ask(queried, named == null ? null : configFile.toString(), host);
             } catch (IOException e) {
-                checks.add(Checks.fail0("shim.config", "could not ask the shim " + queried + ": " + e.getMessage(),
+                checks.add(Checks.failure("shim.config", "could not ask the shim " + queried + ": " + e.getMessage(),
                         "run '" + queried + "' through 'ollama-patch doctor --debug' and report the output."));
             }
         } else {
-            checks.add(Checks.fail0("shim.config", "no shim to ask (nothing patched and no bundled shim for " + ShimQuery.hostMachine() + ")",
+            checks.add(Checks.failure("shim.config", "no shim to ask (nothing patched and no bundled shim for " + ShimQuery.hostMachine() + ")",
                     "patch the install so that a shim is installed beside it."));
         }
         if (answer != null) {
@@ -173,9 +173,9 @@ public final class Doctor {
         // 6. Ollama's own discovery.
         if (o.run()) {
             if (install == null || install.binary() == null) {
-                checks.add(Checks.fail0("run.discovery", "nothing to run: no Ollama install found", "give the install as TARGET."));
+                checks.add(Checks.failure("run.discovery", "nothing to run: no Ollama install found", "give the install as TARGET."));
             } else if (!machine.equals(ShimQuery.hostMachine())) {
-                checks.add(Checks.fail0("run.discovery", install.binary() + " is " + machine + "; this machine is " + ShimQuery.hostMachine(),
+                checks.add(Checks.failure("run.discovery", install.binary() + " is " + machine + "; this machine is " + ShimQuery.hostMachine(),
                         "run the doctor with --run on a " + machine + " machine."));
             } else {
                 try {
@@ -185,7 +185,7 @@ public final class Doctor {
                     if (!host.isLiveSystem()) env.put(ShimQuery.ROOT_ENV, host.root().toString());
                     checks.add(DiscoveryRun.check(DiscoveryRun.run(install.binary(), gen, configFile, env, o.runTimeoutS())));
                 } catch (IOException e) {
-                    checks.add(Checks.fail0("run.discovery", "could not run " + install.binary() + ": " + e.getMessage(),
+                    checks.add(Checks.failure("run.discovery", "could not run " + install.binary() + ": " + e.getMessage(),
                             "check that 'unshare' (util-linux) is installed and that you may create namespaces (run as root)."));
                 }
             }

@@ -6,7 +6,6 @@ import dev.ollamapatch.elf.VersionNeed;
 import dev.ollamapatch.elf.VersionNeedAux;
 
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -72,9 +71,5 @@ final class Glibc {
             }
         }
         return Optional.ofNullable(max);
-    }
-
-    static String text(byte[] b) {
-        return new String(b, StandardCharsets.ISO_8859_1);
     }
 }

@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -46,17 +45,6 @@ public final class Host {
         return rel.isEmpty() ? root : root.resolve(rel);
     }
 
-    /** How a path under the root reads to the user: the host's own path when the root is "/". */
-    public String show(Path p) {
-        return p.toString();
-    }
-
-    /** The host's absolute name for a path under the root ({@code <root>/etc/x} -> {@code /etc/x}). */
-    public String hostName(Path p) {
-        Path a = p.toAbsolutePath().normalize();
-        return a.startsWith(root) ? "/" + root.relativize(a) : a.toString();
-    }
-
     // ---------------------------------------------------------------------------------------- PCI
 
     /** Every PCI function in {@code /sys/bus/pci/devices}, sorted by address. */
@@ -81,16 +69,6 @@ public final class Host {
 
     public List<PciFunction> nvidiaGpus() {
         return pciFunctions().stream().filter(PciFunction::isNvidiaGpu).toList();
-    }
-
-    /** The kernel driver bound to a PCI function ({@code driver} link's name), or null. */
-    public String pciDriver(PciFunction f) {
-        try {
-            Path link = path("/sys/bus/pci/devices").resolve(f.address()).resolve("driver");
-            return Files.isSymbolicLink(link) ? Files.readSymbolicLink(link).getFileName().toString() : null;
-        } catch (IOException e) {
-            return null;
-        }
     }
 
     private static int hexFile(Path p) {
@@ -280,10 +258,5 @@ public final class Host {
         } catch (IOException e) {
             return List.of();
         }
-    }
-
-    /** The set of names, in order, for messages. */
-    static String join(Set<String> s) {
-        return String.join(", ", new LinkedHashSet<>(s));
     }
 }
