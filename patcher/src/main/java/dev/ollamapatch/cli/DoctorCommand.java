@@ -3,7 +3,7 @@ package dev.ollamapatch.cli;
 import dev.ollamapatch.doctor.Check;
 import dev.ollamapatch.doctor.Doctor;
 import dev.ollamapatch.doctor.DoctorReport;
-import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -48,7 +48,7 @@ final class DoctorCommand implements Callable<Integer> {
         }
         List<Check> checks = Doctor.examine(new Doctor.Options(target, root, run, System.getenv(), runTimeout));
         if (json) {
-            out.println(JsonReport.MAPPER.writeValueAsString(DoctorReport.json(checks)));
+            out.println(Json.MAPPER.writeValueAsString(DoctorReport.json(checks)));
             DoctorReport.text(spec.commandLine().getErr(), checks);
         } else {
             DoctorReport.text(out, checks);

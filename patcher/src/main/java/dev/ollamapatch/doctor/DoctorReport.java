@@ -2,7 +2,7 @@ package dev.ollamapatch.doctor;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.Json;
 
 import java.io.PrintWriter;
 import java.util.List;
@@ -26,7 +26,7 @@ public final class DoctorReport {
     }
 
     public static ObjectNode json(List<Check> checks) {
-        ObjectNode root = JsonReport.MAPPER.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("ok", checks.stream().noneMatch(c -> c.status() == Status.FAIL));
         ArrayNode arr = root.putArray("checks");
         for (Check c : checks) {

@@ -108,7 +108,7 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                     how = "per bytes (no manifest)";
                     originals.addAll(originalsOf(InstallLayout.backupOf(f)));
                 } else {
-                    Plan plan = Planner.plan(elf, PlanOptions.nvml(f.getParent().toString()));
+                    Plan plan = Planner.plan(elf, new PlanOptions(List.of(LibraryTarget.NVML), f.getParent().toString()));
                     for (PlannedSite s : plan.sites()) originals.add(s.site().original());
                 }
                 Generation g = generationOf(originals, elf.section(".go.buildinfo").isPresent() || elf.goBuildId().isPresent());
@@ -145,7 +145,7 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
     static Map<String, List<String>> recordedResolutions(Path manifest, Path file) {
         Map<String, List<String>> out = new LinkedHashMap<>();
         try {
-            com.fasterxml.jackson.databind.JsonNode root = dev.ollamapatch.report.JsonReport.MAPPER.readTree(manifest.toFile());
+            com.fasterxml.jackson.databind.JsonNode root = dev.ollamapatch.report.Json.MAPPER.readTree(manifest.toFile());
             for (com.fasterxml.jackson.databind.JsonNode e : root.path("files")) {
                 Path p = Path.of(e.path("path").asText(""));
                 if (!(p.equals(file) || (!p.isAbsolute() && file.endsWith(p)))) continue;
@@ -166,7 +166,7 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
         List<String> out = new ArrayList<>();
         if (!Files.isRegularFile(backup)) return out;
         try (ElfFile elf = ElfFile.open(backup)) {
-            for (PlannedSite s : Planner.plan(elf, PlanOptions.nvml(backup.getParent().toString())).sites()) out.add(s.site().original());
+            for (PlannedSite s : Planner.plan(elf, new PlanOptions(List.of(LibraryTarget.NVML), backup.getParent().toString())).sites()) out.add(s.site().original());
         } catch (IOException | RuntimeException e) {
             // an unreadable backup tells nothing
         }

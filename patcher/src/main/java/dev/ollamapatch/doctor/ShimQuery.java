@@ -1,7 +1,7 @@
 package dev.ollamapatch.doctor;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.Json;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -114,7 +114,7 @@ public final class ShimQuery {
                 throw new IOException(HELPER + " exited " + p.exitValue() + " without an answer"
                         + (stderr.isBlank() ? "" : ": " + stderr.strip().lines().findFirst().orElse("")));
             }
-            JsonNode n = JsonReport.MAPPER.readTree(stdout);
+            JsonNode n = Json.MAPPER.readTree(stdout);
             return ShimAnswer.parse(n, configPath, stderr);
         } finally {
             try (var s = Files.walk(dir)) {

@@ -2,7 +2,7 @@ package dev.ollamapatch.install;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,21 +28,21 @@ public final class InstallVerifier {
         List<String> problems = new ArrayList<>();
         for (Manifest.FileEntry f : m.files()) {
             Path file = Path.of(f.path());
-            String sha = hash(file, problems);
-            if (sha != null && !sha.equals(f.patchedSha256())) {
+            Sha256 sha = hash(file, problems);
+            if (sha != null && !sha.matches(f.patchedSha256())) {
                 problems.add(file + ": SHA-256 is " + sha + ", the manifest records " + f.patchedSha256()
-                        + (sha.equals(f.originalSha256()) ? " (it is the original: not patched)" : ""));
+                        + (sha.matches(f.originalSha256()) ? " (it is the original: not patched)" : ""));
             }
             if (sha != null) checkSites(file, f, problems);
-            String backupSha = hash(Path.of(f.backup()), problems);
-            if (backupSha != null && !backupSha.equals(f.originalSha256())) {
+            Sha256 backupSha = hash(Path.of(f.backup()), problems);
+            if (backupSha != null && !backupSha.matches(f.originalSha256())) {
                 problems.add(f.backup() + ": SHA-256 is " + backupSha + ", the manifest records " + f.originalSha256());
             }
         }
         if (m.shims() != null) {
             for (Manifest.ShimEntry s : m.shims()) {
-                String sha = hash(Path.of(s.path()), problems);
-                if (sha != null && !sha.equals(s.sha256())) {
+                Sha256 sha = hash(Path.of(s.path()), problems);
+                if (sha != null && !sha.matches(s.sha256())) {
                     problems.add(s.path() + ": SHA-256 is " + sha + ", the manifest records " + s.sha256());
                 }
             }
@@ -72,13 +72,13 @@ public final class InstallVerifier {
         }
     }
 
-    private static String hash(Path file, List<String> problems) {
+    private static Sha256 hash(Path file, List<String> problems) {
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             problems.add(file + ": missing (or not a regular file)");
             return null;
         }
         try {
-            return Digests.sha256(file);
+            return Sha256.of(file);
         } catch (IOException e) {
             problems.add(file + ": cannot read: " + e.getMessage());
             return null;

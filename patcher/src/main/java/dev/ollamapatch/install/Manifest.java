@@ -1,10 +1,9 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.report.Json;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -48,16 +47,12 @@ public record Manifest(
             @JsonProperty("sha256") String sha256,
             @JsonProperty("preexisting") boolean preexisting) {}
 
-    static final ObjectMapper MAPPER = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
-
     public static Manifest read(Path file) throws IOException {
         if (Files.isSymbolicLink(file)) {
             throw new IOException(file + " is a symbolic link; a manifest is never read or written through one");
         }
         try {
-            return MAPPER.readValue(Files.readAllBytes(file), Manifest.class);
+            return Json.MAPPER.readValue(Files.readAllBytes(file), Manifest.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw new IOException(file + ": not a valid ollama-patch manifest: " + e.getOriginalMessage(), e);
         }
@@ -67,7 +62,7 @@ public record Manifest(
         if (Files.isSymbolicLink(file)) {
             throw new IOException(file + " is a symbolic link; a manifest is never written through one");
         }
-        byte[] bytes = MAPPER.writeValueAsBytes(this);
+        byte[] bytes = Json.MAPPER.writeValueAsBytes(this);
         dev.ollamapatch.io.AtomicFiles.install(new ByteArrayInputStream(bytes), file, "rw-r--r--");
     }
 

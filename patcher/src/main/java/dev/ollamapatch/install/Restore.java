@@ -1,7 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.io.AtomicFiles;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
@@ -32,14 +32,14 @@ public final class Restore {
                 if (Files.isSymbolicLink(backup) || !Files.isRegularFile(backup, LinkOption.NOFOLLOW_LINKS)) {
                     throw refused(backup + " is missing or not a regular file");
                 }
-                String have = Digests.sha256(backup);
-                if (!have.equals(f.originalSha256())) {
+                Sha256 have = Sha256.of(backup);
+                if (!have.matches(f.originalSha256())) {
                     throw refused(backup + ": SHA-256 is " + have + ", the manifest records " + f.originalSha256());
                 }
                 Path file = Path.of(f.path());
                 if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-                    String now = Digests.sha256(file);
-                    if (!now.equals(f.patchedSha256()) && !now.equals(f.originalSha256()) && !force) {
+                    Sha256 now = Sha256.of(file);
+                    if (!now.matches(f.patchedSha256()) && !now.matches(f.originalSha256()) && !force) {
                         throw refused(file + " changed since it was patched (SHA-256 " + now
                                 + "); restoring would replace that version; use --force to restore anyway");
                     }
@@ -55,7 +55,7 @@ public final class Restore {
                 for (Manifest.ShimEntry s : m.shims()) {
                     if (s.preexisting()) continue;
                     Path shim = Path.of(s.path());
-                    if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Digests.sha256(shim).equals(s.sha256())) {
+                    if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Sha256.of(shim).matches(s.sha256())) {
                         Files.delete(shim);
                         done.add("removed shim " + shim);
                     } else if (Files.exists(shim, LinkOption.NOFOLLOW_LINKS)) {

@@ -1,5 +1,7 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.elf.ElfConstants;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -21,8 +23,8 @@ public final class Targets {
     public static boolean isElf(Path file) {
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
         try (InputStream in = Files.newInputStream(file)) {
-            byte[] magic = in.readNBytes(4);
-            return magic.length == 4 && magic[0] == 0x7F && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
+            byte[] magic = in.readNBytes(ElfConstants.SELFMAG);
+            return ElfConstants.hasElfMagic(magic);
         } catch (IOException e) {
             return false;
         }

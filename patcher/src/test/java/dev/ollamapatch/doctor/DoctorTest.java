@@ -3,7 +3,7 @@ package dev.ollamapatch.doctor;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ollamapatch.patch.Cli;
 import dev.ollamapatch.patch.Fixtures;
-import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.Json;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -175,12 +175,12 @@ class DoctorTest {
         // A manifest that records, per site, the files the loader opens (resolves_to): here a directory
         // the shim was never installed in, as a tail-called dlopen in another object would make it.
         Path manifest = install.resolve(".ollama-patch.json");
-        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode) JsonReport.MAPPER.readTree(manifest.toFile());
+        com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(manifest.toFile());
         Path elsewhere = install.resolve("lib/nvml.so");
         for (JsonNode site : m.get("files").get(0).get("sites")) {
             ((com.fasterxml.jackson.databind.node.ObjectNode) site).putArray("resolves_to").add(elsewhere.toString());
         }
-        Files.writeString(manifest, JsonReport.MAPPER.writeValueAsString(m));
+        Files.writeString(manifest, Json.MAPPER.writeValueAsString(m));
         Check c = check(doctor(false, Map.of()), "install.site");
         assertEquals(Status.FAIL, c.status(), c.toString());
         assertTrue(c.summary().contains("loader opens " + elsewhere + ", which does not exist"), c.summary());
@@ -330,7 +330,7 @@ class DoctorTest {
         root.config(FakeRoot.virtualConfig("570.86.15", "00000000:00:07.0"));
         Cli.Result r = Cli.run("doctor", install, "--root", root.root, "--json");
         assertEquals(1, r.exit(), r.toString());
-        JsonNode n = JsonReport.MAPPER.readTree(r.out());
+        JsonNode n = Json.MAPPER.readTree(r.out());
         assertEquals(false, n.get("ok").asBoolean());
         JsonNode match = null;
         for (JsonNode c : n.get("checks")) {
