@@ -117,8 +117,8 @@ public final class InPlaceApply {
             Sha256 hash = Sha256.of(elf.bytes());
             String sha = hash.hex();
             if (options.expectSha256() != null && !hash.matches(options.expectSha256())) {
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
+                return ApplyOutcome.refused(String.format("%s: SHA-256 is %s, expected %s; nothing changed", file, sha,
+                        options.expectSha256().toLowerCase()), reports);
             }
             Manifest.FileEntry entry = recorded.get(file.toString());
             Path source = file;
@@ -126,9 +126,9 @@ public final class InPlaceApply {
             if (entry != null && hash.matches(entry.patchedSha256())) {
                 if (Objects.equals(existing.shimPath(), nvmlPath) || !options.force()) {
                     if (!Objects.equals(existing.shimPath(), nvmlPath)) {
-                        throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                        return ApplyOutcome.refused(String.format(
                                 "%s is already patched to load %s; re-target it to %s with --force", file,
-                                existing.shimPath(), nvmlPath));
+                                existing.shimPath(), nvmlPath), reports);
                     }
                     unchanged.add(entry);
                     alreadyPatched++;
@@ -145,8 +145,8 @@ public final class InPlaceApply {
                 opened.add(elf);
                 Sha256 backupSha = Sha256.of(elf.bytes());
                 if (!backupSha.matches(entry.originalSha256())) {
-                    throw new PatchException(PatchException.Kind.REFUSED, source
-                            + ": the backup does not match the manifest; cannot re-target " + file);
+                    return ApplyOutcome.refused(source + ": the backup does not match the manifest; cannot re-target "
+                            + file, reports);
                 }
                 originalSha = backupSha;
             }
