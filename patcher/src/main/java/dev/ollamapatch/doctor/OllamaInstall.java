@@ -4,7 +4,7 @@ import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.Manifest;
-import dev.ollamapatch.plan.AlreadyPatched;
+import dev.ollamapatch.ollama.PatchedState;
 import dev.ollamapatch.plan.Planner;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.plan.Plan;
@@ -103,7 +103,7 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                         paths.add(unpad(s.replacement()));
                     }
                     how = "per manifest " + from;
-                } else if (AlreadyPatched.holds(elf, List.of(LibraryTarget.NVML))) {
+                } else if (PatchedState.fromBytes(elf, java.util.Set.of(LibraryTarget.NVML.defaultPath())).patched()) {
                     paths.add(LibraryTarget.NVML.defaultPath());
                     how = "per bytes (no manifest)";
                     originals.addAll(originalsOf(InstallLayout.backupOf(f)));
