@@ -20,7 +20,7 @@ import java.nio.file.NotDirectoryException;
         description = "Makes Ollama load a replacement NVML (a shim) by retargeting, inside its binaries, "
                 + "the strings that name libnvidia-ml.so.1.",
         subcommands = {ScanCommand.class, ApplyCommand.class, VerifyCommand.class, RestoreCommand.class,
-                InspectCommand.class},
+                InspectCommand.class, ServiceCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
                 "0:done (patched, already patched, or a dry run with sites)",
@@ -73,6 +73,7 @@ public final class Main implements Runnable {
 
     static int exitCode(Throwable ex) {
         if (ex instanceof PatchException p) return p.kind().exitCode;
+        if (ex instanceof CliFailure f) return f.exitCode;
         if (ex instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException) return ExitCodes.USAGE;
         if (ex instanceof ElfFormatException) return ExitCodes.INVALID_INPUT;
         return ExitCodes.FAILED;
@@ -85,7 +86,7 @@ public final class Main implements Runnable {
     static String oneLine(Throwable ex) {
         Throwable e = ex instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : ex;
         String msg;
-        if (e instanceof PatchException || e instanceof ElfFormatException) {
+        if (e instanceof PatchException || e instanceof ElfFormatException || e instanceof CliFailure) {
             msg = e.getMessage();
         } else if (e instanceof NoSuchFileException f) {
             msg = f.getFile() + ": no such file or directory";
