@@ -5,9 +5,9 @@ import dev.ollamapatch.archive.Checksums;
 import dev.ollamapatch.install.CopyApply;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.InstallLayout;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,7 +29,12 @@ import java.util.concurrent.Callable;
  * {@code -o}, patch TARGET (a file or an install) in place as one transaction.
  */
 @Command(name = "apply", mixinStandardHelpOptions = true,
-        description = "Retarget the NVML sites of TARGET to the shim and install the shim beside the result.")
+        description = "Retarget the NVML sites of TARGET to the shim and install the shim beside the result.",
+        footerHeading = "%nExamples:%n",
+        footer = {"  sudo ollama-patch apply /usr/local                  # bin/ollama and lib/ollama/** in place",
+                "  ollama-patch apply --dry-run /usr/local/bin/ollama  # what would change, writing nothing",
+                "  ollama-patch apply ollama -o /opt/o/ollama           # a patched copy, shim beside it",
+                "  ollama-patch apply ollama-linux-amd64.tgz -o patched.tgz --report report.json"})
 final class ApplyCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TARGET", description = "ELF file, install directory (in place without -o), "
             + "or release archive (.tgz, .tar.gz, .tar, .tar.zst; -o required)")
@@ -50,6 +55,10 @@ final class ApplyCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "print one JSON document on stdout")
     boolean json;
+
+    @Option(names = {"-q", "--quiet"}, description = "print nothing when the apply succeeds or finds the target "
+            + "already patched (for systemd's ExecStartPre=, see 'service'); failures and refusals still print their line")
+    boolean quiet;
 
     @Option(names = "--report", paramLabel = "FILE", description = "also write the JSON report to FILE")
     Path report;
@@ -86,39 +95,29 @@ final class ApplyCommand implements Callable<Integer> {
         if (output == null) {
             return inPlace(out, err);
         }
-        List<FileReport> reports = new ArrayList<>();
         CopyApply.Options o = new CopyApply.Options(libraries.targets(shimPath), shim, dryRun, expectSha256,
                 allowOutside);
-        return finish(out, err, reports, null, () -> CopyApply.run(target, output, o, reports));
+        return finish(out, err, null, CopyApply.run(target, output, o));
     }
 
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
-        List<FileReport> reports = new ArrayList<>();
         InPlaceApply.Options o = new InPlaceApply.Options(libraries.targets(shimPath), shim, dryRun, force,
                 expectSha256, Version.tool(), allowOutside);
-        return finish(out, err, reports, null, () -> InPlaceApply.run(InstallLayout.of(target), o, reports));
-    }
-
-    interface Apply {
-        ApplyOutcome run() throws IOException;
+        return finish(out, err, null, InPlaceApply.run(InstallLayout.of(target), o));
     }
 
     /**
-     * Runs one kind of apply and tells the user: the reports (also those gathered before a refusal),
-     * then the outcome's lines on stderr. {@code archive}: the archive the reports' entries came from.
+     * Tells the user how an apply ended: the reports, then the outcome's lines on stderr; returns
+     * the exit status. {@code archive}: the archive the reports' entries came from, or null.
      */
-    int finish(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive, Apply apply)
-            throws IOException {
-        ApplyOutcome outcome;
-        try {
-            outcome = apply.run();
-        } catch (PatchException e) {
-            if (e.kind() == PatchException.Kind.REFUSED && !reports.isEmpty()) emit(out, err, reports, archive);
-            throw e;
+    int finish(PrintWriter out, PrintWriter err, String archive, ApplyOutcome outcome) throws IOException {
+        if (quiet && outcome.ending() == ApplyOutcome.Ending.DONE) {
+            if (report != null) emit(Reports.NOWHERE, Reports.NOWHERE, outcome.reports(), archive);
+            return ExitCodes.OK;
         }
-        if (!reports.isEmpty()) emit(out, err, reports, archive);
+        if (!outcome.reports().isEmpty()) emit(out, err, outcome.reports(), archive);
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
-        return outcome.exitCode();
+        return ExitCodes.of(outcome.ending());
     }
 
     private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive) throws IOException {

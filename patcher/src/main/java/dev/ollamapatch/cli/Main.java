@@ -1,7 +1,7 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -72,8 +72,7 @@ public final class Main implements Runnable {
     }
 
     static int exitCode(Throwable ex) {
-        if (ex instanceof PatchException p) return p.kind().exitCode;
-        if (ex instanceof CliFailure f) return f.exitCode;
+        if (ex instanceof PatchException p) return ExitCodes.of(p.kind());
         if (ex instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException) return ExitCodes.USAGE;
         if (ex instanceof ElfFormatException) return ExitCodes.INVALID_INPUT;
         return ExitCodes.FAILED;
@@ -86,7 +85,7 @@ public final class Main implements Runnable {
     static String oneLine(Throwable ex) {
         Throwable e = ex instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : ex;
         String msg;
-        if (e instanceof PatchException || e instanceof ElfFormatException || e instanceof CliFailure) {
+        if (e instanceof PatchException || e instanceof ElfFormatException) {
             msg = e.getMessage();
         } else if (e instanceof NoSuchFileException f) {
             msg = f.getFile() + ": no such file or directory";

@@ -1,10 +1,10 @@
 package dev.ollamapatch.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.JsonReport;
-import dev.ollamapatch.patch.TextReport;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.TextReport;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -16,6 +16,9 @@ import java.util.List;
 
 /** Where reports go: text on stdout, or JSON on stdout with the text on stderr. */
 final class Reports {
+    /** A writer that drops what it is given (quiet runs still write --report files). */
+    static final PrintWriter NOWHERE = new PrintWriter(java.io.Writer.nullWriter());
+
     private Reports() {}
 
     static void print(PrintWriter out, PrintWriter err, List<FileReport> files, boolean json, boolean dryRun) {

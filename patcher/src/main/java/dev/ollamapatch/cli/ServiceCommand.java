@@ -1,5 +1,6 @@
 package dev.ollamapatch.cli;
 
+import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.service.DropInFiles;
 import dev.ollamapatch.service.OllamaUnit;
 import dev.ollamapatch.service.SystemdDropIn;
@@ -86,19 +87,19 @@ final class ServiceCommand implements Runnable {
             PrintWriter out = spec.commandLine().getOut();
             OllamaUnit unit = find();
             if (unit.unitFile().isEmpty()) {
-                throw new CliFailure(ExitCodes.FAILED, "no " + unit.name() + " under " + root + " (looked in "
+                throw new PatchException(PatchException.Kind.FAILED, "no " + unit.name() + " under " + root + " (looked in "
                         + String.join(", ", OllamaUnit.LOAD_PATH_TEXT) + "); install Ollama's service first, or name it with --unit");
             }
             Path tool = command != null ? command : Optional.ofNullable(System.getenv("OLLAMA_PATCH_COMMAND")).map(Path::of)
-                    .orElseThrow(() -> new CliFailure(ExitCodes.USAGE,
+                    .orElseThrow(() -> new PatchException(PatchException.Kind.USAGE,
                             "cannot tell where this ollama-patch is installed; give its absolute path with --command"));
-            if (!tool.isAbsolute()) throw new CliFailure(ExitCodes.USAGE, "--command must be an absolute path: " + tool);
-            Path what = target != null ? target.toAbsolutePath().normalize() : unit.target().orElseThrow(() -> new CliFailure(
-                    ExitCodes.USAGE, unit.unitFile().get() + " has no absolute ExecStart= binary; give TARGET"));
+            if (!tool.isAbsolute()) throw new PatchException(PatchException.Kind.USAGE, "--command must be an absolute path: " + tool);
+            Path what = target != null ? target.toAbsolutePath().normalize() : unit.target().orElseThrow(() -> new PatchException(
+                    PatchException.Kind.USAGE, unit.unitFile().get() + " has no absolute ExecStart= binary; give TARGET"));
             String text = SystemdDropIn.render(tool, what);
             Optional<String> existing = DropInFiles.read(unit.dropIn());
             if (existing.isPresent() && !SystemdDropIn.isOurs(existing.get())) {
-                throw new CliFailure(ExitCodes.REFUSED, unit.dropIn() + " exists and was not written by ollama-patch; "
+                throw new PatchException(PatchException.Kind.REFUSED, unit.dropIn() + " exists and was not written by ollama-patch; "
                         + "move it away first");
             }
             if (existing.isPresent() && existing.get().equals(text)) {
@@ -129,7 +130,7 @@ final class ServiceCommand implements Runnable {
                 return ExitCodes.OK;
             }
             if (!SystemdDropIn.isOurs(existing.get())) {
-                throw new CliFailure(ExitCodes.REFUSED, unit.dropIn() + " was not written by ollama-patch; left as it is");
+                throw new PatchException(PatchException.Kind.REFUSED, unit.dropIn() + " was not written by ollama-patch; left as it is");
             }
             DropInFiles.remove(unit.dropIn());
             out.println("removed " + unit.dropIn() + " (the patched files stay; 'ollama-patch restore' puts the originals back)");

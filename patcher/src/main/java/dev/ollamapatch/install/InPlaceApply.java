@@ -1,22 +1,23 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.install.Targets;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -50,13 +51,15 @@ public final class InPlaceApply {
     }
 
 
-    private record Work(Path file, Path source, String sha256, Plan plan, ShimCheck.Result shim,
+    /** A file to patch: its decision's plan, and the shim chosen for it (null when NVML is not retargeted). */
+    private record Work(Path file, Path source, String sha256, Plan plan, ShimCheck.Result shim, ShimSource shimSource,
                         BasicFileAttributes before, String originalSha256) {}
 
     private InPlaceApply() {}
 
-    /** Patches in place; each file's report goes to {@code reports}, also when the run is refused. */
-    public static ApplyOutcome run(InstallLayout layout, Options options, List<FileReport> reports) throws IOException {
+    /** Patches in place; the outcome holds each file's report, also when the run is refused. */
+    public static ApplyOutcome run(InstallLayout layout, Options options) throws IOException {
+        List<FileReport> reports = new ArrayList<>();
         preflight(layout);
         InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         // A dry run only reads: no lock file is created and no leftover is cleaned up.
@@ -141,43 +144,32 @@ public final class InPlaceApply {
                 originalSha = backupSha;
             }
             try (ElfFile elf = ElfFile.open(source)) {
-                Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
-                if (plan.isRefused()) {
-                    reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused"));
-                    PlannedSite first = plan.refused().get(0);
-                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                            "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing changed", file,
-                            first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+                Decision d = FileStep.decide(elf, new FileStep.Options(
+                        new PlanOptions(options.libraries(), file.getParent().toString()),
+                        e -> ShimSource.choose(options.shim(), e), false));
+                if (d instanceof Decision.Refused r) {
+                    reports.add(r.report(file.toString(), sha, false));
+                    return ApplyOutcome.refused(file + ": " + r.reason() + "; nothing changed", reports);
                 }
-                if (!plan.hasWork()) {
-                    if (AlreadyPatched.holds(elf, options.libraries())) {
-                        alreadyPatched++;
-                        messages.add(file + ": already names " + nvmlPath + "; nothing to do");
-                    }
-                    continue;
+                if (d instanceof Decision.AlreadyPatched) {
+                    alreadyPatched++;
+                    messages.add(file + ": already names " + nvmlPath + "; nothing to do");
                 }
-                ShimCheck.Result check = null;
-                if (plan.retargets(LibraryTarget.NVML)) {
-                    check = ShimSource.choose(options.shim(), elf).checkAgainst(elf);
-                    if (!check.ok()) {
-                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check));
-                        throw new PatchException(PatchException.Kind.REFUSED, file + ": the shim cannot serve it: "
-                                + String.join("; ", check.problems()) + "; nothing changed");
-                    }
+                if (d instanceof Decision.Planned p) {
+                    work.add(new Work(file, source, sha, p.plan(), p.shimCheck(), p.shim(), before, originalSha));
                 }
-                work.add(new Work(file, source, sha, plan, check, before, originalSha));
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
             }
         }
         if (work.isEmpty()) {
-            if (alreadyPatched > 0) return new ApplyOutcome(0, messages);
+            if (alreadyPatched > 0) return ApplyOutcome.done(messages, reports);
             messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
-            return new ApplyOutcome(3, messages);
+            return ApplyOutcome.nothingToPatch(messages, reports);
         }
         if (options.dryRun()) {
-            for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
-            return new ApplyOutcome(0, messages);
+            for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, Status.PLANNED, w.shim));
+            return ApplyOutcome.done(messages, reports);
         }
         return swap(layout, options, existing, unchanged, work, reports, messages);
     }
@@ -188,10 +180,8 @@ public final class InPlaceApply {
         // Shims first: a patched file must never exist without the shim it names.
         Map<Path, ShimSource> shims = new LinkedHashMap<>();
         for (Work w : work) {
-            if (w.shim == null) continue;
-            try (ElfFile elf = ElfFile.open(w.source)) {
-                shims.putIfAbsent(ShimSource.installTarget(w.file, nvmlPath), ShimSource.choose(options.shim(), elf));
-            }
+            if (w.shimSource == null) continue;
+            shims.putIfAbsent(ShimInstall.installTarget(w.file, nvmlPath), w.shimSource);
         }
         List<Manifest.ShimEntry> shimEntries = new ArrayList<>();
         for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
@@ -214,7 +204,7 @@ public final class InPlaceApply {
         List<PendingFile> pending = new ArrayList<>();
         for (Work w : work) {
             try (ElfFile elf = ElfFile.open(w.source)) {
-                FilePatcher.Written written = FilePatcher.writeVerified(elf, w.source, w.plan, w.file);
+                VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, w.source, w.plan.edits(), w.file);
                 // The copy hashes what it read: a different digest means the source (the file, or its
                 // kept original when re-targeting) changed after it was planned.
                 String planned = w.source.equals(w.file) ? w.sha256 : w.originalSha256;
@@ -241,7 +231,7 @@ public final class InPlaceApply {
             manifest.write(layout.manifest());
             for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
                 if (!Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) installedShims.add(e.getKey());
-                e.getValue().installAt(e.getKey());
+                ShimInstall.installAt(e.getValue(), e.getKey());
             }
             for (PendingFile p : pending) {
                 Path file = p.work.file;
@@ -264,15 +254,15 @@ public final class InPlaceApply {
         }
         for (PendingFile p : pending) {
             reports.add(new FileReport(p.work.file.toString(), p.work.sha256, p.work.plan, p.work.file.toString(),
-                    p.written.digests().outputHex(), "patched", p.work.shim));
+                    p.written.digests().outputHex(), Status.PATCHED, p.work.shim));
         }
         messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
                 + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
         messages.addAll(RunningProcesses.restartAdvice(swapped));
-        return new ApplyOutcome(0, messages);
+        return ApplyOutcome.done(messages, reports);
     }
 
-    private record PendingFile(Work work, FilePatcher.Written written) {}
+    private record PendingFile(Work work, VerifiedCopy.Written written) {}
 
     /** The backup is a hard link to the original's inode: no copy, and the rename leaves it intact. */
     private static void ensureBackup(Path file, Path backup, String originalSha, List<Path> created) throws IOException {

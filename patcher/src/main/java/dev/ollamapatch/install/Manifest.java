@@ -68,7 +68,7 @@ public record Manifest(
             throw new IOException(file + " is a symbolic link; a manifest is never written through one");
         }
         byte[] bytes = MAPPER.writeValueAsBytes(this);
-        dev.ollamapatch.patch.AtomicFiles.install(new ByteArrayInputStream(bytes), file, "rw-r--r--");
+        dev.ollamapatch.io.AtomicFiles.install(new ByteArrayInputStream(bytes), file, "rw-r--r--");
     }
 
     public static boolean exists(Path file) {

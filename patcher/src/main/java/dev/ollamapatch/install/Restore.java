@@ -1,8 +1,8 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.nio.file.Files;

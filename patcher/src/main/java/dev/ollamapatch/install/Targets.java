@@ -1,0 +1,58 @@
+package dev.ollamapatch.install;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** Turns what the user named (a file or an install directory) into the ELF files to look at. */
+public final class Targets {
+    /** The suffix of the originals an in-place apply keeps beside each patched file. */
+    public static final String BACKUP_SUFFIX = ".orig";
+    /** The file name of the shim installed beside each patched file. */
+    public static final String SHIM_FILE = "nvml.so";
+
+    private Targets() {}
+
+    public static boolean isElf(Path file) {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] magic = in.readNBytes(4);
+            return magic.length == 4 && magic[0] == 0x7F && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The ELF files of an install: {@code bin/ollama} and every ELF file under {@code lib/ollama}
+     * when the directory is laid out like an Ollama install (or an install prefix such as
+     * {@code /usr/local}); otherwise every ELF file below it. Symbolic links are not followed, so a
+     * file reached twice is patched once. What this tool itself left there, the originals it keeps
+     * ({@code *.orig}) and the shims it installs ({@code nvml.so}), are not the install's files.
+     */
+    public static List<Path> elfFilesOf(Path dir) throws IOException {
+        List<Path> roots = new ArrayList<>();
+        Path bin = dir.resolve("bin").resolve("ollama");
+        Path lib = dir.resolve("lib").resolve("ollama");
+        if (Files.exists(bin, LinkOption.NOFOLLOW_LINKS)) roots.add(bin);
+        if (Files.isDirectory(lib, LinkOption.NOFOLLOW_LINKS)) roots.add(lib);
+        if (roots.isEmpty()) roots.add(dir);
+        List<Path> out = new ArrayList<>();
+        for (Path root : roots) {
+            try (Stream<Path> walk = Files.walk(root)) {
+                walk.filter(Targets::isElf).filter(p -> !leftByTool(p)).sorted().forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    private static boolean leftByTool(Path p) {
+        String name = p.getFileName().toString();
+        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE);
+    }
+}
