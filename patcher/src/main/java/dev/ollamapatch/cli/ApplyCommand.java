@@ -28,7 +28,12 @@ import java.util.concurrent.Callable;
  * {@code -o}, patch TARGET (a file or an install) in place as one transaction.
  */
 @Command(name = "apply", mixinStandardHelpOptions = true,
-        description = "Retarget the NVML sites of TARGET to the shim and install the shim beside the result.")
+        description = "Retarget the NVML sites of TARGET to the shim and install the shim beside the result.",
+        footerHeading = "%nExamples:%n",
+        footer = {"  sudo ollama-patch apply /usr/local                  # bin/ollama and lib/ollama/** in place",
+                "  ollama-patch apply --dry-run /usr/local/bin/ollama  # what would change, writing nothing",
+                "  ollama-patch apply ollama -o /opt/o/ollama           # a patched copy, shim beside it",
+                "  ollama-patch apply ollama-linux-amd64.tgz -o patched.tgz --report report.json"})
 final class ApplyCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TARGET", description = "ELF file, install directory (in place without -o), "
             + "release archive (.tgz, .tar.gz, .tar, .tar.zst; -o required), "
@@ -50,6 +55,10 @@ final class ApplyCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "print one JSON document on stdout")
     boolean json;
+
+    @Option(names = {"-q", "--quiet"}, description = "print nothing when the apply succeeds or finds the target "
+            + "already patched (for systemd's ExecStartPre=, see 'service'); failures and refusals still print their line")
+    boolean quiet;
 
     @Option(names = "--report", paramLabel = "FILE", description = "also write the JSON report to FILE")
     Path report;
@@ -108,6 +117,10 @@ final class ApplyCommand implements Callable<Integer> {
     int finish(PrintWriter out, PrintWriter err, String archive, ApplyOutcome outcome) throws IOException {
         List<FileReport> reports = archive == null ? outcome.reports()
                 : outcome.reports().stream().map(r -> r.inArchive(archive)).toList();
+        if (quiet && outcome.ending() == ApplyOutcome.Ending.DONE) {
+            if (report != null) emit(Reports.NOWHERE, Reports.NOWHERE, reports);
+            return ExitCodes.OK;
+        }
         if (!reports.isEmpty()) emit(out, err, reports);
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
         return ExitCodes.of(outcome.ending());

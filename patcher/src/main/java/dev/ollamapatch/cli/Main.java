@@ -20,7 +20,7 @@ import java.nio.file.NotDirectoryException;
         description = "Makes Ollama load a replacement NVML (a shim) by retargeting, inside its binaries, "
                 + "the strings that name libnvidia-ml.so.1.",
         subcommands = {ScanCommand.class, ApplyCommand.class, VerifyCommand.class, RestoreCommand.class,
-                InspectCommand.class, DoctorCommand.class, ShimConfigCommand.class},
+                InspectCommand.class, DoctorCommand.class, ShimConfigCommand.class, ServiceCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
                 "0:done (patched, already patched, or a dry run with sites)",

@@ -16,6 +16,9 @@ import java.util.List;
 
 /** Where reports go: text on stdout, or JSON on stdout with the text on stderr. */
 final class Reports {
+    /** A writer that drops what it is given (quiet runs still write --report files). */
+    static final PrintWriter NOWHERE = new PrintWriter(java.io.Writer.nullWriter());
+
     private Reports() {}
 
     static void print(PrintWriter out, PrintWriter err, List<FileReport> files, boolean json, boolean dryRun) {
