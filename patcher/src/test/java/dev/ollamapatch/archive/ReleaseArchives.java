@@ -93,7 +93,8 @@ final class ReleaseArchives {
     static OutputStream compress(Path name, OutputStream raw) throws IOException {
         String n = name.toString();
         if (n.endsWith(".tgz") || n.endsWith(".tar.gz")) return new GzipCompressorOutputStream(raw);
-        if (n.endsWith(".tar.zst")) return new ZstdCompressorOutputStream(raw, 3);
+        // With its content checksum, as the zstd tool writes by default: a flipped byte anywhere is detected.
+        if (n.endsWith(".tar.zst")) return new ZstdCompressorOutputStream(raw, 3, false, true);
         return raw;
     }
 

@@ -104,8 +104,8 @@ class DocCommandLinesTest {
             } else if (Character.isWhitespace(c)) {
                 if (any || b.length() > 0) out.add(b.toString());
                 b.setLength(0); any = false;
-            } else if (c == '&' || c == '|' || c == ';') {
-                break; // the next command of a chain is not this tool's
+            } else if (c == '&' || c == '|' || c == ';' || c == '>' || c == '<') {
+                break; // a redirection, or the next command of a chain: not this tool's arguments
             } else {
                 b.append(c);
             }
