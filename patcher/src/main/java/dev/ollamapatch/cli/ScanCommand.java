@@ -115,6 +115,12 @@ final class ScanCommand implements Callable<Integer> {
             if (r.identity() != null && r.identity().withoutNvml() && !r.plan().hasWork()) {
                 Reports.error(spec.commandLine().getErr(), r.path() + ": " + r.identity().withoutNvmlLine());
             }
+            if (r.plan().isRefused()) {
+                // The exit status says "refused"; one line names the file and why, as for every failure.
+                int n = r.plan().refused().size();
+                Reports.error(spec.commandLine().getErr(), r.path() + ": " + n + " site" + (n == 1 ? "" : "s")
+                        + " cannot be retargeted safely (REFUSED in the report): " + r.plan().refused().get(0).reason());
+            }
         }
         return exitCode(reports, invalid);
     }
