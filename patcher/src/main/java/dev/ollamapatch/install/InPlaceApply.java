@@ -16,13 +16,13 @@ import dev.ollamapatch.patch.PlanOptions;
 import dev.ollamapatch.patch.PlannedSite;
 import dev.ollamapatch.patch.ShimCheck;
 import dev.ollamapatch.patch.ShimSource;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.elf.ElfNames;
 
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -60,11 +60,20 @@ public final class InPlaceApply {
         preflight(layout);
         InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         // A dry run only reads: no lock file is created and no leftover is cleaned up.
-        if (options.dryRun()) return patch(layout, options, reports);
+        if (options.dryRun()) return patch(layout, options, reports, recorded(layout));
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
-            removeStaleTemporaries(layout.files());
-            return patch(layout, options, reports);
+            ManifestPaths.Resolved recorded = recorded(layout);
+            List<Path> shimTargets = new ArrayList<>();
+            for (Path f : layout.files()) shimTargets.add(ShimSource.installTarget(f, options.libraries().get(0).defaultPath()));
+            Leftovers.remove(Leftovers.of(layout, recorded, shimTargets));
+            return patch(layout, options, reports, recorded);
         }
+    }
+
+    /** The manifest already there, every path in it checked (refused with exit 4 or 5 before any change). */
+    static ManifestPaths.Resolved recorded(InstallLayout layout) throws IOException {
+        if (!Manifest.exists(layout.manifest())) return null;
+        return ManifestPaths.resolve(layout, Manifest.read(layout.manifest()));
     }
 
     /**
@@ -92,20 +101,17 @@ public final class InPlaceApply {
         }
     }
 
-    private static ApplyOutcome patch(InstallLayout layout, Options options, List<FileReport> reports)
-            throws IOException {
-        Manifest existing = Manifest.exists(layout.manifest()) ? Manifest.read(layout.manifest()) : null;
-        Map<String, Manifest.FileEntry> recorded = new LinkedHashMap<>();
-        if (existing != null) existing.files().forEach(f -> recorded.put(f.path(), f));
+    private static ApplyOutcome patch(InstallLayout layout, Options options, List<FileReport> reports,
+                                      ManifestPaths.Resolved recorded) throws IOException {
+        Manifest existing = recorded == null ? null : recorded.manifest();
         String nvmlPath = options.libraries().get(0).defaultPath();
 
         List<String> messages = new ArrayList<>();
         List<Work> work = new ArrayList<>();
         List<Manifest.FileEntry> unchanged = new ArrayList<>();
+        // The shim each patched file needs, by where it goes; a patched file already in place needs its own too.
+        Map<Path, ShimNeed> shimNeeds = new LinkedHashMap<>();
         int alreadyPatched = 0;
-        if (layout.files().isEmpty()) {
-            throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target() + ": no ELF files found");
-        }
         if (options.expectSha256() != null && layout.directory()) {
             throw new PatchException(PatchException.Kind.USAGE, "--expect-sha256 applies to a single file, not a directory");
         }
@@ -116,25 +122,33 @@ public final class InPlaceApply {
                 throw new PatchException(PatchException.Kind.REFUSED, String.format(
                         "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
             }
-            Manifest.FileEntry entry = recorded.get(file.toString());
+            ManifestPaths.File entry = recorded == null ? null : recorded.file(file);
             Path source = file;
             String originalSha = sha;
-            if (entry != null && sha.equals(entry.patchedSha256())) {
+            if (entry != null && sha.equals(entry.entry().patchedSha256())) {
                 if (Objects.equals(existing.shimPath(), nvmlPath) || !options.force()) {
                     if (!Objects.equals(existing.shimPath(), nvmlPath)) {
                         throw new PatchException(PatchException.Kind.REFUSED, String.format(
                                 "%s is already patched to load %s; re-target it to %s with --force", file,
                                 existing.shimPath(), nvmlPath));
                     }
-                    unchanged.add(entry);
+                    Manifest.FileEntry e = entry.entry();
+                    unchanged.add(new Manifest.FileEntry(entry.relative(), e.originalSha256(), e.patchedSha256(),
+                            entry.relative() + InstallLayout.BACKUP_SUFFIX, e.sites()));
                     alreadyPatched++;
                     messages.add(file + ": already patched for " + existing.shimPath() + "; nothing to do");
+                    Path shimAt = ShimSource.installTarget(file, nvmlPath);
+                    if (recorded.shim(shimAt) != null) {
+                        try (ElfFile elf = ElfFile.open(file)) {
+                            need(shimNeeds, shimAt, ShimSource.choose(options.shim(), elf), file, elf);
+                        }
+                    }
                     continue;
                 }
                 // --force with another path: re-plan from the kept original.
                 source = InstallLayout.backupOf(file);
                 String backupSha = Digests.sha256(source);
-                if (!backupSha.equals(entry.originalSha256())) {
+                if (!backupSha.equals(entry.entry().originalSha256())) {
                     throw new PatchException(PatchException.Kind.REFUSED, source
                             + ": the backup does not match the manifest; cannot re-target " + file);
                 }
@@ -156,65 +170,127 @@ public final class InPlaceApply {
                     }
                     continue;
                 }
+                Path backup = InstallLayout.backupOf(file);
+                if (entry == null && Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
+                    // Never overwrite (nor later rename away) a file this tool did not write.
+                    throw new PatchException(PatchException.Kind.REFUSED, backup + " exists and was not written by "
+                            + "ollama-patch (no manifest records it); move it elsewhere, then run apply again; nothing changed");
+                }
                 ShimCheck.Result check = null;
                 if (plan.retargets(LibraryTarget.NVML)) {
-                    check = ShimSource.choose(options.shim(), elf).checkAgainst(elf);
+                    ShimSource shimSource = ShimSource.choose(options.shim(), elf);
+                    check = shimSource.checkAgainst(elf);
                     if (!check.ok()) {
                         reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check));
                         throw new PatchException(PatchException.Kind.REFUSED, file + ": the shim cannot serve it: "
                                 + String.join("; ", check.problems()) + "; nothing changed");
                     }
+                    need(shimNeeds, ShimSource.installTarget(file, nvmlPath), shimSource, file, elf);
                 }
                 work.add(new Work(file, source, sha, plan, check, before, originalSha));
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
             }
         }
-        if (work.isEmpty()) {
+        List<ShimPlan> shims = planShims(layout, recorded, shimNeeds);
+        boolean shimWork = shims.stream().anyMatch(ShimPlan::install);
+        if (work.isEmpty() && !shimWork) {
             if (alreadyPatched > 0) return new ApplyOutcome(0, messages);
             messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
             return new ApplyOutcome(3, messages);
         }
         if (options.dryRun()) {
             for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
+            for (ShimPlan s : shims) if (s.install && work.isEmpty()) messages.add("would reinstall the shim " + s.path);
             return new ApplyOutcome(0, messages);
         }
-        return swap(layout, options, existing, unchanged, work, reports, messages);
+        return swap(layout, options, recorded, unchanged, work, shims, reports, messages);
     }
 
-    private static ApplyOutcome swap(InstallLayout layout, Options options, Manifest existing, List<Manifest.FileEntry> unchanged,
-                                List<Work> work, List<FileReport> reports, List<String> messages) throws IOException {
-        String nvmlPath = options.libraries().get(0).defaultPath();
-        // Shims first: a patched file must never exist without the shim it names.
-        Map<Path, ShimSource> shims = new LinkedHashMap<>();
-        for (Work w : work) {
-            if (w.shim == null) continue;
-            try (ElfFile elf = ElfFile.open(w.source)) {
-                shims.putIfAbsent(ShimSource.installTarget(w.file, nvmlPath), ShimSource.choose(options.shim(), elf));
-            }
+    /** A shim some file needs at {@code path}; a second file of another machine (or shim) in that directory is refused. */
+    private record ShimNeed(ShimSource source, String sha256, Path firstFile, String machine) {}
+
+    private static void need(Map<Path, ShimNeed> needs, Path path, ShimSource source, Path file, ElfFile elf) {
+        String sha = Digests.sha256(ByteSource.of(source.bytes()));
+        String machine = ElfNames.machine(elf.header().machine());
+        ShimNeed had = needs.putIfAbsent(path, new ShimNeed(source, sha, file, machine));
+        if (had != null && !had.sha256.equals(sha)) {
+            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                    "%s (%s) and %s (%s) would both load %s, and one shim cannot serve both; patch them from "
+                            + "separate directories (or give one the other machine's file with --shim); nothing changed",
+                    had.firstFile, had.machine, file, machine, path));
         }
-        List<Manifest.ShimEntry> shimEntries = new ArrayList<>();
-        for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
-            String sha = Digests.sha256(ByteSource.of(e.getValue().bytes()));
-            boolean pre = false;
-            if (Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) {
-                String have = Digests.sha256(e.getKey());
-                boolean ours = existing != null && existing.shims() != null
-                        && existing.shims().stream().anyMatch(s -> s.path().equals(e.getKey().toString()));
-                pre = have.equals(sha) && !ours;
-                if (!have.equals(sha) && !ours && !options.force()) {
-                    throw new PatchException(PatchException.Kind.REFUSED, e.getKey()
-                            + " exists and is not the shim to install; move it away or use --force; nothing changed");
+    }
+
+    /** What to do with each shim: install it, or keep what is there; {@code entry} is what the manifest records. */
+    private record ShimPlan(Path path, ShimSource source, Manifest.ShimEntry entry, boolean install, boolean existed) {}
+
+    /**
+     * A shim is this tool's when a manifest records it as installed (this one, or another target's in
+     * the same place: shims are shared). Ours and missing or changed: installed again. Not ours:
+     * never overwritten; an identical one is used and recorded as pre-existing (never removed).
+     */
+    private static List<ShimPlan> planShims(InstallLayout layout, ManifestPaths.Resolved recorded,
+                                            Map<Path, ShimNeed> needs) throws IOException {
+        List<ShimPlan> out = new ArrayList<>();
+        for (Map.Entry<Path, ShimNeed> e : needs.entrySet()) {
+            Path path = e.getKey();
+            ShimNeed need = e.getValue();
+            Map<Path, Manifest.ShimEntry> others = ShimRefs.others(path, layout.manifest());
+            for (Map.Entry<Path, Manifest.ShimEntry> o : others.entrySet()) {
+                if (!o.getValue().sha256().equals(need.sha256)) {
+                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                            "%s is the shim of another patched target (manifest %s), and %s (%s) needs a different one; "
+                                    + "one directory cannot hold both; patch it from another directory; nothing changed",
+                            path, o.getKey(), need.firstFile, need.machine));
                 }
             }
-            shimEntries.add(new Manifest.ShimEntry(e.getKey().toString(), sha, pre));
+            ManifestPaths.Shim own = recorded == null ? null : recorded.shim(path);
+            boolean exists = Files.exists(path, LinkOption.NOFOLLOW_LINKS);
+            String rel = relativeIfInside(layout.base(), path);
+            if (!exists) {
+                out.add(new ShimPlan(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false), true, false));
+                continue;
+            }
+            if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
+                throw new PatchException(PatchException.Kind.REFUSED, path
+                        + " exists and is not a regular file; move it elsewhere, then run apply again; nothing changed");
+            }
+            String have = Digests.sha256(path);
+            boolean ours = (own != null && !own.entry().preexisting()) || !others.isEmpty();
+            if (ours) {
+                out.add(new ShimPlan(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false),
+                        !have.equals(need.sha256), true));
+            } else if (have.equals(need.sha256)) {
+                out.add(new ShimPlan(path, need.source, new Manifest.ShimEntry(rel, need.sha256, true), false, true));
+            } else {
+                throw new PatchException(PatchException.Kind.REFUSED, path + " exists and was not installed by "
+                        + "ollama-patch; move it elsewhere (or give it with --shim if it is the shim to use), "
+                        + "then run apply again; nothing changed");
+            }
         }
-        // The manifest first: whatever happens next, it describes both possible states of every file.
+        return out;
+    }
+
+    /** A manifest path: relative to the target's base when inside it (always for $ORIGIN), else absolute. */
+    static String relativeIfInside(Path base, Path p) {
+        Path n = p.toAbsolutePath().normalize();
+        return n.startsWith(base) && !n.equals(base) ? base.relativize(n).toString() : n.toString();
+    }
+
+    private static ApplyOutcome swap(InstallLayout layout, Options options, ManifestPaths.Resolved recorded,
+                                     List<Manifest.FileEntry> unchanged, List<Work> work, List<ShimPlan> shims,
+                                     List<FileReport> reports, List<String> messages) throws IOException {
+        String nvmlPath = options.libraries().get(0).defaultPath();
+        Manifest existing = recorded == null ? null : recorded.manifest();
+        Path base = layout.base();
+        // Every patched copy is written and verified before anything else changes.
         List<Manifest.FileEntry> entries = new ArrayList<>(unchanged);
         List<PendingFile> pending = new ArrayList<>();
         for (Work w : work) {
             try (ElfFile elf = ElfFile.open(w.source)) {
-                FilePatcher.Written written = FilePatcher.writeVerified(elf, w.source, w.plan, w.file);
+                FilePatcher.Written written = FilePatcher.writeVerifiedTo(elf, w.source, w.plan,
+                        AtomicFiles.createExactTemp(w.file));
                 // The copy hashes what it read: a different digest means the source (the file, or its
                 // kept original when re-targeting) changed after it was planned.
                 String planned = w.source.equals(w.file) ? w.sha256 : w.originalSha256;
@@ -225,30 +301,36 @@ public final class InPlaceApply {
                             + " when copied); nothing changed");
                 }
                 pending.add(new PendingFile(w, written));
-                entries.add(new Manifest.FileEntry(w.file.toString(), w.originalSha256, written.digests().outputHex(),
-                        InstallLayout.backupOf(w.file).toString(), siteEntries(w.plan)));
+                String rel = base.relativize(w.file).toString();
+                entries.add(new Manifest.FileEntry(rel, w.originalSha256, written.digests().outputHex(),
+                        rel + InstallLayout.BACKUP_SUFFIX, siteEntries(w.plan)));
             } catch (IOException | RuntimeException e) {
                 for (PendingFile p : pending) Files.deleteIfExists(p.written.temp());
                 throw e;
             }
         }
+        // The manifest first: whatever happens next, it describes both possible states of every file
+        // and records every shim and backup this run creates.
         Manifest manifest = new Manifest(options.tool(), Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(),
-                nvmlPath, entries, mergeShims(existing, shimEntries));
-        List<Path> swapped = new ArrayList<>();
+                nvmlPath, entries, mergeShims(base, recorded, shims));
+        List<Swapped> swapped = new ArrayList<>();
         List<Path> newBackups = new ArrayList<>();
         List<Path> installedShims = new ArrayList<>();
+        List<String> reinstalled = new ArrayList<>();
         try {
             manifest.write(layout.manifest());
-            for (Map.Entry<Path, ShimSource> e : shims.entrySet()) {
-                if (!Files.exists(e.getKey(), LinkOption.NOFOLLOW_LINKS)) installedShims.add(e.getKey());
-                e.getValue().installAt(e.getKey());
+            for (ShimPlan s : shims) {
+                if (!s.install) continue;
+                if (!s.existed) installedShims.add(s.path);
+                s.source.installAtExact(s.path);
+                if (s.existed || work.isEmpty()) reinstalled.add("installed the shim " + s.path + " again");
             }
             for (PendingFile p : pending) {
                 Path file = p.work.file;
                 Path backup = InstallLayout.backupOf(file);
-                if (p.work.source.equals(file)) {
-                    ensureBackup(file, backup, p.work.originalSha256, newBackups);
-                }
+                boolean fresh = false;
+                if (p.work.source.equals(file)) fresh = ensureBackup(file, backup, p.work.originalSha256);
+                if (fresh) newBackups.add(backup);
                 BasicFileAttributes now = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                 if (!Objects.equals(now.fileKey(), p.work.before.fileKey()) || now.size() != p.work.before.size()
                         || !now.lastModifiedTime().equals(p.work.before.lastModifiedTime())) {
@@ -256,85 +338,146 @@ public final class InPlaceApply {
                             + " changed while it was being patched; everything was put back");
                 }
                 AtomicFiles.commit(p.written.temp(), file);
-                swapped.add(file);
+                swapped.add(new Swapped(file, fresh));
             }
         } catch (IOException | RuntimeException e) {
-            rollBack(swapped, newBackups, installedShims, pending, existing, layout.manifest());
+            List<String> unfinished = rollBack(swapped, newBackups, installedShims, pending, existing, layout.manifest());
+            if (!unfinished.isEmpty()) {
+                throw new PatchException(PatchException.Kind.FAILED, Main_oneLine(e) + "; putting back failed too ("
+                        + String.join("; ", unfinished) + "); every original is kept as <file>" + InstallLayout.BACKUP_SUFFIX
+                        + " and " + layout.manifest() + " records them: run 'ollama-patch restore " + layout.target()
+                        + "' to finish", e);
+            }
             throw e;
         }
         for (PendingFile p : pending) {
             reports.add(new FileReport(p.work.file.toString(), p.work.sha256, p.work.plan, p.work.file.toString(),
                     p.written.digests().outputHex(), "patched", p.work.shim));
         }
-        messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
-                + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
-        messages.addAll(RunningProcesses.restartAdvice(swapped));
+        messages.addAll(reinstalled);
+        if (!pending.isEmpty()) {
+            messages.add("patched " + pending.size() + " file" + (pending.size() == 1 ? "" : "s") + "; originals kept as *"
+                    + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
+        }
+        messages.addAll(RunningProcesses.restartAdvice(swapped.stream().map(Swapped::file).toList()));
         return new ApplyOutcome(0, messages);
+    }
+
+    private static String Main_oneLine(Throwable e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": "
+                    + (f.getReason() != null ? f.getReason() : "file system error");
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     private record PendingFile(Work work, FilePatcher.Written written) {}
 
-    /** The backup is a hard link to the original's inode: no copy, and the rename leaves it intact. */
-    private static void ensureBackup(Path file, Path backup, String originalSha, List<Path> created) throws IOException {
+    /** {@code fresh}: its backup was made by this run (a link to the original), so putting back is one rename. */
+    private record Swapped(Path file, boolean fresh) {}
+
+    /**
+     * The backup is a hard link to the original's inode: no copy, and the rename leaves it intact.
+     * Returns whether this run created it. A backup already there is this tool's (the manifest
+     * records it; any other was refused while planning): kept when it is this original, else
+     * replaced atomically by it (the file was upgraded since it was patched).
+     */
+    private static boolean ensureBackup(Path file, Path backup, String originalSha) throws IOException {
         if (Files.isSymbolicLink(backup)) {
             throw new PatchException(PatchException.Kind.REFUSED, backup + " is a symbolic link; refusing to write through it");
         }
         if (Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
             String have = Digests.sha256(backup);
-            if (have.equals(originalSha)) return;
-            // An older backup of another version: replace it atomically with this original.
-            Path temp = backup.resolveSibling("." + backup.getFileName() + "." + ProcessHandle.current().pid() + ".link");
+            if (have.equals(originalSha)) return false;
+            Path temp = AtomicFiles.exactTemp(backup);
             Files.deleteIfExists(temp);
             Files.createLink(temp, file);
             AtomicFiles.commit(temp, backup);
-            return;
+            return false;
         }
         try {
             Files.createLink(backup, file);
-        } catch (UnsupportedOperationException | IOException e) {
-            Files.copy(file, backup, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
-            AtomicFiles.fsync(backup);
+        } catch (UnsupportedOperationException | java.nio.file.FileSystemException e) {
+            if (e instanceof java.nio.file.FileSystemException f && !(f.getReason() != null
+                    && f.getReason().contains("not permitted"))) throw f;
+            // No hard links here (some file systems): a verified copy, through the exact temporary name.
+            Path temp = AtomicFiles.exactTemp(backup);
+            Files.deleteIfExists(temp);
+            Files.copy(file, temp, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+            AtomicFiles.fsync(temp);
+            if (!Digests.sha256(temp).equals(originalSha)) {
+                Files.deleteIfExists(temp);
+                throw new PatchException(PatchException.Kind.REFUSED, file + " changed while it was being backed up; nothing changed");
+            }
+            Files.move(temp, backup, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         }
         AtomicFiles.fsyncDirectory(backup.getParent());
-        created.add(backup);
+        return true;
     }
 
-    private static void rollBack(List<Path> swapped, List<Path> newBackups, List<Path> installedShims,
-                                 List<PendingFile> pending, Manifest previous, Path manifestPath) {
+    /**
+     * Puts back every file this run swapped, then removes what it created. Nothing is removed once a
+     * put-back fails: the backups, shims and the manifest (which records them) stay for restore.
+     * Returns what could not be put back, one phrase each.
+     */
+    private static List<String> rollBack(List<Swapped> swapped, List<Path> newBackups, List<Path> installedShims,
+                                         List<PendingFile> pending, Manifest previous, Path manifestPath) {
+        List<String> failed = new ArrayList<>();
+        List<Path> consumed = new ArrayList<>();
         for (int i = swapped.size() - 1; i >= 0; i--) {
-            Path file = swapped.get(i);
+            Path file = swapped.get(i).file();
             Path backup = InstallLayout.backupOf(file);
             try {
-                Path temp = file.resolveSibling("." + file.getFileName() + ".rollback.ollama-patch.tmp");
-                Files.deleteIfExists(temp);
-                Files.createLink(temp, backup);
-                AtomicFiles.commit(temp, file);
-            } catch (IOException e) {
-                // Keep going: every other file is still put back; the backup remains for restore.
+                if (swapped.get(i).fresh()) {
+                    // The backup made by this run is the original's inode: renamed back, it is the file again.
+                    Files.move(backup, file, StandardCopyOption.ATOMIC_MOVE);
+                    AtomicFiles.fsyncDirectory(file.getParent());
+                    consumed.add(backup);
+                } else {
+                    Path temp = AtomicFiles.exactTemp(file);
+                    Files.deleteIfExists(temp);
+                    Files.createLink(temp, backup);
+                    AtomicFiles.commit(temp, file);
+                }
+            } catch (IOException | RuntimeException e) {
+                failed.add(file + ": " + Main_oneLine(e));
             }
         }
         for (PendingFile p : pending) {
-            try { Files.deleteIfExists(p.written.temp()); } catch (IOException ignored) { }
+            try { Files.deleteIfExists(p.written.temp()); } catch (IOException ignored) { /* removed by the next run */ }
         }
+        if (!failed.isEmpty()) return failed;
+        boolean clean = true;
         for (Path b : newBackups) {
-            try { Files.deleteIfExists(b); } catch (IOException ignored) { }
+            if (consumed.contains(b)) continue;
+            // Made for a file that was never swapped: the file itself is still the original.
+            try { Files.deleteIfExists(b); } catch (IOException e) { clean = false; }
         }
         for (Path s : installedShims) {
-            try { Files.deleteIfExists(s); } catch (IOException ignored) { }
+            try { Files.deleteIfExists(s); } catch (IOException e) { clean = false; }
         }
+        if (!clean) return failed; // the manifest stays: it records what is left, and restore removes it
         try {
             if (previous != null) previous.write(manifestPath); else Files.deleteIfExists(manifestPath);
+            AtomicFiles.fsyncDirectory(manifestPath.getParent());
         } catch (IOException ignored) {
-            // The manifest still describes both states; verify will say what holds.
+            // The new manifest still describes both states of every file; verify says what holds.
         }
+        return failed;
     }
 
-    private static List<Manifest.ShimEntry> mergeShims(Manifest existing, List<Manifest.ShimEntry> added) {
+    private static List<Manifest.ShimEntry> mergeShims(Path base, ManifestPaths.Resolved recorded, List<ShimPlan> planned) {
         Map<String, Manifest.ShimEntry> all = new LinkedHashMap<>();
-        if (existing != null && existing.shims() != null) existing.shims().forEach(s -> all.put(s.path(), s));
-        for (Manifest.ShimEntry s : added) {
-            Manifest.ShimEntry old = all.get(s.path());
-            all.put(s.path(), old != null ? new Manifest.ShimEntry(s.path(), s.sha256(), old.preexisting()) : s);
+        if (recorded != null) {
+            for (ManifestPaths.Shim s : recorded.shims()) {
+                String p = relativeIfInside(base, s.path());
+                all.put(p, new Manifest.ShimEntry(p, s.entry().sha256(), s.entry().preexisting()));
+            }
+        }
+        for (ShimPlan s : planned) {
+            Manifest.ShimEntry old = all.get(s.entry.path());
+            boolean preexisting = old != null ? old.preexisting() && s.entry.preexisting() : s.entry.preexisting();
+            all.put(s.entry.path(), new Manifest.ShimEntry(s.entry.path(), s.entry.sha256(), preexisting));
         }
         return new ArrayList<>(all.values());
     }
@@ -342,19 +485,5 @@ public final class InPlaceApply {
     static List<Manifest.SiteEntry> siteEntries(Plan plan) {
         return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
                 p.site().kind().label(), p.site().original(), p.replacementText())).toList();
-    }
-
-    /** Temporary files of a run that was killed: ours by name, removed under the lock. */
-    private static void removeStaleTemporaries(List<Path> files) throws IOException {
-        for (Path file : files) {
-            for (String name : List.of(file.getFileName().toString(), Targets.SHIM_FILE)) {
-                try (DirectoryStream<Path> s = Files.newDirectoryStream(file.getParent(),
-                        "." + name + ".*.ollama-patch.tmp")) {
-                    for (Path p : s) {
-                        if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(p);
-                    }
-                }
-            }
-        }
     }
 }

@@ -8,48 +8,102 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * One apply or restore at a time per target. An OS file lock, so a process killed while holding it
- * (even by SIGKILL) releases it: a crash never leaves a stale lock behind.
+ * (even by SIGKILL) releases it; the lock file itself is removed when the run ends, so nothing is
+ * left after a normal run (a killed run's lock file is taken over, and removed, by the next run).
+ *
+ * <p>Removing a lock file races with a process that opened it just before: that process would then
+ * lock an inode no longer at the path while a third one creates a new file and locks that. So a
+ * lock counts only when the inode locked is the one at the path, compared by {@code stat} through
+ * {@code /proc/self/fd} (opening the lock file again is not an option: closing any descriptor of a
+ * file drops the process's POSIX locks on it). Without {@code /proc} the lock file is left in place.
  */
 public final class TargetLock implements AutoCloseable {
+    private final Path path;
     private final FileChannel channel;
     private final FileLock lock;
 
-    private TargetLock(FileChannel channel, FileLock lock) {
+    private final boolean remove;
+
+    private TargetLock(Path path, FileChannel channel, FileLock lock, boolean remove) {
+        this.path = path;
+        this.remove = remove;
         this.channel = channel;
         this.lock = lock;
     }
 
     public static TargetLock acquire(Path lockFile) throws IOException {
-        if (Files.isSymbolicLink(lockFile)) {
-            throw new PatchException(PatchException.Kind.REFUSED, lockFile + " is a symbolic link; refusing to use it as a lock");
-        }
-        FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS);
-        FileLock l;
-        try {
-            l = ch.tryLock();
-        } catch (OverlappingFileLockException e) {
-            l = null;
-        }
-        if (l == null) {
+        Path abs = lockFile.toAbsolutePath();
+        for (int attempt = 0; attempt < 20; attempt++) {
+            if (Files.isSymbolicLink(abs)) {
+                throw new PatchException(PatchException.Kind.REFUSED, abs
+                        + " is a symbolic link; refusing to use it as a lock; nothing changed");
+            }
+            FileChannel ch = FileChannel.open(abs, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    LinkOption.NOFOLLOW_LINKS);
+            FileLock l;
+            try {
+                l = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                l = null;
+            }
+            if (l == null) {
+                ch.close();
+                throw new PatchException(PatchException.Kind.FAILED, "another ollama-patch is working on this target (lock "
+                        + abs + " is held); nothing changed");
+            }
+            Boolean current = lockedInodeIsAtPath(abs);
+            if (current == null) return new TargetLock(abs, ch, l, false);
+            if (current) return new TargetLock(abs, ch, l, true);
+            // The run that held it removed it (and another may have made a new one): lock what is there now.
+            l.release();
             ch.close();
-            throw new PatchException(PatchException.Kind.FAILED, "another ollama-patch is working on this target (lock "
-                    + lockFile + " is held); nothing changed");
         }
-        return new TargetLock(ch, l);
+        throw new PatchException(PatchException.Kind.FAILED, "could not take the lock " + abs + "; nothing changed");
     }
 
+    /** Whether this process's open descriptor of {@code lock} is the inode now at that path; null: cannot tell. */
+    private static Boolean lockedInodeIsAtPath(Path lock) {
+        Object atPath;
+        try {
+            atPath = Files.readAttributes(lock, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return false;
+        }
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds) {
+                try {
+                    if (!Files.readSymbolicLink(fd).equals(lock)) continue;
+                    // stat(2) through the magic link: the open inode, without opening it again.
+                    Object locked = Files.readAttributes(fd, BasicFileAttributes.class).fileKey();
+                    if (locked != null && locked.equals(atPath)) return true;
+                } catch (IOException e) {
+                    // a descriptor closed meanwhile, or not a link
+                }
+            }
+            return false;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** Removes the lock file while still holding it, then releases it. */
     @Override
     public void close() throws IOException {
         try {
-            lock.release();
+            if (remove) Files.deleteIfExists(path);
         } finally {
-            channel.close();
+            try {
+                lock.release();
+            } finally {
+                channel.close();
+            }
         }
     }
 }

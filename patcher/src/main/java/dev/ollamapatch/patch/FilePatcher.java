@@ -30,7 +30,11 @@ public final class FilePatcher {
      * renames it into place with {@link AtomicFiles#commit} or deletes it.
      */
     public static Written writeVerified(ElfFile elf, Path source, Plan plan, Path destination) throws IOException {
-        Path temp = AtomicFiles.createTemp(destination);
+        return writeVerifiedTo(elf, source, plan, AtomicFiles.createTemp(destination));
+    }
+
+    /** {@link #writeVerified} into {@code temp}, a new empty file the caller created beside the destination. */
+    public static Written writeVerifiedTo(ElfFile elf, Path source, Plan plan, Path temp) throws IOException {
         boolean ok = false;
         try {
             // Two passes over the data, each hashing one side: the copy hashes the input it reads; the
@@ -77,8 +81,10 @@ public final class FilePatcher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        // Last: a change of owner clears set-user-ID and set-group-ID bits.
-        view.setPermissions(attrs.permissions());
+        // Last: a change of owner clears set-user-ID and set-group-ID bits. The whole mode (chmod(2)
+        // with all 12 bits): PosixFilePermission has only the 9 rwx bits and would drop them.
+        int mode = (Integer) Files.getAttribute(source, "unix:mode") & 07777;
+        Files.setAttribute(target, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         AtomicFiles.fsync(target);
     }
 

@@ -68,6 +68,12 @@ public final class ShimSource {
                 + ": must be absolute or start with $ORIGIN/ (a bare name would be searched for, not found)");
     }
 
+    /** {@link #installAt} through the exact temporary name of an in-place run (the caller holds the target's lock). */
+    public void installAtExact(Path target) throws IOException {
+        Files.createDirectories(target.toAbsolutePath().getParent());
+        AtomicFiles.installExact(new ByteArrayInputStream(bytes), target, "rwxr-xr-x");
+    }
+
     public void installAt(Path target) throws IOException {
         Files.createDirectories(target.toAbsolutePath().getParent());
         AtomicFiles.install(new ByteArrayInputStream(bytes), target, "rwxr-xr-x");

@@ -33,7 +33,7 @@ public final class Targets {
      * when the directory is laid out like an Ollama install (or an install prefix such as
      * {@code /usr/local}); otherwise every ELF file below it. Symbolic links are not followed, so a
      * file reached twice is patched once. What this tool itself left there, the originals it keeps
-     * ({@code *.orig}) and the shims it installs ({@code nvml.so}), are not the install's files.
+     * ({@code *.orig}), the shims it installs ({@code nvml.so}) and its temporary files, are not the install's files.
      */
     public static List<Path> elfFilesOf(Path dir) throws IOException {
         List<Path> roots = new ArrayList<>();
@@ -53,6 +53,7 @@ public final class Targets {
 
     private static boolean leftByTool(Path p) {
         String name = p.getFileName().toString();
-        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE);
+        // Temporary files of a killed run are the tool's too: a partial one is no install file to refuse.
+        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE) || name.endsWith(AtomicFiles.TEMP_SUFFIX);
     }
 }
