@@ -44,6 +44,10 @@ public final class ArchiveApply {
             return noWork(o, r).orElse(new ApplyOutcome(0, List.of()));
         }
         Set<String> replace = new HashSet<>();
+        if (!Files.isDirectory(destination.getParent())) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the directory "
+                    + destination.getParent() + " does not exist; nothing written");
+        }
         Path temp = AtomicFiles.createTemp(destination);
         try {
             while (true) {
@@ -102,7 +106,8 @@ public final class ArchiveApply {
                     + (w == null ? "" : "; nothing written"), e);
         } catch (IOException e) {
             throw new PatchException(PatchException.Kind.FAILED, archive + ": " + (w == null ? "" : "writing "
-                    + po.output() + ": ") + e + (w == null ? "" : "; nothing written"), e);
+                    + po.output() + ": ") + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                    + (w == null ? "" : "; nothing written"), e);
         }
     }
 

@@ -117,6 +117,8 @@ final class ArchivePatcher {
         for (EntryHeader h = in.next(); h != null; h = in.next()) {
             progress.entry(h.name());
             String key = EntryNames.key(h.name());
+            EntryNames.checkInside(archive, h.name(), key, symlinks);
+            if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
             if (shimsAdded.contains(key) || replace.contains(key)) {
                 if (!options.force()) throw shimConflict(h.name());
                 outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
@@ -135,6 +137,9 @@ final class ArchivePatcher {
             }
         }
     }
+
+    /** Keys of the symbolic link entries seen so far: nothing may be written below one. */
+    private final Set<String> symlinks = new java.util.HashSet<>();
 
     private void copy(EntryHeader h, byte[] head) throws IOException {
         outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
@@ -217,6 +222,7 @@ final class ArchivePatcher {
         String shimName = nvml ? EntryNames.shimEntry(name, libs.get(0).defaultPath()) : null;
         String shimKey = shimName == null ? null : EntryNames.key(shimName);
         boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
+        if (shimName != null) EntryNames.checkInside(archive, shimName, shimKey, symlinks);
         if (addShim && seen.contains(shimKey)) {
             if (!options.force()) throw shimConflict(shimName);
             throw new ReplaceEarlier(shimKey);

@@ -78,9 +78,7 @@ final class ApplyCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (!Files.exists(target)) {
-            throw new PatchException(PatchException.Kind.USAGE, target + ": no such file");
-        }
+        dev.ollamapatch.patch.Targets.requireExists(target);
         if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);
         if (archive.checksums != null) Checksums.verify(archive.checksums, target);
         if (output == null) {

@@ -49,9 +49,7 @@ final class ScanCommand implements Callable<Integer> {
         List<String> archives = new ArrayList<>();
         int invalid = 0;
         for (Path target : targets) {
-            if (!Files.exists(target)) {
-                throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
-            }
+            dev.ollamapatch.patch.Targets.requireExists(target);
             if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
                 try {
                     List<FileReport> entries = ArchiveCommands.scan(target, libraries, archive);

@@ -199,6 +199,17 @@ public final class InPlaceApply {
             messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
             return new ApplyOutcome(3, messages);
         }
+        // Permission is checked before anything is written, so that a dry run says what the apply would meet.
+        java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
+        for (Work w : work) dirs.add(w.file.getParent());
+        for (ShimPlan s : shims) if (s.install) dirs.add(s.path.getParent());
+        dirs.add(layout.manifest().getParent());
+        for (Path d : dirs) {
+            if (Files.isDirectory(d) && !Files.isWritable(d)) {
+                throw new PatchException(PatchException.Kind.FAILED, d + ": permission denied: apply writes the patched "
+                        + "file, its backup and the shim here (run it as the owner, or as root); nothing changed");
+            }
+        }
         if (options.dryRun()) {
             for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
             for (ShimPlan s : shims) if (s.install && work.isEmpty()) messages.add("would reinstall the shim " + s.path);

@@ -21,13 +21,7 @@ public record InstallLayout(Path target, boolean directory, List<Path> files, Pa
 
     /** A symlinked file target patches the file it points to; the link stays as it is. */
     public static InstallLayout of(Path target) throws IOException {
-        if (!Files.exists(target)) {
-            if (Files.isSymbolicLink(target)) {
-                throw new PatchException(PatchException.Kind.INVALID_INPUT, target
-                        + ": a symbolic link that leads nowhere (dangling, or a loop)");
-            }
-            throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
-        }
+        Targets.requireExists(target);
         Path real = target.toRealPath();
         if (Files.isDirectory(real)) {
             return new InstallLayout(real, true, Targets.elfFilesOf(real), real.resolve(MANIFEST_SUFFIX),

@@ -33,7 +33,7 @@ public final class Restore {
         if (!Manifest.exists(layout.manifest())) {
             // Nothing recorded; a killed apply may still have left its temporary files (exact names).
             List<Path> left = Leftovers.of(layout, null, shimTargets(layout));
-            if (Leftovers.anyExist(left)) {
+            if (Leftovers.anyExist(left) || Files.exists(layout.lock(), LinkOption.NOFOLLOW_LINKS)) {
                 try (TargetLock lock = TargetLock.acquire(layout.lock())) {
                     Leftovers.remove(left);
                 }
@@ -97,7 +97,13 @@ public final class Restore {
                     done.add("kept " + shim + ": it is no longer the shim this tool installed");
                 }
             }
-            Files.delete(layout.manifest());
+            try {
+                Files.delete(layout.manifest());
+            } catch (IOException e) {
+                throw new PatchException(PatchException.Kind.FAILED, "restore stopped at " + layout.manifest() + ": "
+                        + reason(e) + "; every original is back: run 'ollama-patch restore " + layout.target()
+                        + "' again to finish", e);
+            }
             AtomicFiles.fsyncDirectory(layout.manifest().getParent());
             return done;
         }

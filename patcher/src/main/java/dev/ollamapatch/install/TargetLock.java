@@ -97,7 +97,10 @@ public final class TargetLock implements AutoCloseable {
     @Override
     public void close() throws IOException {
         try {
+            // A lock file that cannot be removed is harmless: the next run takes it over and removes it.
             if (remove) Files.deleteIfExists(path);
+        } catch (IOException e) {
+            // see above
         } finally {
             try {
                 lock.release();

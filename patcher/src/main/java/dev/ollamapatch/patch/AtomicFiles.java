@@ -86,6 +86,11 @@ public final class AtomicFiles {
             try (var os = Files.newOutputStream(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
                     java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 in.transferTo(os);
+            } catch (java.nio.file.FileSystemException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new java.nio.file.FileSystemException(target.toString(), null,
+                        (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()) + " (while writing it)");
             }
             Set<PosixFilePermission> perms = PosixFilePermissions.fromString(mode);
             Files.setPosixFilePermissions(temp, perms);

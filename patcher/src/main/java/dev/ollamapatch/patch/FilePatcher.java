@@ -49,6 +49,13 @@ public final class FilePatcher {
             byte[] outputSha = OutputVerifier.verify(elf, temp, plan.edits());
             ok = true;
             return new Written(temp, new EditedCopy.CopyDigests(inputSha, outputSha, elf.bytes().size()));
+        } catch (java.nio.file.FileSystemException e) {
+            throw e;
+        } catch (IOException e) {
+            // A write error (ENOSPC, EIO) names no file by itself: say which one was being written.
+            throw new java.nio.file.FileSystemException(temp.getParent().toString(), null,
+                    (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                            + " (while writing the patched copy " + temp.getFileName() + ")");
         } finally {
             if (!ok) Files.deleteIfExists(temp);
         }
