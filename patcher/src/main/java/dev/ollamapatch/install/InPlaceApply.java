@@ -61,6 +61,7 @@ public final class InPlaceApply {
         InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         // A dry run only reads: no lock file is created and no leftover is cleaned up.
         if (options.dryRun()) return patch(layout, options, reports, recorded(layout));
+        requireWritable(layout.manifest().getParent());
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
             ManifestPaths.Resolved recorded = recorded(layout);
             List<Path> shimTargets = new ArrayList<>();
@@ -204,18 +205,20 @@ public final class InPlaceApply {
         for (Work w : work) dirs.add(w.file.getParent());
         for (ShimPlan s : shims) if (s.install) dirs.add(s.path.getParent());
         dirs.add(layout.manifest().getParent());
-        for (Path d : dirs) {
-            if (Files.isDirectory(d) && !Files.isWritable(d)) {
-                throw new PatchException(PatchException.Kind.FAILED, d + ": permission denied: apply writes the patched "
-                        + "file, its backup and the shim here (run it as the owner, or as root); nothing changed");
-            }
-        }
+        for (Path d : dirs) requireWritable(d);
         if (options.dryRun()) {
             for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
             for (ShimPlan s : shims) if (s.install && work.isEmpty()) messages.add("would reinstall the shim " + s.path);
             return new ApplyOutcome(0, messages);
         }
         return swap(layout, options, recorded, unchanged, work, shims, reports, messages);
+    }
+
+    private static void requireWritable(Path d) {
+        if (Files.isDirectory(d) && !Files.isWritable(d)) {
+            throw new PatchException(PatchException.Kind.FAILED, d + ": permission denied: apply writes the patched "
+                    + "file, its backup, the shim and the manifest here (run it as the owner, or as root); nothing changed");
+        }
     }
 
     /** A shim some file needs at {@code path}; a second file of another machine (or shim) in that directory is refused. */

@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Every step of apply and restore fails in turn: {@code strace -e inject} makes the Nth call of
  * rename, link, fsync or unlink (the calls the JVM makes for a move, a hard link, a force and a
  * delete, checked with {@code strace -f}) fail with ENOSPC, once ({@code when=N}) or from then on
- * ({@code when=N+}, so the rollback's own put-backs fail too). After each: {@code verify} answers
+ * ({@code when=N+}, so the rollback's own put-backs fail too), or the process is killed (SIGKILL)
+ * on entering it. After each: {@code verify} answers
  * without an internal error, and a finishing {@code restore} brings back every original byte for
  * byte and leaves nothing else in the tree.
  */
@@ -117,13 +118,17 @@ class FaultInjectionIT {
             Map<String, Integer> counts = command.equals("apply") ? applyCounts : restoreCounts;
             for (String syscall : SYSCALLS) {
                 for (int n = 1; n <= counts.getOrDefault(syscall, 0); n++) {
-                    for (String when : List.of(String.valueOf(n), n + "+")) {
+                    for (String when : List.of(String.valueOf(n), n + "+", n + " kill")) {
+                        boolean kill = when.endsWith(" kill");
                         Path root = install();
                         if (command.equals("restore")) assertEquals(0, Cli.run("apply", root, "--shim", Fixtures.stub("x86_64")).exit());
                         String what = command + " with " + syscall + " #" + when + " failing";
-                        Cli.Result r = traced(List.of("strace", "-f", "-qq", "-o", "/dev/null", "-e",
-                                "inject=" + syscall + ":error=ENOSPC:when=" + when), tool(root, command));
-                        assertTrue(r.exit() == 0 || r.exit() == 1, what + ": " + r);
+                        // SIGKILL on entering the call (it never runs), or ENOSPC from it.
+                        String inject = kill ? "inject=" + syscall + ":signal=KILL:when=" + n
+                                : "inject=" + syscall + ":error=ENOSPC:when=" + when;
+                        Cli.Result r = traced(List.of("strace", "-f", "-qq", "-o", "/dev/null", "-e", inject),
+                                tool(root, command));
+                        assertTrue(kill ? r.exit() == 137 : r.exit() == 0 || r.exit() == 1, what + ": " + r);
                         assertFalse(r.err().contains("internal error"), what + ": " + r);
                         boolean told = r.err().contains("to finish");
                         tallies.add(new Tally(command, syscall, when, r.exit(), told));
@@ -145,13 +150,13 @@ class FaultInjectionIT {
         }
         Map<String, int[]> table = new TreeMap<>();
         for (Tally t : tallies) {
-            int[] c = table.computeIfAbsent(t.command + " " + t.syscall, k -> new int[3]);
-            if (t.exit == 0) c[0]++; else if (t.toldToRestore) c[2]++; else c[1]++;
+            int[] c = table.computeIfAbsent(t.command + " " + t.syscall, k -> new int[4]);
+            if (t.exit == 137) c[3]++; else if (t.exit == 0) c[0]++; else if (t.toldToRestore) c[2]++; else c[1]++;
         }
         System.out.printf("fault injection: %d runs, each followed by verify and a finishing restore that gave back "
                 + "every original byte for byte%n", tallies.size());
-        table.forEach((k, c) -> System.out.printf("  %-16s completed anyway %3d, failed and undone %3d, "
-                + "failed and told how to finish %3d%n", k, c[0], c[1], c[2]));
+        table.forEach((k, c) -> System.out.printf("  %-16s ENOSPC: completed anyway %3d, failed and undone %3d, "
+                + "failed and told how to finish %3d; SIGKILL on entry %3d%n", k, c[0], c[1], c[2], c[3]));
         assertTrue(tallies.size() >= 40, "every step was failed: " + tallies.size());
     }
 }

@@ -436,4 +436,50 @@ class InstallStateTest {
         assertOneLine(r);
         assertTrue(new String(r.err().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8).contains("olla\\nma.orig"), r.err());
     }
+
+    /**
+     * A dry run predicts the permission failure the apply would meet. As root the tool is run as
+     * {@code nobody} (setpriv) from a world-readable copy of its class path; as another user the
+     * directory is made read-only.
+     */
+    @Test
+    void aDryRunThatCannotWriteSaysSoInsteadOfZero() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("ro"));
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path f = singleFile("ro", "ollama");
+        Path shim = Files.copy(stub(), tmp.resolve("shim.so"));
+        boolean root = InstallSafety.isRoot();
+        java.util.List<String> prefix = new java.util.ArrayList<>();
+        String classPath = System.getProperty("java.class.path");
+        if (root) {
+            Path cp = Files.createDirectories(tmp.resolve("cp"));
+            java.util.List<String> entries = new java.util.ArrayList<>();
+            int i = 0;
+            for (String e : classPath.split(java.io.File.pathSeparator)) {
+                Path src = Path.of(e);
+                if (!Files.exists(src) || e.contains("jazzer") || e.contains("junit")) continue;
+                Path dst = cp.resolve(i++ + "-" + src.getFileName());
+                assertEquals(0, new ProcessBuilder("cp", "-r", src.toString(), dst.toString()).start().waitFor());
+                entries.add(dst.toString());
+            }
+            assertEquals(0, new ProcessBuilder("chmod", "-R", "a+rX", tmp.toString()).start().waitFor());
+            classPath = String.join(java.io.File.pathSeparator, entries);
+            prefix.addAll(java.util.List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
+        } else {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        }
+        Set<String> before = TestFiles.listing(dir);
+        for (String dry : new String[] {"--dry-run", "--json"}) {
+            java.util.List<String> cmd = new java.util.ArrayList<>(prefix);
+            cmd.addAll(java.util.List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-cp", classPath, "dev.ollamapatch.cli.Main", "apply", dry, f.toString(), "--shim", shim.toString()));
+            Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(1, p.waitFor(), dry + ": " + err);
+            assertTrue(err.contains(dir + ": permission denied"), err);
+            assertEquals(1, err.strip().lines().count(), err);
+        }
+        assertEquals(before, TestFiles.listing(dir));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
 }
