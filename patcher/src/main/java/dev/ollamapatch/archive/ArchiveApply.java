@@ -43,12 +43,31 @@ public final class ArchiveApply {
                     Path.of(System.getProperty("java.io.tmpdir")));
             return noWork(o, r).orElse(new ApplyOutcome(0, List.of()));
         }
-        Set<String> replace = new HashSet<>();
         if (!Files.isDirectory(destination.getParent())) {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the directory "
                     + destination.getParent() + " does not exist; nothing written");
         }
-        Path temp = AtomicFiles.createTemp(destination);
+        try (dev.ollamapatch.install.TargetLock lock = dev.ollamapatch.install.TargetLock.acquire(outputLock(destination))) {
+            // A killed run's output and spool, by their exact names (never a pattern), go first.
+            for (Path left : List.of(AtomicFiles.exactTemp(destination), AtomicFiles.exactTemp(Path.of(destination + ".entry")))) {
+                if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {
+                    Files.delete(left);
+                }
+            }
+            return write(o, format, destination, progress, reports);
+        }
+    }
+
+    /** One run at a time writes OUT: {@code .<OUT>.ollama-patch.lock} beside it, removed at the end. */
+    public static Path outputLock(Path destination) {
+        Path abs = destination.toAbsolutePath();
+        return abs.resolveSibling("." + abs.getFileName() + ".ollama-patch.lock");
+    }
+
+    private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress,
+                                      List<FileReport> reports) throws IOException {
+        Set<String> replace = new HashSet<>();
+        Path temp = AtomicFiles.createExactTemp(destination);
         try {
             while (true) {
                 ArchivePatcher.Result r;

@@ -6,6 +6,7 @@ import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.patch.AlreadyPatched;
+import dev.ollamapatch.patch.AtomicFiles;
 import dev.ollamapatch.patch.Digests;
 import dev.ollamapatch.patch.FilePatcher;
 import dev.ollamapatch.patch.FileReport;
@@ -160,7 +161,10 @@ final class ArchivePatcher {
     }
 
     private void elfEntry(EntryHeader h, byte[] head) throws IOException {
-        Path spool = Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
+        // Writing OUT (under its lock): one spool at a time, by its exact name beside OUT, so that a
+        // killed run's spool is found and removed by the next run. A dry run spools in the temp directory.
+        Path spool = options.output() != null ? AtomicFiles.createExactTemp(Path.of(options.output() + ".entry"))
+                : Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
         try {
             try (OutputStream s = Files.newOutputStream(spool)) {
                 s.write(head);

@@ -84,12 +84,44 @@ public final class CopyApply {
                 throw new PatchException(PatchException.Kind.REFUSED, target + ": the shim cannot serve it: "
                         + String.join("; ", check.problems()) + "; nothing written");
             }
+            boolean installShim = plan.retargets(LibraryTarget.NVML) && shimMissing(shimSource, shimTarget);
             if (o.dryRun()) {
                 reports.add(new FileReport(target.toString(), sha.get(), plan, null, null, "planned", check));
                 return new ApplyOutcome(0, List.of());
             }
-            if (plan.retargets(LibraryTarget.NVML)) shimSource.installAt(shimTarget);
-            FilePatcher.Written written = FilePatcher.writeVerified(elf, target, plan, destination);
+            Files.createDirectories(destination.getParent()); // -o /opt/o/ollama makes /opt/o, as install(1) -D
+            try (TargetLock lock = TargetLock.acquire(dev.ollamapatch.archive.ArchiveApply.outputLock(destination))) {
+                if (installShim) shimSource.installAt(shimTarget);
+                // A killed run's patched copy, by its exact name, goes first.
+                Path left = AtomicFiles.exactTemp(destination);
+                if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {
+                    Files.delete(left);
+                }
+                return write(elf, target, destination, plan, check, expected, shimTarget, reports);
+            }
+        } catch (ElfFormatException e) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Whether the shim beside OUT must be installed: it is missing. An identical one is kept; a
+     * different file there is not the tool's to replace (refused with its name; nothing written).
+     */
+    private static boolean shimMissing(ShimSource shim, Path at) throws IOException {
+        if (!Files.exists(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return true;
+        if (Files.isRegularFile(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && Digests.sha256(at).equals(Digests.sha256(dev.ollamapatch.elf.ByteSource.of(shim.bytes())))) {
+            return false;
+        }
+        throw new PatchException(PatchException.Kind.REFUSED, at + " exists and is not the shim to install; "
+                + "move it elsewhere (or give it with --shim if it is the one to use), then run apply again; nothing written");
+    }
+
+    private static ApplyOutcome write(ElfFile elf, Path target, Path destination, Plan plan, ShimCheck.Result check,
+                                      String expected, Path shimTarget, List<FileReport> reports) throws IOException {
+        {
+            FilePatcher.Written written = FilePatcher.writeVerifiedTo(elf, target, plan, AtomicFiles.createExactTemp(destination));
             if (expected != null && !expected.equals(written.digests().inputHex())) {
                 // Checked before the rename: the patched copy never replaces anything at OUT.
                 Files.deleteIfExists(written.temp());
@@ -101,8 +133,6 @@ public final class CopyApply {
             reports.add(new FileReport(target.toString(), written.digests().inputHex(), plan,
                     destination.toString(), written.digests().outputHex(), "patched", check));
             return new ApplyOutcome(0, List.of("wrote " + destination + " and the shim " + shimTarget));
-        } catch (ElfFormatException e) {
-            throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
         }
     }
 }

@@ -159,4 +159,21 @@ class FaultInjectionIT {
                 + "failed and told how to finish %3d; SIGKILL on entry %3d%n", k, c[0], c[1], c[2], c[3]));
         assertTrue(tallies.size() >= 40, "every step was failed: " + tallies.size());
     }
+
+    /** A full disk while the patched copy is written: one line naming where, exit 1, nothing changed or left. */
+    @Test
+    void aFullDiskNamesTheDirectoryAndLeavesNothing() throws Exception {
+        Path root = install();
+        Map<String, byte[]> originals = snapshot(root);
+        Set<String> listing = TestFiles.listing(root);
+        Path temp = root.resolve("bin/.ollama.ollama-patch.tmp");
+        Cli.Result r = traced(List.of("strace", "-f", "-qq", "-o", "/dev/null", "-P", temp.toString(),
+                "-e", "inject=write,pwrite64:error=ENOSPC"), tool(root, "apply"));
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals(1, r.err().strip().lines().count(), r.toString());
+        assertTrue(r.err().contains(root.resolve("bin") + ": No space left on device"), r.err());
+        assertEquals(listing, TestFiles.listing(root));
+        Map<String, byte[]> now = snapshot(root);
+        for (String f : originals.keySet()) assertArrayEquals(originals.get(f), now.get(f), f);
+    }
 }
