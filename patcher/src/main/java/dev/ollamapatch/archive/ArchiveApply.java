@@ -1,10 +1,11 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -29,19 +30,18 @@ public final class ArchiveApply {
 
     private ArchiveApply() {}
 
-    /**
-     * Runs it. {@code reports} is filled as entries are decided, so that a refusal (thrown) can still
-     * be reported by the caller.
-     */
-    public static ApplyOutcome run(Options o, Progress progress, List<FileReport> reports) throws IOException {
+    public static ApplyOutcome run(Options o, Progress progress) throws IOException {
         ArchiveFormat format = checkArguments(o);
         if (o.checksums() != null) Checksums.verify(o.checksums(), o.archive());
         if (o.expectSha256() != null) Checksums.expect(o.expectSha256(), o.archive());
         Path destination = o.output().toAbsolutePath();
+        Set<String> replace = new HashSet<>();
         if (o.dryRun()) {
-            ArchivePatcher.Result r = pass(o, format, null, progress, Set.of(), reports, "planned",
-                    Path.of(System.getProperty("java.io.tmpdir")));
-            return noWork(o, r).orElse(new ApplyOutcome(0, List.of()));
+            ArchivePatcher.Result r;
+            do {
+                r = pass(o, format, null, progress, replace, Status.PLANNED, Path.of(System.getProperty("java.io.tmpdir")));
+            } while (r.replace() != null && replace.add(r.replace()));
+            return ended(o, r).orElse(ApplyOutcome.done(List.of(), r.reports()));
         }
         if (!Files.isDirectory(destination.getParent())) {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the directory "
@@ -54,7 +54,7 @@ public final class ArchiveApply {
                     Files.delete(left);
                 }
             }
-            return write(o, format, destination, progress, reports);
+            return write(o, format, destination, progress, replace);
         }
     }
 
@@ -65,27 +65,27 @@ public final class ArchiveApply {
     }
 
     private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress,
-                                      List<FileReport> reports) throws IOException {
-        Set<String> replace = new HashSet<>();
+                                      Set<String> replace) throws IOException {
         Path temp = AtomicFiles.createExactTemp(destination);
         try {
             while (true) {
                 ArchivePatcher.Result r;
                 try (TarWriter w = TarWriter.create(temp, format)) {
-                    r = pass(o, format, w, progress, replace, reports, "patched", destination.getParent());
-                    ApplyOutcome none = noWork(o, r).orElse(null);
-                    if (none != null) return none;
+                    r = pass(o, format, w, progress, replace, Status.PATCHED, destination.getParent());
+                    if (r.replace() != null) {
+                        // --force: start over, dropping the earlier entry where the shim goes.
+                        replace.add(r.replace());
+                        continue;
+                    }
+                    ApplyOutcome ended = ended(o, r).orElse(null);
+                    if (ended != null) return ended;
                     w.finish();
-                } catch (ArchivePatcher.ReplaceEarlier again) {
-                    replace.add(again.key);
-                    reports.clear();
-                    continue;
                 }
                 ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
                 AtomicFiles.commit(temp, destination);
-                return new ApplyOutcome(0, List.of(String.format(
+                return ApplyOutcome.done(List.of(String.format(
                         "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
-                        r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")));
+                        r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")), r.reports());
             }
         } finally {
             Files.deleteIfExists(temp);
@@ -95,20 +95,18 @@ public final class ArchiveApply {
     /** {@code scan ARCHIVE}: the report of every ELF entry, nothing written. */
     public static List<FileReport> scan(Path archive, List<LibraryTarget> libs, String prefix) throws IOException {
         ArchiveFormat format = ArchiveFormat.of(archive).orElseThrow();
-        List<FileReport> reports = new ArrayList<>();
         ArchivePatcher.Options po = new ArchivePatcher.Options(libs, null, checkPrefix(prefix), false,
-                Path.of(System.getProperty("java.io.tmpdir")), null, "found", true);
-        run(archive, format, null, po, Progress.NONE, Set.of(), reports);
-        return reports;
+                Path.of(System.getProperty("java.io.tmpdir")), null, Status.FOUND, true);
+        return run(archive, format, null, po, Progress.NONE, Set.of()).reports();
     }
 
     private static ArchivePatcher.Result pass(Options o, ArchiveFormat format, TarWriter w, Progress progress,
-                                              Set<String> replace, List<FileReport> reports, String status,
+                                              Set<String> replace, Status status,
                                               Path spoolDir) throws IOException {
         ArchivePatcher.Options po = new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()),
                 o.force(), spoolDir, w == null ? null : o.output().toAbsolutePath().toString(), status, false);
         try {
-            return run(o.archive(), format, w, po, progress, replace, reports);
+            return run(o.archive(), format, w, po, progress, replace);
         } finally {
             progress.finish();
         }
@@ -116,10 +114,10 @@ public final class ArchiveApply {
 
     /** Maps read failures to exit 4 and write failures to exit 1, each naming the archive. */
     private static ArchivePatcher.Result run(Path archive, ArchiveFormat format, TarWriter w,
-                                             ArchivePatcher.Options po, Progress progress, Set<String> replace,
-                                             List<FileReport> reports) throws IOException {
+                                             ArchivePatcher.Options po, Progress progress, Set<String> replace)
+            throws IOException {
         try {
-            return ArchivePatcher.run(archive, format, w, po, progress, replace, reports);
+            return ArchivePatcher.run(archive, format, w, po, progress, replace);
         } catch (ArchiveReadException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
                     + (w == null ? "" : "; nothing written"), e);
@@ -130,14 +128,19 @@ public final class ArchiveApply {
         }
     }
 
-    /** As for a file: exit 3 when nothing names NVML, 0 when already patched; in both cases nothing is written. */
-    private static java.util.Optional<ApplyOutcome> noWork(Options o, ArchivePatcher.Result r) {
+    /**
+     * A refusal; or, as for a file, nothing to patch when nothing names NVML and done when already
+     * patched: in all three cases nothing is written. Empty when the pass has entries to write.
+     */
+    private static java.util.Optional<ApplyOutcome> ended(Options o, ArchivePatcher.Result r) {
+        if (r.refusal() != null) return java.util.Optional.of(ApplyOutcome.refused(r.refusal(), r.reports()));
         if (r.patched() > 0) return java.util.Optional.empty();
         boolean already = r.alreadyPatched() > 0;
         String what = already ? "already patched (its entries name the shim); nothing to do"
                 : "nothing to patch: no entry names " + LibraryTarget.NVML.name();
-        return java.util.Optional.of(new ApplyOutcome(already ? 0 : 3,
-                List.of(o.archive() + ": " + what + "; nothing written")));
+        List<String> line = List.of(o.archive() + ": " + what + "; nothing written");
+        return java.util.Optional.of(already ? ApplyOutcome.done(line, r.reports())
+                : ApplyOutcome.nothingToPatch(line, r.reports()));
     }
 
     private static ArchiveFormat checkArguments(Options o) {

@@ -1,22 +1,22 @@
 package dev.ollamapatch.archive;
 
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ByteEdit;
 import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.ShimCheck;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -46,11 +46,11 @@ final class ArchivePatcher {
      * @param force      replace an existing entry where the shim goes
      * @param spoolDir   where ELF entries are spooled (the output's directory: same file system, no tmpfs limits)
      * @param output     the output archive's name, for reports; null when nothing is written
-     * @param status     the report status of an entry with work: "patched" or "planned"
+     * @param status     the report status of an entry with work: PATCHED or PLANNED
      * @param scan       only report what each ELF entry holds (no shim, no refusals)
      */
     record Options(List<LibraryTarget> libs, Path userShim, String prefix, boolean force, Path spoolDir,
-                   String output, String status, boolean scan) {}
+                   String output, Status status, boolean scan) {}
 
     enum Action { COPIED, PATCHED, DROPPED }
 
@@ -60,19 +60,17 @@ final class ArchivePatcher {
     /** The shim entry added after a patched entry, and the SHA-256 of its bytes. */
     record ShimAdded(EntryHeader header, String sha256) {}
 
-    record Result(List<Outcome> entries, List<FileReport> reports, int patched, int alreadyPatched, int shims) {}
-
     /**
-     * The shim belongs where an earlier entry of the archive already was, and --force asked to
-     * replace it: the pass starts over and drops that entry (a stream cannot take back what it wrote).
+     * How the pass ended.
+     *
+     * @param refusal  why the archive is refused (the whole line for the user), or null
+     * @param replace  the key of an earlier entry where the shim goes, which --force replaces: the
+     *                 pass stopped there and must run again dropping that entry (a stream cannot take
+     *                 back what it wrote); null when the pass completed
      */
-    static final class ReplaceEarlier extends RuntimeException {
-        final String key;
-
-        ReplaceEarlier(String key) {
-            super(null, null, false, false);
-            this.key = key;
-        }
+    record Result(List<Outcome> entries, List<FileReport> reports, int patched, int alreadyPatched, int shims,
+                  String refusal, String replace) {
+        boolean complete() { return refusal == null && replace == null; }
     }
 
     private final Path archive;
@@ -87,6 +85,8 @@ final class ArchivePatcher {
     private final Set<String> shimsAdded = new HashSet<>();
     private final Map<String, ShimSource> shims = new HashMap<>();
     private int patched, already;
+    /** Set when the pass must stop: see {@link Result}. */
+    private String refusal, replaceEarlier;
 
     private ArchivePatcher(Path archive, Options options, TarReader in, TarWriter out, Progress progress,
                            Set<String> replace, List<FileReport> reports) {
@@ -100,47 +100,55 @@ final class ArchivePatcher {
     }
 
     /**
-     * Runs the pass. {@code reports} receives each ELF entry's report as it is decided, so a refusal
-     * can still be reported. {@code replace}: keys of existing entries to drop (see {@link ReplaceEarlier}).
+     * Runs the pass, up to the end or to the entry that stops it. The result holds each ELF entry's
+     * report up to there. {@code replace}: keys of existing entries to drop (see {@link Result#replace}).
      */
     static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, Progress progress,
-                      Set<String> replace, List<FileReport> reports) throws IOException {
+                      Set<String> replace) throws IOException {
         try (TarReader in = TarReader.open(archive, format, progress)) {
-            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, reports);
+            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, new ArrayList<>());
             p.entries();
-            return new Result(List.copyOf(p.outcomes), List.copyOf(reports), p.patched, p.already,
-                    p.shimsAdded.size());
+            return new Result(List.copyOf(p.outcomes), List.copyOf(p.reports), p.patched, p.already,
+                    p.shimsAdded.size(), p.refusal, p.replaceEarlier);
         }
     }
 
     private void entries() throws IOException {
         byte[] head = new byte[MAGIC];
         for (EntryHeader h = in.next(); h != null; h = in.next()) {
-            progress.entry(h.name());
-            String key = EntryNames.key(h.name());
-            EntryNames.checkInside(archive, h.name(), key, symlinks);
-            if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
-            if (shimsAdded.contains(key) || replace.contains(key)) {
-                if (!options.force()) throw shimConflict(h.name());
-                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
-                continue;
-            }
-            seen.add(key);
-            if (h.isRegular() && h.size() >= MAGIC) {
-                in.readFully(head, MAGIC);
-                if (head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F') {
-                    elfEntry(h, head);
-                    continue;
-                }
-                copy(h, head);
-            } else {
-                copy(h, null);
-            }
+            entry(h, head);
+            if (refusal != null || replaceEarlier != null) return;
         }
     }
 
     /** Keys of the symbolic link entries seen so far: nothing may be written below one. */
     private final Set<String> symlinks = new java.util.HashSet<>();
+
+    private void entry(EntryHeader h, byte[] head) throws IOException {
+        progress.entry(h.name());
+        String key = EntryNames.key(h.name());
+        EntryNames.checkInside(archive, h.name(), key, symlinks);
+        if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
+        if (shimsAdded.contains(key) || replace.contains(key)) {
+            if (options.force()) {
+                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
+            } else {
+                refusal = shimConflict(h.name());
+            }
+            return;
+        }
+        seen.add(key);
+        if (h.isRegular() && h.size() >= MAGIC) {
+            in.readFully(head, MAGIC);
+            if (head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F') {
+                elfEntry(h, head);
+                return;
+            }
+            copy(h, head);
+        } else {
+            copy(h, null);
+        }
+    }
 
     private void copy(EntryHeader h, byte[] head) throws IOException {
         outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
@@ -163,7 +171,8 @@ final class ArchivePatcher {
     private void elfEntry(EntryHeader h, byte[] head) throws IOException {
         // Writing OUT (under its lock): one spool at a time, by its exact name beside OUT, so that a
         // killed run's spool is found and removed by the next run. A dry run spools in the temp directory.
-        Path spool = options.output() != null ? AtomicFiles.createExactTemp(Path.of(options.output() + ".entry"))
+        Path spool = options.output() != null
+                ? dev.ollamapatch.io.AtomicFiles.createExactTemp(Path.of(options.output() + ".entry"))
                 : Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
         try {
             try (OutputStream s = Files.newOutputStream(spool)) {
@@ -187,25 +196,22 @@ final class ArchivePatcher {
     private void planAndWrite(EntryHeader h, ElfFile elf, Path spool) throws IOException {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
-        Plan plan = FilePatcher.plan(elf, new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)));
+        Decision d = FileStep.decide(elf, new FileStep.Options(
+                new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
+                options.scan() ? null : this::shimFor, true));
         if (options.scan()) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
-                    plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+            reports.add(d.report(name, Digests.sha256(elf.bytes()), true));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             return;
         }
-        if (plan.isRefused()) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused"));
-            PlannedSite first = plan.refused().get(0);
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                    "%s: entry %s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing written", archive,
-                    name, first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+        if (d instanceof Decision.Refused r) {
+            reports.add(r.report(name, Digests.sha256(elf.bytes()), false));
+            refusal = archive + ": entry " + name + ": " + r.reason() + "; nothing written";
+            return;
         }
-        if (!plan.hasWork()) {
-            boolean done = AlreadyPatched.holds(elf, libs);
-            if (done) already++;
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null,
-                    done ? "already-patched" : "nothing-to-patch"));
+        if (!(d instanceof Decision.Planned planned)) {
+            if (d instanceof Decision.AlreadyPatched) already++;
+            reports.add(d.report(name, Digests.sha256(elf.bytes()), false));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             if (out != null) {
                 out.begin(h);
@@ -214,22 +220,18 @@ final class ArchivePatcher {
             }
             return;
         }
-        ShimSource shim = shimFor(elf);
-        ShimCheck.Result check = shim.checkAgainst(elf);
-        if (!check.ok()) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, "refused", check));
-            throw new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + name
-                    + ": the shim cannot serve it: " + String.join("; ", check.problems()) + "; nothing written");
-        }
+        Plan plan = planned.plan();
+        ShimSource shim = planned.shim();
+        ShimCheck.Result check = planned.shimCheck();
         boolean nvml = plan.retargeted().stream()
                 .anyMatch(p -> p.site().library().name().equals(LibraryTarget.NVML.name()));
         String shimName = nvml ? EntryNames.shimEntry(name, libs.get(0).defaultPath()) : null;
         String shimKey = shimName == null ? null : EntryNames.key(shimName);
-        boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
         if (shimName != null) EntryNames.checkInside(archive, shimName, shimKey, symlinks);
+        boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
         if (addShim && seen.contains(shimKey)) {
-            if (!options.force()) throw shimConflict(shimName);
-            throw new ReplaceEarlier(shimKey);
+            if (options.force()) replaceEarlier = shimKey; else refusal = shimConflict(shimName);
+            return;
         }
         patched++;
         if (out == null) {
@@ -266,9 +268,9 @@ final class ArchivePatcher {
         return s;
     }
 
-    private PatchException shimConflict(String name) {
-        return new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + name
-                + ": the archive already has an entry where the shim goes; --force replaces it; nothing written");
+    private String shimConflict(String name) {
+        return archive + ": entry " + name
+                + ": the archive already has an entry where the shim goes; --force replaces it; nothing written";
     }
 
 }

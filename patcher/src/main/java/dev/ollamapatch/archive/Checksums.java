@@ -1,7 +1,7 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,6 +1,6 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 
 import java.nio.file.Path;
 

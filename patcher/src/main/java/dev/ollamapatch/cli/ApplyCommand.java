@@ -5,9 +5,9 @@ import dev.ollamapatch.archive.Checksums;
 import dev.ollamapatch.install.CopyApply;
 import dev.ollamapatch.install.InPlaceApply;
 import dev.ollamapatch.install.InstallLayout;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -78,45 +78,31 @@ final class ApplyCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        dev.ollamapatch.patch.Targets.requireExists(target);
+        dev.ollamapatch.install.Targets.requireExists(target);
         if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);
         if (archive.checksums != null) Checksums.verify(archive.checksums, target);
         if (output == null) {
             return inPlace(out, err);
         }
-        List<FileReport> reports = new ArrayList<>();
         CopyApply.Options o = new CopyApply.Options(libraries.targets(shimPath), shim, dryRun, expectSha256,
                 allowOutside);
-        return finish(out, err, reports, null, () -> CopyApply.run(target, output, o, reports));
+        return finish(out, err, null, CopyApply.run(target, output, o));
     }
 
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
-        List<FileReport> reports = new ArrayList<>();
         InPlaceApply.Options o = new InPlaceApply.Options(libraries.targets(shimPath), shim, dryRun, force,
                 expectSha256, Version.tool(), allowOutside);
-        return finish(out, err, reports, null, () -> InPlaceApply.run(InstallLayout.of(target), o, reports));
-    }
-
-    interface Apply {
-        ApplyOutcome run() throws IOException;
+        return finish(out, err, null, InPlaceApply.run(InstallLayout.of(target), o));
     }
 
     /**
-     * Runs one kind of apply and tells the user: the reports (also those gathered before a refusal),
-     * then the outcome's lines on stderr. {@code archive}: the archive the reports' entries came from.
+     * Tells the user how an apply ended: the reports, then the outcome's lines on stderr; returns
+     * the exit status. {@code archive}: the archive the reports' entries came from, or null.
      */
-    int finish(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive, Apply apply)
-            throws IOException {
-        ApplyOutcome outcome;
-        try {
-            outcome = apply.run();
-        } catch (PatchException e) {
-            if (e.kind() == PatchException.Kind.REFUSED && !reports.isEmpty()) emit(out, err, reports, archive);
-            throw e;
-        }
-        if (!reports.isEmpty()) emit(out, err, reports, archive);
+    int finish(PrintWriter out, PrintWriter err, String archive, ApplyOutcome outcome) throws IOException {
+        if (!outcome.reports().isEmpty()) emit(out, err, outcome.reports(), archive);
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
-        return outcome.exitCode();
+        return ExitCodes.of(outcome.ending());
     }
 
     private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive) throws IOException {

@@ -1,12 +1,11 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveApply;
-import dev.ollamapatch.patch.FileReport;
+import dev.ollamapatch.report.FileReport;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /** The archive branch of {@code apply} and {@code scan}: options in, reports and exit status out. */
@@ -18,9 +17,7 @@ final class ArchiveCommands {
                 c.archive.prefix, c.dryRun, c.force, c.archive.checksums, c.expectSha256);
         // A bar only for a person watching: not in CI logs, not mixed into --json output.
         boolean bar = !c.json && System.console() != null;
-        List<FileReport> reports = new ArrayList<>();
-        return c.finish(out, err, reports, c.target.toString(),
-                () -> ArchiveApply.run(o, ArchiveApply.progress(err, c.target, bar), reports));
+        return c.finish(out, err, c.target.toString(), ArchiveApply.run(o, ArchiveApply.progress(err, c.target, bar)));
     }
 
     static List<FileReport> scan(Path archive, LibraryOptions libraries, ArchiveOptions options) throws IOException {

@@ -11,7 +11,7 @@ import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.elf.ProgramHeader;
 import dev.ollamapatch.elf.SectionHeader;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

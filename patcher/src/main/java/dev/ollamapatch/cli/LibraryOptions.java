@@ -1,8 +1,8 @@
 package dev.ollamapatch.cli;
 
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine.Option;
 
 import java.util.ArrayList;
@@ -23,7 +23,7 @@ final class LibraryOptions {
                 throw new PatchException(PatchException.Kind.USAGE, "--lib " + spec + ": " + e.getMessage());
             }
         }
-        List<LibraryTarget> all = FilePatcher.nvmlPlus(extra);
+        List<LibraryTarget> all = LibraryTarget.nvmlPlus(extra);
         if (nvmlPath != null) all.set(0, all.get(0).withPath(nvmlPath));
         return all;
     }

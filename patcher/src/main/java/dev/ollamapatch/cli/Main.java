@@ -1,7 +1,7 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -73,7 +73,7 @@ public final class Main implements Runnable {
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--json"));
             if (json && !wrote[0]) {
                 // --json promises one JSON document on stdout, an error included.
-                var n = dev.ollamapatch.patch.JsonReport.MAPPER.createObjectNode();
+                var n = dev.ollamapatch.report.JsonReport.MAPPER.createObjectNode();
                 n.put("error", oneLine(ex));
                 n.put("exit_code", exitCode(ex));
                 out.println(n.toString());
@@ -89,7 +89,7 @@ public final class Main implements Runnable {
     }
 
     static int exitCode(Throwable ex) {
-        if (ex instanceof PatchException p) return p.kind().exitCode;
+        if (ex instanceof PatchException p) return ExitCodes.of(p.kind());
         if (ex instanceof UncheckedIOException u && u.getCause() instanceof NoSuchFileException) return ExitCodes.USAGE;
         if (ex instanceof ElfFormatException) return ExitCodes.INVALID_INPUT;
         return ExitCodes.FAILED;

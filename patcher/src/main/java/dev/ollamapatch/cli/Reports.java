@@ -1,10 +1,10 @@
 package dev.ollamapatch.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.JsonReport;
-import dev.ollamapatch.patch.TextReport;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.TextReport;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

@@ -1,15 +1,16 @@
 package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveFormat;
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.install.Targets;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -49,7 +50,7 @@ final class ScanCommand implements Callable<Integer> {
         List<String> archives = new ArrayList<>();
         int invalid = 0;
         for (Path target : targets) {
-            dev.ollamapatch.patch.Targets.requireExists(target);
+            dev.ollamapatch.install.Targets.requireExists(target);
             if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
                 try {
                     List<FileReport> entries = ArchiveCommands.scan(target, libraries, archive);
@@ -66,9 +67,9 @@ final class ScanCommand implements Callable<Integer> {
             for (Path file : files) {
                 try (ElfFile elf = ElfFile.open(file)) {
                     Path dir = file.toAbsolutePath().getParent();
-                    Plan plan = FilePatcher.plan(elf, new PlanOptions(libraries.targets(null), dir.toString()));
-                    reports.add(new FileReport(file.toString(), Digests.sha256(elf.bytes()), plan, null, null,
-                            plan.hasWork() || plan.isRefused() ? "found" : "nothing-to-patch"));
+                    Decision d = FileStep.decide(elf,
+                            FileStep.Options.scan(new PlanOptions(libraries.targets(null), dir.toString())));
+                    reports.add(d.report(file.toString(), Digests.sha256(elf.bytes()), true));
                     archives.add(null);
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());

@@ -3,7 +3,7 @@ package dev.ollamapatch.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.InstallVerifier;
-import dev.ollamapatch.patch.JsonReport;
+import dev.ollamapatch.report.JsonReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

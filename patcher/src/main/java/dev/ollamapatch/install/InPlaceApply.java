@@ -1,22 +1,23 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FileStep;
+import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.patch.AlreadyPatched;
-import dev.ollamapatch.patch.ApplyOutcome;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.FilePatcher;
-import dev.ollamapatch.patch.FileReport;
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Plan;
-import dev.ollamapatch.patch.PlanOptions;
-import dev.ollamapatch.patch.PlannedSite;
-import dev.ollamapatch.patch.ShimCheck;
-import dev.ollamapatch.patch.ShimSource;
 import dev.ollamapatch.elf.ElfNames;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.site.LibraryTarget;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -55,8 +56,9 @@ public final class InPlaceApply {
 
     private InPlaceApply() {}
 
-    /** Patches in place; each file's report goes to {@code reports}, also when the run is refused. */
-    public static ApplyOutcome run(InstallLayout layout, Options options, List<FileReport> reports) throws IOException {
+    /** Patches in place; the outcome holds each file's report, also when the run is refused. */
+    public static ApplyOutcome run(InstallLayout layout, Options options) throws IOException {
+        List<FileReport> reports = new ArrayList<>();
         preflight(layout);
         InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         // A dry run only reads: no lock file is created and no leftover is cleaned up.
@@ -65,7 +67,7 @@ public final class InPlaceApply {
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
             ManifestPaths.Resolved recorded = recorded(layout);
             List<Path> shimTargets = new ArrayList<>();
-            for (Path f : layout.files()) shimTargets.add(ShimSource.installTarget(f, options.libraries().get(0).defaultPath()));
+            for (Path f : layout.files()) shimTargets.add(ShimInstall.installTarget(f, options.libraries().get(0).defaultPath()));
             Leftovers.remove(Leftovers.of(layout, recorded, shimTargets));
             return patch(layout, options, reports, recorded);
         }
@@ -138,7 +140,7 @@ public final class InPlaceApply {
                             entry.relative() + InstallLayout.BACKUP_SUFFIX, e.sites()));
                     alreadyPatched++;
                     messages.add(file + ": already patched for " + existing.shimPath() + "; nothing to do");
-                    Path shimAt = ShimSource.installTarget(file, nvmlPath);
+                    Path shimAt = ShimInstall.installTarget(file, nvmlPath);
                     if (recorded.shim(shimAt) != null) {
                         try (ElfFile elf = ElfFile.open(file)) {
                             need(shimNeeds, shimAt, ShimSource.choose(options.shim(), elf), file, elf);
@@ -156,38 +158,27 @@ public final class InPlaceApply {
                 originalSha = backupSha;
             }
             try (ElfFile elf = ElfFile.open(source)) {
-                Plan plan = FilePatcher.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
-                if (plan.isRefused()) {
-                    reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused"));
-                    PlannedSite first = plan.refused().get(0);
-                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                            "%s: refusing to patch: %s site \"%s\" at offset 0x%x: %s; nothing changed", file,
-                            first.site().kind().label(), first.site().original(), first.site().offset(), first.reason()));
+                Decision d = FileStep.decide(elf, new FileStep.Options(
+                        new PlanOptions(options.libraries(), file.getParent().toString()),
+                        e -> ShimSource.choose(options.shim(), e), false));
+                if (d instanceof Decision.Refused r) {
+                    reports.add(r.report(file.toString(), sha, false));
+                    return ApplyOutcome.refused(file + ": " + r.reason() + "; nothing changed", reports);
                 }
-                if (!plan.hasWork()) {
-                    if (AlreadyPatched.holds(elf, options.libraries())) {
-                        alreadyPatched++;
-                        messages.add(file + ": already names " + nvmlPath + "; nothing to do");
-                    }
-                    continue;
+                if (d instanceof Decision.AlreadyPatched) {
+                    alreadyPatched++;
+                    messages.add(file + ": already names " + nvmlPath + "; nothing to do");
                 }
+                if (!(d instanceof Decision.Planned p)) continue;
+                Plan plan = p.plan();
                 Path backup = InstallLayout.backupOf(file);
                 if (entry == null && Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
                     // Never overwrite (nor later rename away) a file this tool did not write.
                     throw new PatchException(PatchException.Kind.REFUSED, backup + " exists and was not written by "
                             + "ollama-patch (no manifest records it); move it elsewhere, then run apply again; nothing changed");
                 }
-                ShimCheck.Result check = null;
-                if (plan.retargets(LibraryTarget.NVML)) {
-                    ShimSource shimSource = ShimSource.choose(options.shim(), elf);
-                    check = shimSource.checkAgainst(elf);
-                    if (!check.ok()) {
-                        reports.add(new FileReport(file.toString(), sha, plan, null, null, "refused", check));
-                        throw new PatchException(PatchException.Kind.REFUSED, file + ": the shim cannot serve it: "
-                                + String.join("; ", check.problems()) + "; nothing changed");
-                    }
-                    need(shimNeeds, ShimSource.installTarget(file, nvmlPath), shimSource, file, elf);
-                }
+                ShimCheck.Result check = p.shimCheck();
+                if (p.shim() != null) need(shimNeeds, ShimInstall.installTarget(file, nvmlPath), p.shim(), file, elf);
                 work.add(new Work(file, source, sha, plan, check, before, originalSha));
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
@@ -196,9 +187,9 @@ public final class InPlaceApply {
         List<ShimPlan> shims = planShims(layout, recorded, shimNeeds);
         boolean shimWork = shims.stream().anyMatch(ShimPlan::install);
         if (work.isEmpty() && !shimWork) {
-            if (alreadyPatched > 0) return new ApplyOutcome(0, messages);
+            if (alreadyPatched > 0) return ApplyOutcome.done(messages, reports);
             messages.add(layout.target() + ": nothing to patch: no file names " + LibraryTarget.NVML.name());
-            return new ApplyOutcome(3, messages);
+            return ApplyOutcome.nothingToPatch(messages, reports);
         }
         // Permission is checked before anything is written, so that a dry run says what the apply would meet.
         java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
@@ -207,9 +198,9 @@ public final class InPlaceApply {
         dirs.add(layout.manifest().getParent());
         for (Path d : dirs) requireWritable(d);
         if (options.dryRun()) {
-            for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, "planned", w.shim));
+            for (Work w : work) reports.add(new FileReport(w.file.toString(), w.sha256, w.plan, null, null, Status.PLANNED, w.shim));
             for (ShimPlan s : shims) if (s.install && work.isEmpty()) messages.add("would reinstall the shim " + s.path);
-            return new ApplyOutcome(0, messages);
+            return ApplyOutcome.done(messages, reports);
         }
         return swap(layout, options, recorded, unchanged, work, shims, reports, messages);
     }
@@ -303,7 +294,7 @@ public final class InPlaceApply {
         List<PendingFile> pending = new ArrayList<>();
         for (Work w : work) {
             try (ElfFile elf = ElfFile.open(w.source)) {
-                FilePatcher.Written written = FilePatcher.writeVerifiedTo(elf, w.source, w.plan,
+                VerifiedCopy.Written written = VerifiedCopy.writeVerifiedTo(elf, w.source, w.plan.edits(),
                         AtomicFiles.createExactTemp(w.file));
                 // The copy hashes what it read: a different digest means the source (the file, or its
                 // kept original when re-targeting) changed after it was planned.
@@ -336,7 +327,7 @@ public final class InPlaceApply {
             for (ShimPlan s : shims) {
                 if (!s.install) continue;
                 if (!s.existed) installedShims.add(s.path);
-                s.source.installAtExact(s.path);
+                ShimInstall.installAtExact(s.source, s.path);
                 if (s.existed || work.isEmpty()) reinstalled.add("installed the shim " + s.path + " again");
             }
             for (PendingFile p : pending) {
@@ -366,7 +357,7 @@ public final class InPlaceApply {
         }
         for (PendingFile p : pending) {
             reports.add(new FileReport(p.work.file.toString(), p.work.sha256, p.work.plan, p.work.file.toString(),
-                    p.written.digests().outputHex(), "patched", p.work.shim));
+                    p.written.digests().outputHex(), Status.PATCHED, p.work.shim));
         }
         messages.addAll(reinstalled);
         if (!pending.isEmpty()) {
@@ -374,7 +365,7 @@ public final class InPlaceApply {
                     + InstallLayout.BACKUP_SUFFIX + "; manifest " + layout.manifest());
         }
         messages.addAll(RunningProcesses.restartAdvice(swapped.stream().map(Swapped::file).toList()));
-        return new ApplyOutcome(0, messages);
+        return ApplyOutcome.done(messages, reports);
     }
 
     private static String Main_oneLine(Throwable e) {
@@ -385,7 +376,7 @@ public final class InPlaceApply {
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
-    private record PendingFile(Work work, FilePatcher.Written written) {}
+    private record PendingFile(Work work, VerifiedCopy.Written written) {}
 
     /** {@code fresh}: its backup was made by this run (a link to the original), so putting back is one rename. */
     private record Swapped(Path file, boolean fresh) {}

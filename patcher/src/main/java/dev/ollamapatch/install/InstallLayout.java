@@ -1,7 +1,7 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.install.Targets;
 
 import java.io.IOException;
 import java.nio.file.Files;

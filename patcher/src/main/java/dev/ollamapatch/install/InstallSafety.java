@@ -1,8 +1,7 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.LibraryTarget;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -60,7 +59,7 @@ public final class InstallSafety {
             noLink(InstallLayout.backupOf(file), "backup");
             UserPrincipal owner = Files.readAttributes(file, PosixFileAttributes.class).owner();
             if (root) checkDirectory(file.getParent(), owner, "the patched file");
-            checkShimPath(ShimSource.installTarget(file, nvmlPath), tree, owner, root, allowOutside);
+            checkShimPath(ShimInstall.installTarget(file, nvmlPath), tree, owner, root, allowOutside);
         }
     }
 

@@ -3,7 +3,7 @@ package dev.ollamapatch.install;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.io.Digests;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,6 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.AtomicFiles;
+import dev.ollamapatch.io.AtomicFiles;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

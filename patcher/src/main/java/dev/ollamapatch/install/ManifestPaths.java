@@ -1,8 +1,7 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.Targets;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.PatchException;
 
 import java.nio.file.Files;
 import java.nio.file.LinkOption;

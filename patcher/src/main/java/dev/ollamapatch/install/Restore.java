@@ -1,9 +1,8 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.AtomicFiles;
-import dev.ollamapatch.patch.Digests;
-import dev.ollamapatch.patch.PatchException;
-import dev.ollamapatch.patch.ShimSource;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -142,7 +141,7 @@ public final class Restore {
 
     private static List<Path> shimTargets(InstallLayout layout) {
         List<Path> out = new ArrayList<>();
-        for (Path f : layout.files()) out.add(ShimSource.installTarget(f, "$ORIGIN/" + dev.ollamapatch.patch.Targets.SHIM_FILE));
+        for (Path f : layout.files()) out.add(ShimInstall.installTarget(f, "$ORIGIN/" + Targets.SHIM_FILE));
         return out;
     }
 

@@ -1,6 +1,6 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.patch.PatchException;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

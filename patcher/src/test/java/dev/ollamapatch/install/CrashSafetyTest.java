@@ -1,7 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.patch.Cli;
-import dev.ollamapatch.patch.Digests;
+import dev.ollamapatch.io.Digests;
 import dev.ollamapatch.patch.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,6 @@
 package dev.ollamapatch.patch;
 
+import dev.ollamapatch.io.Digests;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterEach;

@@ -1,5 +1,9 @@
 package dev.ollamapatch.patch;
 
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.ScanResult;
+import dev.ollamapatch.site.Site;
+import dev.ollamapatch.site.SiteFinder;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ollamapatch.elf.ElfFile;
 import org.junit.jupiter.api.DynamicTest;

@@ -1,5 +1,19 @@
 package dev.ollamapatch.patch;
 
+import dev.ollamapatch.plan.Planner;
+import dev.ollamapatch.decide.ShimSource;
+import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.plan.Plan;
+import dev.ollamapatch.plan.PlanOptions;
+import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.plan.ShimCheck;
+import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Status;
+import dev.ollamapatch.report.TextReport;
+import dev.ollamapatch.site.LibraryTarget;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.EditedCopy;
@@ -23,18 +37,18 @@ import java.util.List;
  */
 class SiteFinderFuzzTest {
     private static final List<LibraryTarget> LIBS =
-            FilePatcher.nvmlPlus(List.of(LibraryTarget.parse("libcuda.so.1")));
+            LibraryTarget.nvmlPlus(List.of(LibraryTarget.parse("libcuda.so.1")));
 
     @FuzzTest(maxDuration = "60s")
     void scanPlanReport(byte[] input) {
         try (ElfFile elf = ElfFile.parse(ByteSource.of(input))) {
-            Plan plan = FilePatcher.plan(elf, new PlanOptions(LIBS, "/opt/ollama/bin"));
+            Plan plan = Planner.plan(elf, new PlanOptions(LIBS, "/opt/ollama/bin"));
             String sha = Digests.sha256(elf.bytes());
             ShimCheck.Result check = null;
             if (plan.hasWork() && !plan.isRefused()) {
                 check = ShimSource.choose(null, elf).checkAgainst(elf);
             }
-            List<FileReport> reports = List.of(new FileReport("fuzz", sha, plan, null, null, "planned", check));
+            List<FileReport> reports = List.of(new FileReport("fuzz", sha, plan, null, null, Status.PLANNED, check));
             TextReport.render(reports, true);
             JsonReport.MAPPER.writeValueAsString(JsonReport.build(reports, "fuzz", true));
             if (!plan.isRefused()) {
