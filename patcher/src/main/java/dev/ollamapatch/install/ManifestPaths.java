@@ -17,7 +17,8 @@ import java.util.Set;
  * manifest's own directory (the base): relative, no {@code ..}, no symbolic link on the way; a
  * patched file is an install file (never a backup, shim, manifest, lock or temporary file), its
  * backup is exactly {@code <file>.orig}, a single-file target's manifest names that file only, and
- * a shim is a {@code *.so} that is none of those. Anything else is refused with exit 5 before a
+ * a shim is a {@code *.so} that is none of those (one outside the target, from an absolute
+ * {@code --shim-path}, is only ever read). Anything else is refused with exit 5 before a
  * byte changes.
  */
 public final class ManifestPaths {
@@ -72,10 +73,9 @@ public final class ManifestPaths {
         for (Manifest.ShimEntry s : m.shimsOrEmpty()) {
             Path p = Path.of(s.path());
             if (p.isAbsolute() && !(m.format() == null && p.normalize().startsWith(base))) {
-                // Only the absolute --shim-path the manifest itself records may lie outside.
-                if (!m.shimPath().startsWith("/") || !p.equals(Path.of(m.shimPath())) || !p.equals(p.normalize())) {
-                    throw refused(where, s.path(), "lies outside " + base + " and is not the absolute shim path "
-                            + m.shimPath() + " it records");
+                // An absolute --shim-path (this one or an earlier one): verified, never removed by restore.
+                if (!p.equals(p.normalize()) || !p.getFileName().toString().endsWith(".so")) {
+                    throw refused(where, s.path(), "lies outside " + base + " and is not a shim path (*.so)");
                 }
                 shims.add(new Shim(s, p, true));
                 continue;

@@ -117,6 +117,17 @@ class InstallStateTest {
         ((ObjectNode) m.get("files").get(0)).put("backup", "lib/ollama/libggml-base.so");
         Files.write(manifest, JSON.writeValueAsBytes(m));
         assertEquals(5, Cli.run("restore", root).exit());
+        // An absolute *.so outside the target (as an absolute --shim-path records) is only ever read:
+        // restore leaves it even when its hash is the recorded one.
+        Files.write(manifest, genuine);
+        m = manifestOf(manifest);
+        ((ObjectNode) m.get("shims").get(0)).put("path", elsewhere.resolve("nvml.so").toString())
+                .put("sha256", TestFiles.sha256(elsewhere.resolve("nvml.so")));
+        Files.write(manifest, JSON.writeValueAsBytes(m));
+        Cli.Result outside = Cli.run("restore", root);
+        assertEquals(0, outside.exit(), outside.toString());
+        assertTrue(outside.err().contains("left " + elsewhere.resolve("nvml.so")), outside.err());
+        assertEquals(0, Cli.run("apply", root, "--shim", stub()).exit());
         Files.write(manifest, genuine);
         assertEquals(0, Cli.run("restore", root).exit());
         assertEquals("a file of someone else", Files.readString(victim));
