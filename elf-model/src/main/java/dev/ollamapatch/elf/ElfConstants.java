@@ -5,6 +5,16 @@ public final class ElfConstants {
     private ElfConstants() {
     }
 
+    /** e_ident[EI_MAG0..EI_MAG3]: 0x7f 'E' 'L' 'F', SELFMAG bytes. */
+    public static final byte ELFMAG0 = 0x7f, ELFMAG1 = 'E', ELFMAG2 = 'L', ELFMAG3 = 'F';
+    public static final int SELFMAG = 4;
+
+    /** Whether {@code ident} starts with the ELF magic. */
+    public static boolean hasElfMagic(byte[] ident) {
+        return ident.length >= SELFMAG && ident[0] == ELFMAG0 && ident[1] == ELFMAG1 && ident[2] == ELFMAG2
+                && ident[3] == ELFMAG3;
+    }
+
     public static final int ELFCLASS32 = 1, ELFCLASS64 = 2;
     public static final int ELFDATA2LSB = 1, ELFDATA2MSB = 2;
 
@@ -38,6 +48,10 @@ public final class ElfConstants {
             DT_AUXILIARY = 0x7ffffffd, DT_FILTER = 0x7fffffff;
 
     public static final int NT_GNU_BUILD_ID = 3, NT_GO_BUILD_ID = 4;
+
+    /** Symbol types (ELF gABI, st_info & 0xf); STT_GNU_IFUNC is the GNU extension in STT_LOOS. */
+    public static final int STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2, STT_SECTION = 3, STT_FILE = 4,
+            STT_GNU_IFUNC = 10;
 
     /** The RELATIVE relocation type of {@code machine}, or -1 when this library does not know it. */
     public static long relativeRelocationType(int machine) {

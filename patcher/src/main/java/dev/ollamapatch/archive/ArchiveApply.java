@@ -10,7 +10,6 @@ import dev.ollamapatch.report.Status;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -39,7 +38,8 @@ public final class ArchiveApply {
         if (o.dryRun()) {
             ArchivePatcher.Result r;
             do {
-                r = pass(o, format, null, progress, replace, Status.PLANNED, Path.of(System.getProperty("java.io.tmpdir")));
+                r = pass(o, format, null, progress, replace, Status.PLANNED,
+                        Path.of(System.getProperty("java.io.tmpdir")));
             } while (r.replace() != null && replace.add(r.replace()));
             return ended(o, r).orElse(ApplyOutcome.done(List.of(), r.reports()));
         }

@@ -5,11 +5,11 @@ import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ByteEdit;
 import dev.ollamapatch.elf.EditedCopy;
+import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.io.Digests;
-import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.report.PatchException;
@@ -25,7 +25,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -37,7 +36,7 @@ import java.util.Set;
  * writer (scan, dry run) the same decisions are made and nothing is written.
  */
 final class ArchivePatcher {
-    private static final int MAGIC = 4;
+    private static final int MAGIC = ElfConstants.SELFMAG;
 
     /**
      * @param libs       libraries to retarget, NVML first
@@ -140,7 +139,7 @@ final class ArchivePatcher {
         seen.add(key);
         if (h.isRegular() && h.size() >= MAGIC) {
             in.readFully(head, MAGIC);
-            if (head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F') {
+            if (ElfConstants.hasElfMagic(head)) {
                 elfEntry(h, head);
                 return;
             }
@@ -200,18 +199,18 @@ final class ArchivePatcher {
                 new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
                 options.scan() ? null : this::shimFor, true));
         if (options.scan()) {
-            reports.add(d.report(name, Digests.sha256(elf.bytes()), true));
+            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             return;
         }
         if (d instanceof Decision.Refused r) {
-            reports.add(r.report(name, Digests.sha256(elf.bytes()), false));
+            reports.add(r.report(name, Sha256.of(elf.bytes()).hex(), false));
             refusal = archive + ": entry " + name + ": " + r.reason() + "; nothing written";
             return;
         }
         if (!(d instanceof Decision.Planned planned)) {
             if (d instanceof Decision.AlreadyPatched) already++;
-            reports.add(d.report(name, Digests.sha256(elf.bytes()), false));
+            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), false));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
             if (out != null) {
                 out.begin(h);
@@ -235,7 +234,7 @@ final class ArchivePatcher {
         }
         patched++;
         if (out == null) {
-            reports.add(new FileReport(name, Digests.sha256(elf.bytes()), plan, null, null, options.status(), check));
+            reports.add(new FileReport(name, Sha256.of(elf.bytes()).hex(), plan, null, null, options.status(), check));
             if (addShim) shimsAdded.add(shimKey);
             return;
         }
@@ -250,7 +249,7 @@ final class ArchivePatcher {
             out.out().write(bytes);
             out.end();
             shimsAdded.add(shimKey);
-            added = new ShimAdded(sh, HexFormat.of().formatHex(Digests.sha256().digest(bytes)));
+            added = new ShimAdded(sh, Sha256.of(bytes).hex());
         }
         outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),

@@ -1,15 +1,13 @@
 package dev.ollamapatch.archive;
 
 import dev.ollamapatch.elf.ByteEdit;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -83,10 +81,7 @@ final class ArchiveVerifier {
     }
 
     private static String sha256(InputStream in) throws IOException {
-        MessageDigest md = Digests.sha256();
-        byte[] buf = new byte[CHUNK];
-        for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
-        return HexFormat.of().formatHex(md.digest());
+        return Sha256.of(in).hex();
     }
 
     private static PatchException fail(Path written, String what) {

@@ -1,6 +1,6 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
@@ -9,8 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -47,8 +45,8 @@ public final class Checksums {
         String name = file.getFileName().toString();
         String want = expected(lines, name).orElseThrow(() -> new PatchException(PatchException.Kind.REFUSED,
                 checksumsFile + " has no SHA-256 line for " + name + "; nothing written"));
-        String got = sha256(file);
-        if (!got.equals(want)) {
+        Sha256 got = sha256(file);
+        if (!got.matches(want)) {
             throw new PatchException(PatchException.Kind.REFUSED, String.format(
                     "%s: SHA-256 is %s, %s says %s; nothing written", file, got, checksumsFile, want));
         }
@@ -56,20 +54,17 @@ public final class Checksums {
 
     /** Refuses (exit 5) unless {@code file} has the SHA-256 {@code hex}. */
     public static void expect(String hex, Path file) throws IOException {
-        String got = sha256(file);
-        if (!got.equalsIgnoreCase(hex)) {
+        Sha256 got = sha256(file);
+        if (!got.matches(hex)) {
             throw new PatchException(PatchException.Kind.REFUSED, String.format(
                     "%s: SHA-256 is %s, expected %s; nothing written", file, got, hex.toLowerCase(Locale.ROOT)));
         }
     }
 
     /** Streamed: a release archive is not read into memory. */
-    static String sha256(Path file) throws IOException {
-        MessageDigest md = Digests.sha256();
-        byte[] buf = new byte[1 << 16];
+    static Sha256 sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
-            for (int n; (n = in.read(buf)) >= 0; ) md.update(buf, 0, n);
+            return Sha256.of(in);
         }
-        return HexFormat.of().formatHex(md.digest());
     }
 }

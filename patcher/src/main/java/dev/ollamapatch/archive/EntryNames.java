@@ -1,12 +1,14 @@
 package dev.ollamapatch.archive;
 
+import dev.ollamapatch.site.LibraryTarget;
+
 import dev.ollamapatch.report.PatchException;
 
 import java.nio.file.Path;
 
 /** Pure rules for entry names: how they compare, where an entry is installed, where its shim goes. */
 final class EntryNames {
-    private static final String ORIGIN = "$ORIGIN/";
+    private static final String ORIGIN = LibraryTarget.ORIGIN + "/";
 
     private EntryNames() {}
 

@@ -19,8 +19,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -100,14 +98,15 @@ final class ApplyCommand implements Callable<Integer> {
      * the exit status. {@code archive}: the archive the reports' entries came from, or null.
      */
     int finish(PrintWriter out, PrintWriter err, String archive, ApplyOutcome outcome) throws IOException {
-        if (!outcome.reports().isEmpty()) emit(out, err, outcome.reports(), archive);
+        List<FileReport> reports = archive == null ? outcome.reports()
+                : outcome.reports().stream().map(r -> r.inArchive(archive)).toList();
+        if (!reports.isEmpty()) emit(out, err, reports);
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
         return ExitCodes.of(outcome.ending());
     }
 
-    private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports, String archive) throws IOException {
-        List<String> archives = archive == null ? null : Collections.nCopies(reports.size(), archive);
-        Reports.print(out, err, reports, archives, json, dryRun);
-        if (report != null) Reports.writeJson(report, reports, archives, dryRun);
+    private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports) throws IOException {
+        Reports.print(out, err, reports, json, dryRun);
+        if (report != null) Reports.writeJson(report, reports, dryRun);
     }
 }

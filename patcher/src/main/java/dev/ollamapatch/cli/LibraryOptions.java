@@ -1,6 +1,5 @@
 package dev.ollamapatch.cli;
 
-import dev.ollamapatch.io.VerifiedCopy;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine.Option;

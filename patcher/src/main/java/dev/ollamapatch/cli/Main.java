@@ -73,7 +73,7 @@ public final class Main implements Runnable {
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--json"));
             if (json && !wrote[0]) {
                 // --json promises one JSON document on stdout, an error included.
-                var n = dev.ollamapatch.report.JsonReport.MAPPER.createObjectNode();
+                var n = dev.ollamapatch.report.Json.MAPPER.createObjectNode();
                 n.put("error", oneLine(ex));
                 n.put("exit_code", exitCode(ex));
                 out.println(n.toString());

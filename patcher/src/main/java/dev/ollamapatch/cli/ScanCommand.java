@@ -5,8 +5,7 @@ import dev.ollamapatch.decide.Decision;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.io.Digests;
-import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.plan.PlanOptions;
@@ -47,15 +46,14 @@ final class ScanCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         List<FileReport> reports = new ArrayList<>();
-        List<String> archives = new ArrayList<>();
         int invalid = 0;
         for (Path target : targets) {
             dev.ollamapatch.install.Targets.requireExists(target);
             if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
                 try {
-                    List<FileReport> entries = ArchiveCommands.scan(target, libraries, archive);
-                    reports.addAll(entries);
-                    entries.forEach(e -> archives.add(target.toString()));
+                    for (FileReport entry : ArchiveCommands.scan(target, libraries, archive)) {
+                        reports.add(entry.inArchive(target.toString()));
+                    }
                 } catch (PatchException e) {
                     if (e.kind() != PatchException.Kind.INVALID_INPUT) throw e;
                     Reports.error(spec.commandLine().getErr(), e.getMessage());
@@ -69,15 +67,14 @@ final class ScanCommand implements Callable<Integer> {
                     Path dir = file.toAbsolutePath().getParent();
                     Decision d = FileStep.decide(elf,
                             FileStep.Options.scan(new PlanOptions(libraries.targets(null), dir.toString())));
-                    reports.add(d.report(file.toString(), Digests.sha256(elf.bytes()), true));
-                    archives.add(null);
+                    reports.add(d.report(file.toString(), Sha256.of(elf.bytes()).hex(), true));
                 } catch (ElfFormatException e) {
                     Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
                     invalid++;
                 }
             }
         }
-        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, archives, json, true);
+        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
         if (invalid > 0) return ExitCodes.INVALID_INPUT;
         boolean any = reports.stream().anyMatch(r -> r.plan().hasWork() || r.plan().isRefused());
         return any ? ExitCodes.OK : ExitCodes.NOTHING_TO_PATCH;

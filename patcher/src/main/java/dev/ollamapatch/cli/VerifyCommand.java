@@ -3,7 +3,7 @@ package dev.ollamapatch.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.InstallVerifier;
-import dev.ollamapatch.report.JsonReport;
+import dev.ollamapatch.report.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -37,12 +37,12 @@ final class VerifyCommand implements Callable<Integer> {
         InstallLayout layout = InstallLayout.of(target);
         List<String> problems = InstallVerifier.verify(layout);
         if (json) {
-            ObjectNode n = JsonReport.MAPPER.createObjectNode();
+            ObjectNode n = Json.MAPPER.createObjectNode();
             n.put("target", layout.target().toString());
             n.put("manifest", layout.manifest().toString());
             n.put("ok", problems.isEmpty());
             problems.forEach(n.putArray("differences")::add);
-            out.println(JsonReport.MAPPER.writeValueAsString(n));
+            out.println(Json.MAPPER.writeValueAsString(n));
         }
         PrintWriter text = json ? err : out;
         if (problems.isEmpty()) {

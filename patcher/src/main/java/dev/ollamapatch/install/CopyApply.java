@@ -6,7 +6,7 @@ import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.io.AtomicFiles;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.io.VerifiedCopy;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.report.ApplyOutcome;
@@ -51,17 +51,17 @@ public final class CopyApply {
             // With --expect-sha256 the input is hashed before anything else (refuse before anything
             // is written, DESIGN.md 7). Without it, a file that gets patched is hashed while it is
             // copied, in the same pass, and only reports that write nothing hash it on their own.
-            String expected = null;
+            Sha256 expected = null;
             if (o.expectSha256() != null) {
-                expected = Digests.sha256(elf.bytes());
-                if (!o.expectSha256().equalsIgnoreCase(expected)) {
+                expected = Sha256.of(elf.bytes());
+                if (!expected.matches(o.expectSha256())) {
                     throw new PatchException(PatchException.Kind.REFUSED, String.format(
                             "%s: SHA-256 is %s, expected %s; nothing written", target, expected,
                             o.expectSha256().toLowerCase()));
                 }
             }
-            String known = expected;
-            java.util.function.Supplier<String> sha = () -> known != null ? known : Digests.sha256(elf.bytes());
+            Sha256 known = expected;
+            java.util.function.Supplier<String> sha = () -> (known != null ? known : Sha256.of(elf.bytes())).hex();
             Decision decision = FileStep.decide(elf, new FileStep.Options(
                     new PlanOptions(o.libraries(), destination.getParent().toString()),
                     e -> ShimSource.choose(o.shim(), e), true));
@@ -73,16 +73,19 @@ public final class CopyApply {
                 return write(elf, target, destination, shimTarget, p, o.dryRun(), expected, sha, reports);
             }
             reports.add(decision.report(target.toString(), sha.get(), false));
-            return decision instanceof Decision.AlreadyPatched
-                    ? ApplyOutcome.done(List.of(target + ": already patched (its sites name the shim); nothing to do"), reports)
-                    : ApplyOutcome.nothingToPatch(List.of(target + ": nothing to patch: no string names " + LibraryTarget.NVML.name()), reports);
+            if (decision instanceof Decision.AlreadyPatched) {
+                return ApplyOutcome.done(List.of(target + ": already patched (its sites name the shim); nothing to do"),
+                        reports);
+            }
+            return ApplyOutcome.nothingToPatch(List.of(target + ": nothing to patch: no string names "
+                    + LibraryTarget.NVML.name()), reports);
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, target + ": " + e.getMessage(), e);
         }
     }
 
     private static ApplyOutcome write(ElfFile elf, Path target, Path destination, Path shimTarget, Decision.Planned p,
-                                      boolean dryRun, String expected, java.util.function.Supplier<String> sha,
+                                      boolean dryRun, Sha256 expected, java.util.function.Supplier<String> sha,
                                       List<FileReport> reports) throws IOException {
         boolean installShim = p.plan().retargets(LibraryTarget.NVML) && shimMissing(p.shim(), shimTarget);
         if (dryRun) {
@@ -108,7 +111,7 @@ public final class CopyApply {
     private static boolean shimMissing(ShimSource shim, Path at) throws IOException {
         if (!Files.exists(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return true;
         if (Files.isRegularFile(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                && Digests.sha256(at).equals(Digests.sha256(dev.ollamapatch.elf.ByteSource.of(shim.bytes())))) {
+                && Sha256.of(at).equals(Sha256.of(dev.ollamapatch.elf.ByteSource.of(shim.bytes())))) {
             return false;
         }
         throw new PatchException(PatchException.Kind.REFUSED, at + " exists and is not the shim to install; "
@@ -116,10 +119,10 @@ public final class CopyApply {
     }
 
     private static ApplyOutcome commit(ElfFile elf, Path target, Path destination, Path shimTarget, Decision.Planned p,
-                                       String expected, List<FileReport> reports) throws IOException {
+                                       Sha256 expected, List<FileReport> reports) throws IOException {
         VerifiedCopy.Written written = VerifiedCopy.writeVerifiedTo(elf, target, p.plan().edits(),
                 AtomicFiles.createExactTemp(destination));
-        if (expected != null && !expected.equals(written.digests().inputHex())) {
+        if (expected != null && !expected.matches(written.digests().inputHex())) {
             // Checked before the rename: the patched copy never replaces anything at OUT.
             Files.deleteIfExists(written.temp());
             throw new PatchException(PatchException.Kind.REFUSED, String.format(

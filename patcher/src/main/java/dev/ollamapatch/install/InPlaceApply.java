@@ -8,7 +8,7 @@ import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.io.AtomicFiles;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.io.VerifiedCopy;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlanOptions;
@@ -120,7 +120,7 @@ public final class InPlaceApply {
         }
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            String sha = Digests.sha256(file);
+            String sha = Sha256.of(file).hex();
             if (options.expectSha256() != null && !options.expectSha256().equalsIgnoreCase(sha)) {
                 throw new PatchException(PatchException.Kind.REFUSED, String.format(
                         "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
@@ -150,7 +150,7 @@ public final class InPlaceApply {
                 }
                 // --force with another path: re-plan from the kept original.
                 source = InstallLayout.backupOf(file);
-                String backupSha = Digests.sha256(source);
+                String backupSha = Sha256.of(source).hex();
                 if (!backupSha.equals(entry.entry().originalSha256())) {
                     throw new PatchException(PatchException.Kind.REFUSED, source
                             + ": the backup does not match the manifest; cannot re-target " + file);
@@ -216,7 +216,7 @@ public final class InPlaceApply {
     private record ShimNeed(ShimSource source, String sha256, Path firstFile, String machine) {}
 
     private static void need(Map<Path, ShimNeed> needs, Path path, ShimSource source, Path file, ElfFile elf) {
-        String sha = Digests.sha256(ByteSource.of(source.bytes()));
+        String sha = Sha256.of(ByteSource.of(source.bytes())).hex();
         String machine = ElfNames.machine(elf.header().machine());
         ShimNeed had = needs.putIfAbsent(path, new ShimNeed(source, sha, file, machine));
         if (had != null && !had.sha256.equals(sha)) {
@@ -261,7 +261,7 @@ public final class InPlaceApply {
                 throw new PatchException(PatchException.Kind.REFUSED, path
                         + " exists and is not a regular file; move it elsewhere, then run apply again; nothing changed");
             }
-            String have = Digests.sha256(path);
+            String have = Sha256.of(path).hex();
             boolean ours = (own != null && !own.entry().preexisting()) || !others.isEmpty();
             if (ours) {
                 out.add(new ShimPlan(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false),
@@ -392,7 +392,7 @@ public final class InPlaceApply {
             throw new PatchException(PatchException.Kind.REFUSED, backup + " is a symbolic link; refusing to write through it");
         }
         if (Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
-            String have = Digests.sha256(backup);
+            String have = Sha256.of(backup).hex();
             if (have.equals(originalSha)) return false;
             Path temp = AtomicFiles.exactTemp(backup);
             Files.deleteIfExists(temp);
@@ -410,7 +410,7 @@ public final class InPlaceApply {
             Files.deleteIfExists(temp);
             Files.copy(file, temp, java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
             AtomicFiles.fsync(temp);
-            if (!Digests.sha256(temp).equals(originalSha)) {
+            if (!Sha256.of(temp).hex().equals(originalSha)) {
                 Files.deleteIfExists(temp);
                 throw new PatchException(PatchException.Kind.REFUSED, file + " changed while it was being backed up; nothing changed");
             }

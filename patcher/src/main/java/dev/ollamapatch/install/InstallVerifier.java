@@ -3,7 +3,7 @@ package dev.ollamapatch.install;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -103,7 +103,7 @@ public final class InstallVerifier {
             return null;
         }
         try {
-            return Digests.sha256(file);
+            return Sha256.of(file).hex();
         } catch (IOException e) {
             problems.add(file + ": cannot read: " + e.getMessage());
             return null;

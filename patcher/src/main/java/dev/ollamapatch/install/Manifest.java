@@ -2,10 +2,8 @@ package dev.ollamapatch.install;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.Json;
 import dev.ollamapatch.report.PatchException;
 
 import java.io.ByteArrayInputStream;
@@ -64,9 +62,6 @@ public record Manifest(
             @JsonProperty("sha256") String sha256,
             @JsonProperty("preexisting") boolean preexisting) {}
 
-    static final ObjectMapper MAPPER = new ObjectMapper()
-            .enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     /** A manifest is a few kilobytes; anything far larger is not one (and is not read into memory). */
@@ -87,7 +82,7 @@ public record Manifest(
         }
         Manifest m;
         try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-            m = MAPPER.readValue(in, Manifest.class);
+            m = Json.MAPPER.readValue(in, Manifest.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             throw invalid(file, e.getOriginalMessage());
         }
@@ -147,7 +142,7 @@ public record Manifest(
             throw new PatchException(PatchException.Kind.REFUSED,
                     file + " is a symbolic link; a manifest is never written through one");
         }
-        byte[] bytes = MAPPER.writeValueAsBytes(this);
+        byte[] bytes = Json.MAPPER.writeValueAsBytes(this);
         AtomicFiles.installExact(new ByteArrayInputStream(bytes), file, "rw-r--r--");
     }
 

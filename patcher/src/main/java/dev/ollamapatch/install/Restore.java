@@ -1,7 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.io.AtomicFiles;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
@@ -83,7 +83,7 @@ public final class Restore {
                 Map<Path, Manifest.ShimEntry> others = ShimRefs.others(shim, layout.manifest());
                 if (!others.isEmpty()) {
                     done.add("kept " + shim + ": " + others.keySet().iterator().next() + " still uses it");
-                } else if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Digests.sha256(shim).equals(s.entry().sha256())) {
+                } else if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Sha256.of(shim).hex().equals(s.entry().sha256())) {
                     try {
                         Files.delete(shim);
                     } catch (IOException e) {
@@ -117,7 +117,7 @@ public final class Restore {
                 && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))) {
             throw refused(file + " is not a regular file");
         }
-        String now = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? Digests.sha256(file) : null;
+        String now = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? Sha256.of(file).hex() : null;
         boolean hasBackup = Files.exists(backup, LinkOption.NOFOLLOW_LINKS);
         if (!hasBackup) {
             if (original.equals(now)) return new Action(f, Step.DONE); // restored by an earlier run
@@ -127,7 +127,7 @@ public final class Restore {
         if (Files.isSymbolicLink(backup) || !Files.isRegularFile(backup, LinkOption.NOFOLLOW_LINKS)) {
             throw refused(backup + " is not a regular file");
         }
-        String have = Digests.sha256(backup);
+        String have = Sha256.of(backup).hex();
         if (!have.equals(original)) {
             throw refused(backup + ": SHA-256 is " + have + ", the manifest records " + original);
         }

@@ -3,6 +3,7 @@ package dev.ollamapatch.install;
 import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.site.LibraryTarget;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -11,8 +12,6 @@ import java.nio.file.Path;
 
 /** Where the shim goes beside a patched file, and putting it there. */
 public final class ShimInstall {
-    private static final String ORIGIN = "$ORIGIN";
-
     private ShimInstall() {}
 
     /**
@@ -20,8 +19,8 @@ public final class ShimInstall {
      * beside it for {@code $ORIGIN/...}, or the absolute path itself.
      */
     public static Path installTarget(Path destination, String path) {
-        if (path.startsWith(ORIGIN + "/")) {
-            return destination.toAbsolutePath().getParent().resolve(path.substring(ORIGIN.length() + 1)).normalize();
+        if (path.startsWith(LibraryTarget.ORIGIN + "/")) {
+            return destination.toAbsolutePath().getParent().resolve(path.substring(LibraryTarget.ORIGIN.length() + 1)).normalize();
         }
         if (path.startsWith("/")) return Path.of(path);
         throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + path

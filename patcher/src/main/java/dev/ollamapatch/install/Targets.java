@@ -1,5 +1,6 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.report.PatchException;
 
@@ -42,8 +43,8 @@ public final class Targets {
     public static boolean isElf(Path file) {
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
         try (InputStream in = Files.newInputStream(file)) {
-            byte[] magic = in.readNBytes(4);
-            return magic.length == 4 && magic[0] == 0x7F && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
+            byte[] magic = in.readNBytes(ElfConstants.SELFMAG);
+            return ElfConstants.hasElfMagic(magic);
         } catch (IOException e) {
             return false;
         }
@@ -54,7 +55,7 @@ public final class Targets {
      * when the directory is laid out like an Ollama install (or an install prefix such as
      * {@code /usr/local}); otherwise every ELF file below it. Symbolic links are not followed, so a
      * file reached twice is patched once. What this tool itself left there, the originals it keeps
-     * ({@code *.orig}), the shims it installs ({@code nvml.so}) and its temporary files, are not the install's files.
+     * ({@code *.orig}) and the shims it installs ({@code nvml.so}), are not the install's files.
      */
     public static List<Path> elfFilesOf(Path dir) throws IOException {
         List<Path> roots = new ArrayList<>();

@@ -46,7 +46,7 @@ public final class OutputVerifier {
             throw fail(written, String.format("its size %d differs from the input's %d", out.size(), in.size()));
         }
         List<ByteEdit> sorted = edits.stream().sorted(Comparator.comparingLong(ByteEdit::offset)).toList();
-        MessageDigest md = Digests.sha256();
+        MessageDigest md = Sha256.digest();
         int cap = (int) Math.min(CHUNK, Math.max(1, in.size()));
         byte[] expected = new byte[cap];
         byte[] got = new byte[cap];

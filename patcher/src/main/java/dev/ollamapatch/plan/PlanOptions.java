@@ -15,8 +15,4 @@ public record PlanOptions(List<LibraryTarget> libraries, String installDir) {
     public PlanOptions {
         libraries = List.copyOf(libraries);
     }
-
-    public static PlanOptions nvml(String installDir) {
-        return new PlanOptions(List.of(LibraryTarget.NVML), installDir);
-    }
 }

@@ -12,7 +12,6 @@ import java.util.List;
  * Turns a scan into a plan by the replacement rule (DESIGN.md section 4). Pure: no I/O.
  */
 public final class Planner {
-    private static final String ORIGIN = "$ORIGIN";
 
     private Planner() {}
 
@@ -45,14 +44,14 @@ public final class Planner {
         LibraryTarget lib = options.libraries().stream()
                 .filter(l -> l.name().equals(site.library().name())).findFirst().orElse(site.library());
         String path = lib.defaultPath();
-        if (site.isGlob() && path.startsWith(ORIGIN)) {
+        if (site.isGlob() && path.startsWith(LibraryTarget.ORIGIN)) {
             if (options.installDir() == null) {
                 return new PlannedSite(site, Action.REFUSE, null, null,
                         "glob pattern, expanded by Go which does not know $ORIGIN: needs the absolute directory "
                                 + "the file is installed in");
             }
             String dir = options.installDir().endsWith("/") ? options.installDir() : options.installDir() + "/";
-            path = dir + path.substring(ORIGIN.length()).replaceFirst("^/+", "");
+            path = dir + path.substring(LibraryTarget.ORIGIN.length()).replaceFirst("^/+", "");
         }
         int pathLength = Replacement.length(path);
         if (pathLength > site.length()) {

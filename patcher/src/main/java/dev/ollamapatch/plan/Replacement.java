@@ -30,16 +30,4 @@ public final class Replacement {
         return path.getBytes(StandardCharsets.UTF_8).length;
     }
 
-    /** True when the site's text is {@code path} after its '/' padding: the site was already retargeted there. */
-    public static boolean holds(String siteText, String path) {
-        String bare = stripSlashes(path);
-        String text = stripSlashes(siteText);
-        return text.equals(bare) && siteText.length() >= path.length();
-    }
-
-    private static String stripSlashes(String s) {
-        int i = 0;
-        while (i < s.length() && s.charAt(i) == '/') i++;
-        return s.substring(i);
-    }
 }

@@ -2,6 +2,7 @@ package dev.ollamapatch.plan;
 
 import dev.ollamapatch.site.DataScan;
 import dev.ollamapatch.elf.DynamicEntry;
+import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.elf.Symbol;
@@ -20,21 +21,17 @@ import java.util.TreeSet;
  */
 public final class ShimCheck {
     public static final String SONAME = "libnvidia-ml.so.1";
-    private static final int ET_DYN = 3;
 
     private ShimCheck() {}
 
     /** Each NVML function name in the target, mapped to whether the shim exports it. */
     public record Result(String shim, List<String> problems, TreeMap<String, Boolean> functions) {
         public boolean ok() { return problems.isEmpty(); }
-        public List<String> missing() {
-            return functions.entrySet().stream().filter(e -> !e.getValue()).map(e -> e.getKey()).toList();
-        }
     }
 
     public static Result check(ElfFile target, ElfFile shim, String shimName) {
         List<String> problems = new ArrayList<>();
-        if (shim.header().type() != ET_DYN) {
+        if (shim.header().type() != ElfConstants.ET_DYN) {
             problems.add(shimName + " is not a shared object (type " + ElfNames.fileType(shim.header().type()) + ")");
         }
         if (shim.header().machine() != target.header().machine() || shim.is64() != target.is64()) {
@@ -42,14 +39,14 @@ public final class ShimCheck {
                     ElfNames.machine(shim.header().machine()), shim.is64() ? 64 : 32,
                     ElfNames.machine(target.header().machine()), target.is64() ? 64 : 32));
         }
-        String soname = shim.dynamic().stream().filter(d -> d.tag() == 14).map(DynamicEntry::string).findFirst()
+        String soname = shim.dynamic().stream().filter(d -> d.tag() == ElfConstants.DT_SONAME).map(DynamicEntry::string).findFirst()
                 .orElse(null);
         if (!SONAME.equals(soname)) {
             problems.add(shimName + " has SONAME " + (soname == null ? "(none)" : soname) + ", expected " + SONAME);
         }
         Set<String> exported = new TreeSet<>();
         for (Symbol s : shim.dynamicSymbols()) {
-            if (s.shndx() != 0 && (s.type() == 2 /* FUNC */ || s.type() == 10 /* GNU_IFUNC */)) exported.add(s.name());
+            if (s.shndx() != 0 && (s.type() == ElfConstants.STT_FUNC || s.type() == ElfConstants.STT_GNU_IFUNC)) exported.add(s.name());
         }
         TreeMap<String, Boolean> functions = new TreeMap<>();
         for (String name : nvmlFunctionNames(target, exported)) functions.put(name, exported.contains(name));

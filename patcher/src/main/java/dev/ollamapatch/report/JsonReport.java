@@ -2,8 +2,6 @@ package dev.ollamapatch.report;
 
 import dev.ollamapatch.plan.PlannedSite;
 import dev.ollamapatch.site.Site;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -11,12 +9,10 @@ import java.util.List;
 
 /** The machine-readable report of DESIGN.md section 5 (plus evidence, sections and status). */
 public final class JsonReport {
-    public static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
     private JsonReport() {}
 
     public static ObjectNode build(List<FileReport> files, String tool, boolean dryRun) {
-        ObjectNode root = MAPPER.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("tool", tool);
         root.put("dry_run", dryRun);
         ArrayNode arr = root.putArray("files");
@@ -25,7 +21,7 @@ public final class JsonReport {
     }
 
     static ObjectNode file(FileReport f) {
-        ObjectNode n = MAPPER.createObjectNode();
+        ObjectNode n = Json.MAPPER.createObjectNode();
         n.put("path", f.path());
         n.put("sha256", f.sha256());
         n.put("machine", f.plan().scan().machine());
@@ -62,6 +58,7 @@ public final class JsonReport {
         }
         if (f.output() != null) n.put("output", f.output());
         if (f.patchedSha256() != null) n.put("patched_sha256", f.patchedSha256());
+        if (f.archive() != null) n.put("archive", f.archive());
         return n;
     }
 }

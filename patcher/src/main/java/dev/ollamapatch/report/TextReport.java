@@ -3,6 +3,7 @@ package dev.ollamapatch.report;
 import dev.ollamapatch.plan.Action;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.site.Printable;
 import dev.ollamapatch.site.Site;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -48,7 +49,7 @@ public final class TextReport {
                 for (PlannedSite p : left) {
                     Site s = p.site();
                     out.append(String.format("    0x%x  %-9s \"%s\"%n      %s%n", s.offset(), s.kind().label(),
-                            printable(s.original()), p.reason()));
+                            Printable.of(s.original()), p.reason()));
                     skipped++;
                 }
             }
@@ -69,11 +70,5 @@ public final class TextReport {
                 files.size(), files.size() == 1 ? "" : "s", retargeted, retargeted == 1 ? "" : "s",
                 dryRun ? "to retarget" : "retargeted", skipped, refused, dryRun ? " (dry run: nothing written)" : ""));
         return out.toString();
-    }
-
-    public static String printable(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) b.append(c >= 0x20 && c < 0x7F ? c : '.');
-        return b.toString();
     }
 }

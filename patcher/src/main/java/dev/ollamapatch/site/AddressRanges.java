@@ -1,7 +1,6 @@
 package dev.ollamapatch.site;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /** A small sorted set of half-open address ranges, asked "is this address inside one?" millions of times. */
@@ -40,9 +39,24 @@ final class AddressRanges {
         // One unsigned compare rejects everything outside [lo[0], hi[last]): scanning data calls this for
         // every word, and two signed compares on random words mispredict half the time.
         if (Long.compareUnsigned(address - first, span) >= 0) return false;
-        int i = Arrays.binarySearch(lo, address);
-        if (i >= 0) return true;
-        int k = -i - 2;
-        return k >= 0 && address < hi[k];
+        // The starts are sorted as unsigned numbers (addresses at and above 2^63 are real on some
+        // kernels and in hand-made files), so the search compares them unsigned too.
+        int k = lastStartAtOrBelow(address);
+        return k >= 0 && Long.compareUnsigned(address, hi[k]) < 0;
+    }
+
+    /** Index of the last range whose start is at or below {@code address} (unsigned), or -1. */
+    private int lastStartAtOrBelow(long address) {
+        int low = 0, high = lo.length - 1, found = -1;
+        while (low <= high) {
+            int mid = (low + high) >>> 1;
+            if (Long.compareUnsigned(lo[mid], address) <= 0) {
+                found = mid;
+                low = mid + 1;
+            } else {
+                high = mid - 1;
+            }
+        }
+        return found;
     }
 }

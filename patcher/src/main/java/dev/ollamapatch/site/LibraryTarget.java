@@ -14,14 +14,19 @@ import java.util.Objects;
  * of the name such as the unversioned {@code libnvidia-ml.so}, stays as it is.
  */
 public final class LibraryTarget {
-    public static final LibraryTarget NVML = new LibraryTarget("libnvidia-ml.so.1", "$ORIGIN/nvml.so", "nvml.so");
+    /**
+     * The token glibc expands, in a {@code dlopen} argument and in {@code DT_NEEDED}, to the directory
+     * of the calling object (DESIGN.md section 4a). The one place the tool spells it.
+     */
+    public static final String ORIGIN = "$ORIGIN";
+
+    public static final LibraryTarget NVML = new LibraryTarget("libnvidia-ml.so.1", ORIGIN + "/nvml.so");
 
     private final String name;
     private final String stem;
     private final String defaultPath;
-    private final String installedFileName;
 
-    public LibraryTarget(String name, String defaultPath, String installedFileName) {
+    public LibraryTarget(String name, String defaultPath) {
         this.name = Objects.requireNonNull(name);
         int so = name.indexOf(".so");
         if (!name.startsWith("lib") || so <= 3) {
@@ -29,7 +34,6 @@ public final class LibraryTarget {
         }
         this.stem = name.substring(0, so);
         this.defaultPath = Objects.requireNonNull(defaultPath);
-        this.installedFileName = installedFileName;
     }
 
     /** {@code --lib NAME[=PATH]}: other libraries get {@code $ORIGIN/<name without lib and version>.so}. */
@@ -40,9 +44,9 @@ public final class LibraryTarget {
         int so = bare.indexOf(".so");
         String file = (so > 0 ? bare.substring(0, so) : bare) + ".so";
         if (name.equals(NVML.name)) {
-            return eq < 0 ? NVML : new LibraryTarget(name, spec.substring(eq + 1), NVML.installedFileName);
+            return eq < 0 ? NVML : new LibraryTarget(name, spec.substring(eq + 1));
         }
-        return new LibraryTarget(name, eq < 0 ? "$ORIGIN/" + file : spec.substring(eq + 1), null);
+        return new LibraryTarget(name, eq < 0 ? ORIGIN + "/" + file : spec.substring(eq + 1));
     }
 
     public String name() { return name; }
@@ -55,11 +59,8 @@ public final class LibraryTarget {
     /** The path written into locators unless {@code --shim-path} says otherwise. */
     public String defaultPath() { return defaultPath; }
 
-    /** File name the tool installs beside each patched file, or null when the user provides it. */
-    public String installedFileName() { return installedFileName; }
-
     public LibraryTarget withPath(String path) {
-        return new LibraryTarget(name, path, installedFileName);
+        return new LibraryTarget(name, path);
     }
 
     public boolean isLocator(String value) {

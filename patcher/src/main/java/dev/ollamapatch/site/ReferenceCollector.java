@@ -1,5 +1,9 @@
 package dev.ollamapatch.site;
 
+import static dev.ollamapatch.elf.ElfConstants.EM_AARCH64;
+import static dev.ollamapatch.elf.ElfConstants.EM_X86_64;
+import static dev.ollamapatch.elf.ElfConstants.ET_EXEC;
+
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.RelativeRelocations;
 
@@ -16,8 +20,6 @@ import java.util.OptionalLong;
  * (with the following word as a candidate Go string length), and address-forming code.
  */
 final class ReferenceCollector {
-    static final int EM_X86_64 = 62;
-    static final int EM_AARCH64 = 183;
     private static final int MAX_STRING = 1 << 16;
 
     private ReferenceCollector() {}
@@ -54,7 +56,7 @@ final class ReferenceCollector {
         }
 
         int machine = elf.header().machine();
-        boolean absolute = elf.header().type() == 2; // ET_EXEC: addresses appear as immediates
+        boolean absolute = elf.header().type() == ET_EXEC; // addresses appear as immediates
         for (Region r : regions) {
             if (!r.exec()) continue;
             forEachWindow(elf, r, (buf, base, from, to) -> {

@@ -1,5 +1,6 @@
 package dev.ollamapatch.site;
 
+import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ProgramHeader;
 import dev.ollamapatch.elf.SectionHeader;
@@ -14,8 +15,6 @@ import java.util.List;
  * entries are still found through the dynamic table.
  */
 record Region(String name, long offset, long vaddr, long size, boolean exec, boolean dynstr, boolean segment) {
-
-    boolean containsOffset(long off) { return off >= offset && off - offset < size; }
 
     boolean containsVaddr(long va) { return va >= vaddr && va - vaddr < size; }
 
@@ -35,9 +34,9 @@ record Region(String name, long offset, long vaddr, long size, boolean exec, boo
         }
         if (sectioned) return regions;
         for (ProgramHeader p : elf.programHeaders()) {
-            if (p.type() != 1 /* PT_LOAD */ || p.filesz() == 0) continue;
+            if (p.type() != ElfConstants.PT_LOAD || p.filesz() == 0) continue;
             regions.add(new Region("LOAD[" + p.index() + "]", p.offset(), p.vaddr(), p.filesz(),
-                    (p.flags() & 1) != 0, false, true));
+                    (p.flags() & ElfConstants.PF_X) != 0, false, true));
         }
         return regions;
     }

@@ -19,10 +19,6 @@ public record ScanResult(String machine, boolean go, String codeAnalysis, List<S
         return sites.stream().filter(s -> s.role() == Role.LOCATOR).toList();
     }
 
-    public List<Site> leftAlone() {
-        return sites.stream().filter(s -> s.role() == Role.MENTION || s.role() == Role.UNPROVEN).toList();
-    }
-
     public List<Site> conflicts() {
         return sites.stream().filter(s -> s.role() == Role.CONFLICT).toList();
     }

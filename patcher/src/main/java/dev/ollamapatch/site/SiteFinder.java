@@ -1,7 +1,7 @@
 package dev.ollamapatch.site;
 
-import dev.ollamapatch.report.TextReport;
 import dev.ollamapatch.elf.DynamicEntry;
+import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.elf.StringTable;
@@ -186,7 +186,7 @@ public final class SiteFinder {
         }
         // No terminator and no reference with a length: the string's extent is unknown, so only the
         // occurrence itself is reported, with its surroundings in the reason.
-        String context = printable(excerpt(run, (int) (o.at - o.runStart), stemLen));
+        String context = Printable.of(excerpt(run, (int) (o.at - o.runStart), stemLen));
         boolean unproven = go && startsLocator(o.lib, elf, o);
         return List.of(new Site(o.at, stemLen, occV, r.name(), go ? SiteKind.GO_STRING : SiteKind.C_STRING,
                 o.lib.stem(), o.lib, unproven ? Role.UNPROVEN : Role.MENTION,
@@ -283,7 +283,7 @@ public final class SiteFinder {
                 long vaddr = elf.vaddrOf(offset).orElse(-1);
                 Role role;
                 String reason = null;
-                if (d.tag() == 14 /* DT_SONAME */ && lib.isLocator(run)) {
+                if (d.tag() == ElfConstants.DT_SONAME && lib.isLocator(run)) {
                     role = Role.MENTION;
                     reason = "DT_SONAME: this file is the library itself; its own name stays";
                 } else if (lib.isLocator(run)) {
@@ -347,19 +347,13 @@ public final class SiteFinder {
     private static String overlapReason(Site other) {
         return String.format("shares bytes with the %s %s \"%s\" at offset 0x%x (%d bytes); rewriting one would "
                 + "change the other", other.kind().label(), other.role().name().toLowerCase(),
-                TextReport.printable(other.original()), other.offset(), other.length());
+                Printable.of(other.original()), other.offset(), other.length());
     }
 
     static String text(ElfFile elf, long offset, int length) {
         byte[] b = new byte[length];
         elf.bytes().read(offset, b, 0, length);
         return new String(b, StandardCharsets.ISO_8859_1);
-    }
-
-    private static String printable(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) b.append(c >= 0x20 && c < 0x7F && c != '"' && c != '\\' ? c : '.');
-        return b.toString();
     }
 
     private static String excerpt(String run, int at, int len) {

@@ -135,7 +135,7 @@ class ArchiveApplyTest {
     @Test
     void checksumsAreCheckedBeforeAnythingElse() throws Exception {
         Path in = ReleaseArchives.write(work.resolve("ollama-linux-amd64.tgz"), false, 0);
-        String sha = Checksums.sha256(in);
+        String sha = Checksums.sha256(in).hex();
         Path sums = work.resolve("sha256sum.txt");
         Path out = work.resolve("out.tgz");
         Files.writeString(sums, "0".repeat(64) + "  ollama-darwin.tgz\n" + sha + " *dist/ollama-linux-amd64.tgz\n");

@@ -1,6 +1,6 @@
 package dev.ollamapatch.patch;
 
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterEach;
@@ -92,8 +92,8 @@ class ApplyEndToEndTest {
         byte[] in = Files.readAllBytes(input);
         byte[] out = Files.readAllBytes(output);
         assertEquals(in.length, out.length);
-        assertEquals(Digests.sha256(dev.ollamapatch.elf.ByteSource.of(in)), file.get("sha256").asText());
-        assertEquals(Digests.sha256(dev.ollamapatch.elf.ByteSource.of(out)), file.get("patched_sha256").asText());
+        assertEquals(Sha256.of(dev.ollamapatch.elf.ByteSource.of(in)).hex(), file.get("sha256").asText());
+        assertEquals(Sha256.of(dev.ollamapatch.elf.ByteSource.of(out)).hex(), file.get("patched_sha256").asText());
         boolean[] inSite = new boolean[in.length];
         int retargeted = 0;
         for (JsonNode s : file.get("sites")) {

@@ -2,13 +2,13 @@ package dev.ollamapatch.patch;
 
 import dev.ollamapatch.plan.Planner;
 import dev.ollamapatch.decide.ShimSource;
-import dev.ollamapatch.io.Digests;
-import dev.ollamapatch.io.VerifiedCopy;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.plan.Plan;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.plan.PlannedSite;
 import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.report.FileReport;
+import dev.ollamapatch.report.Json;
 import dev.ollamapatch.report.JsonReport;
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.report.Status;
@@ -43,14 +43,14 @@ class SiteFinderFuzzTest {
     void scanPlanReport(byte[] input) {
         try (ElfFile elf = ElfFile.parse(ByteSource.of(input))) {
             Plan plan = Planner.plan(elf, new PlanOptions(LIBS, "/opt/ollama/bin"));
-            String sha = Digests.sha256(elf.bytes());
+            String sha = Sha256.of(elf.bytes()).hex();
             ShimCheck.Result check = null;
             if (plan.hasWork() && !plan.isRefused()) {
                 check = ShimSource.choose(null, elf).checkAgainst(elf);
             }
             List<FileReport> reports = List.of(new FileReport("fuzz", sha, plan, null, null, Status.PLANNED, check));
             TextReport.render(reports, true);
-            JsonReport.MAPPER.writeValueAsString(JsonReport.build(reports, "fuzz", true));
+            Json.MAPPER.writeValueAsString(JsonReport.build(reports, "fuzz", true));
             if (!plan.isRefused()) {
                 EditedCopy.write(elf.bytes(), plan.edits(), DISCARD);
                 for (PlannedSite p : plan.retargeted()) {

@@ -1,7 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.patch.Cli;
-import dev.ollamapatch.io.Digests;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.patch.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Kill -9 at random moments while a 300+ MB file is patched in place: afterwards the file is always
  * byte-identical to the original or to the fully patched version, and a new apply (or verify) succeeds.
  */
-class CrashSafetyTest {
+class CrashSafetyIT {
     private static final int RUNS = 20;
     private static final long PADDING = 320L << 20;
 
@@ -30,7 +30,7 @@ class CrashSafetyTest {
     Path tmp;
 
     private static String sha(Path p) throws Exception {
-        return Digests.sha256(p);
+        return Sha256.of(p).hex();
     }
 
     @Test

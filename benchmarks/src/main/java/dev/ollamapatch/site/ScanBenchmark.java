@@ -1,4 +1,4 @@
-package dev.ollamapatch.patch;
+package dev.ollamapatch.site;
 
 import dev.ollamapatch.elf.ElfFile;
 import org.openjdk.jmh.annotations.Benchmark;

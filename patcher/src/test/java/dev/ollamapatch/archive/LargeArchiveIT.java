@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * tool in its own JVM with a 64 MiB heap: had it held an entry, or the archive, in memory, it could
  * not have finished.
  */
-class LargeArchiveTest {
+class LargeArchiveIT {
     static final long BIG = 1_100L << 20;
 
     @Test
