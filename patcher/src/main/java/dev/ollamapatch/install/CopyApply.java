@@ -55,9 +55,8 @@ public final class CopyApply {
             if (o.expectSha256() != null) {
                 expected = Sha256.of(elf.bytes());
                 if (!expected.matches(o.expectSha256())) {
-                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                            "%s: SHA-256 is %s, expected %s; nothing written", target, expected,
-                            o.expectSha256().toLowerCase()));
+                    return ApplyOutcome.refused(String.format("%s: SHA-256 is %s, expected %s; nothing written",
+                            target, expected, o.expectSha256().toLowerCase()), reports);
                 }
             }
             Sha256 known = expected;
@@ -125,9 +124,10 @@ public final class CopyApply {
         if (expected != null && !expected.matches(written.digests().inputHex())) {
             // Checked before the rename: the patched copy never replaces anything at OUT.
             Files.deleteIfExists(written.temp());
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+            return ApplyOutcome.refused(String.format(
                     "%s: changed while it was being patched (SHA-256 %s before, %s while copying); "
-                            + "nothing written to %s", target, expected, written.digests().inputHex(), destination));
+                            + "nothing written to %s", target, expected, written.digests().inputHex(), destination),
+                    reports);
         }
         AtomicFiles.commit(written.temp(), destination);
         reports.add(new FileReport(target.toString(), written.digests().inputHex(), p.plan(),

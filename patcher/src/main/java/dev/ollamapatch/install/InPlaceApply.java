@@ -122,8 +122,8 @@ public final class InPlaceApply {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             String sha = Sha256.of(file).hex();
             if (options.expectSha256() != null && !options.expectSha256().equalsIgnoreCase(sha)) {
-                throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                        "%s: SHA-256 is %s, expected %s; nothing changed", file, sha, options.expectSha256().toLowerCase()));
+                return ApplyOutcome.refused(String.format("%s: SHA-256 is %s, expected %s; nothing changed", file, sha,
+                        options.expectSha256().toLowerCase()), reports);
             }
             ManifestPaths.File entry = recorded == null ? null : recorded.file(file);
             Path source = file;
@@ -131,9 +131,9 @@ public final class InPlaceApply {
             if (entry != null && sha.equals(entry.entry().patchedSha256())) {
                 if (Objects.equals(existing.shimPath(), nvmlPath) || !options.force()) {
                     if (!Objects.equals(existing.shimPath(), nvmlPath)) {
-                        throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                        return ApplyOutcome.refused(String.format(
                                 "%s is already patched to load %s; re-target it to %s with --force", file,
-                                existing.shimPath(), nvmlPath));
+                                existing.shimPath(), nvmlPath), reports);
                     }
                     Manifest.FileEntry e = entry.entry();
                     unchanged.add(new Manifest.FileEntry(entry.relative(), e.originalSha256(), e.patchedSha256(),
@@ -152,8 +152,8 @@ public final class InPlaceApply {
                 source = InstallLayout.backupOf(file);
                 String backupSha = Sha256.of(source).hex();
                 if (!backupSha.equals(entry.entry().originalSha256())) {
-                    throw new PatchException(PatchException.Kind.REFUSED, source
-                            + ": the backup does not match the manifest; cannot re-target " + file);
+                    return ApplyOutcome.refused(source + ": the backup does not match the manifest; cannot re-target "
+                            + file, reports);
                 }
                 originalSha = backupSha;
             }
