@@ -43,7 +43,30 @@ public final class ArchiveApply {
             } while (r.replace() != null && replace.add(r.replace()));
             return ended(o, r).orElse(ApplyOutcome.done(List.of(), r.reports()));
         }
-        Path temp = AtomicFiles.createTemp(destination);
+        if (!Files.isDirectory(destination.getParent())) {
+            throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the directory "
+                    + destination.getParent() + " does not exist; nothing written");
+        }
+        try (dev.ollamapatch.install.TargetLock lock = dev.ollamapatch.install.TargetLock.acquire(outputLock(destination))) {
+            // A killed run's output and spool, by their exact names (never a pattern), go first.
+            for (Path left : List.of(AtomicFiles.exactTemp(destination), AtomicFiles.exactTemp(Path.of(destination + ".entry")))) {
+                if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {
+                    Files.delete(left);
+                }
+            }
+            return write(o, format, destination, progress, replace);
+        }
+    }
+
+    /** One run at a time writes OUT: {@code .<OUT>.ollama-patch.lock} beside it, removed at the end. */
+    public static Path outputLock(Path destination) {
+        Path abs = destination.toAbsolutePath();
+        return abs.resolveSibling("." + abs.getFileName() + ".ollama-patch.lock");
+    }
+
+    private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress,
+                                      Set<String> replace) throws IOException {
+        Path temp = AtomicFiles.createExactTemp(destination);
         try {
             while (true) {
                 ArchivePatcher.Result r;
@@ -100,7 +123,8 @@ public final class ArchiveApply {
                     + (w == null ? "" : "; nothing written"), e);
         } catch (IOException e) {
             throw new PatchException(PatchException.Kind.FAILED, archive + ": " + (w == null ? "" : "writing "
-                    + po.output() + ": ") + e + (w == null ? "" : "; nothing written"), e);
+                    + po.output() + ": ") + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                    + (w == null ? "" : "; nothing written"), e);
         }
     }
 

@@ -122,9 +122,14 @@ final class ArchivePatcher {
         }
     }
 
+    /** Keys of the symbolic link entries seen so far: nothing may be written below one. */
+    private final Set<String> symlinks = new java.util.HashSet<>();
+
     private void entry(EntryHeader h, byte[] head) throws IOException {
         progress.entry(h.name());
         String key = EntryNames.key(h.name());
+        EntryNames.checkInside(archive, h.name(), key, symlinks);
+        if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
         if (shimsAdded.contains(key) || replace.contains(key)) {
             if (options.force()) {
                 outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
@@ -165,7 +170,11 @@ final class ArchivePatcher {
     }
 
     private void elfEntry(EntryHeader h, byte[] head) throws IOException {
-        Path spool = Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
+        // Writing OUT (under its lock): one spool at a time, by its exact name beside OUT, so that a
+        // killed run's spool is found and removed by the next run. A dry run spools in the temp directory.
+        Path spool = options.output() != null
+                ? dev.ollamapatch.io.AtomicFiles.createExactTemp(Path.of(options.output() + ".entry"))
+                : Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
         try {
             try (OutputStream s = Files.newOutputStream(spool)) {
                 s.write(head);
@@ -220,6 +229,7 @@ final class ArchivePatcher {
                 .anyMatch(p -> p.site().library().name().equals(LibraryTarget.NVML.name()));
         String shimName = nvml ? EntryNames.shimEntry(name, libs.get(0).defaultPath()) : null;
         String shimKey = shimName == null ? null : EntryNames.key(shimName);
+        if (shimName != null) EntryNames.checkInside(archive, shimName, shimKey, symlinks);
         boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
         if (addShim && seen.contains(shimKey)) {
             if (options.force()) replaceEarlier = shimKey; else refusal = shimConflict(shimName);

@@ -22,6 +22,32 @@ public final class EntryNames {
     }
 
     /**
+     * An entry must stay inside the directory the archive is extracted into: not absolute, no
+     * {@code ..}, and not below a symbolic link entry (extracting it would write wherever the link
+     * points). Anything else is refused (exit 5) before a byte is written: the tool would otherwise
+     * add its shim there too.
+     */
+    static void checkInside(Path archive, String entryName, String key, java.util.Set<String> symlinks) {
+        if (entryName.startsWith("/")) {
+            throw new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + entryName
+                    + ": an absolute path, which extracts outside the target directory; refusing the archive; nothing written");
+        }
+        for (String part : key.split("/")) {
+            if (part.equals("..")) {
+                throw new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + entryName
+                        + ": climbs out with '..'; refusing the archive; nothing written");
+            }
+        }
+        for (int i = key.indexOf('/'); i > 0; i = key.indexOf('/', i + 1)) {
+            if (symlinks.contains(key.substring(0, i))) {
+                throw new PatchException(PatchException.Kind.REFUSED, archive + ": entry " + entryName
+                        + ": lies below the symbolic link entry " + key.substring(0, i)
+                        + ", so extracting it writes wherever that link points; refusing the archive; nothing written");
+            }
+        }
+    }
+
+    /**
      * The absolute directory the entry will live in once the archive is extracted under {@code prefix}
      * (Ollama's install script extracts releases into /usr/local): glob sites need it.
      */

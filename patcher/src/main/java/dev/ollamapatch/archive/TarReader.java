@@ -74,6 +74,11 @@ public final class TarReader implements AutoCloseable {
             // The library parses a header whose checksum fails without complaint; GNU tar refuses it.
             throw new ArchiveReadException("entry " + current, "header checksum mismatch (corrupt archive)");
         }
+        if (e.getSize() < 0 || e.getSize() > PaxLayout.SIZE_MAX) {
+            // A size no release has (base-256 sizes reach 2^95): refused before any data is read.
+            throw new ArchiveReadException("entry " + current, "size " + e.getSize()
+                    + " bytes is over the 8 GiB an entry may have here");
+        }
         return EntryHeader.of(e);
     }
 

@@ -90,9 +90,7 @@ final class ApplyCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (!Files.exists(target)) {
-            throw new PatchException(PatchException.Kind.USAGE, target + ": no such file");
-        }
+        dev.ollamapatch.install.Targets.requireExists(target);
         if (ImageApply.isImage(target)) return ImageCommands.apply(this, out, err);
         if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);
         if (archive.checksums != null) Checksums.verify(archive.checksums, target);

@@ -47,7 +47,13 @@ public final class Main implements Runnable {
     }
 
     /** Runs the tool with the given streams; returns the exit status. */
-    public static int execute(PrintWriter out, PrintWriter err, String... args) {
+    public static int execute(PrintWriter stdout, PrintWriter err, String... args) {
+        boolean[] wrote = {false};
+        PrintWriter out = new PrintWriter(new java.io.FilterWriter(stdout) {
+            @Override public void write(int c) throws IOException { wrote[0] = true; super.write(c); }
+            @Override public void write(char[] b, int off, int len) throws IOException { wrote[0] |= len > 0; super.write(b, off, len); }
+            @Override public void write(String str, int off, int len) throws IOException { wrote[0] |= len > 0; super.write(str, off, len); }
+        }, true);
         CommandLine cmd = new CommandLine(new Main());
         cmd.setOut(out);
         cmd.setErr(err);
@@ -63,10 +69,21 @@ public final class Main implements Runnable {
             if (debug) ex.printStackTrace(err);
             err.println("ollama-patch: " + oneLine(ex));
             err.flush();
+            boolean json = parsed.hasMatchedOption("--json")
+                    || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--json"));
+            if (json && !wrote[0]) {
+                // --json promises one JSON document on stdout, an error included.
+                var n = dev.ollamapatch.report.Json.MAPPER.createObjectNode();
+                n.put("error", oneLine(ex));
+                n.put("exit_code", exitCode(ex));
+                out.println(n.toString());
+                out.flush();
+            }
             return exitCode(ex);
         });
         int code = cmd.execute(args);
         out.flush();
+        stdout.flush();
         err.flush();
         return code;
     }

@@ -66,9 +66,7 @@ final class ScanCommand implements Callable<Integer> {
         List<FileReport> reports = new ArrayList<>();
         int invalid = 0;
         for (Path target : targets) {
-            if (!Files.exists(target)) {
-                throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
-            }
+            dev.ollamapatch.install.Targets.requireExists(target);
             if (ImageApply.isImage(target)) {
                 try {
                     ImageApply.Reports r = ImageCommands.scan(target, libraries, image);

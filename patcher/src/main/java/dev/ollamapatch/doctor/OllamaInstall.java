@@ -152,7 +152,12 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
                 for (com.fasterxml.jackson.databind.JsonNode site : e.path("sites")) {
                     if (!site.has("resolves_to")) continue;
                     List<String> to = out.computeIfAbsent(unpad(site.path("replacement").asText()), k -> new ArrayList<>());
-                    for (com.fasterxml.jackson.databind.JsonNode r : site.get("resolves_to")) if (!to.contains(r.asText())) to.add(r.asText());
+                    for (com.fasterxml.jackson.databind.JsonNode r : site.get("resolves_to")) {
+                        // Format 2 records them relative to the manifest's directory, as every path it holds.
+                        Path at = Path.of(r.asText());
+                        String abs = (at.isAbsolute() ? at : manifest.toAbsolutePath().getParent().resolve(at)).normalize().toString();
+                        if (!to.contains(abs)) to.add(abs);
+                    }
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -278,8 +278,11 @@ final class PlatformPatch {
             }
             for (Map.Entry<String, List<Manifest.FileEntry>> m : manifests.entrySet()) {
                 String key = Names.join(m.getKey(), ".ollama-patch.json");
-                Manifest man = new Manifest(options.tool(), null, options.libs().get(0).defaultPath(), m.getValue(),
-                        manifestShims.getOrDefault(m.getKey(), List.of()));
+                // Paths as the container sees them (absolute, inside its root): format 1, which a
+                // verify or restore run inside the container reads as paths under the manifest's directory.
+                String shimPath = options.libs().get(0).defaultPath();
+                Manifest man = new Manifest(null, options.tool(), null, shimPath, m.getValue(),
+                        manifestShims.getOrDefault(m.getKey(), List.of()), shimPath, null);
                 byte[] bytes = man.toJson();
                 EntryHeader owner = manifestOwner.get(m.getKey());
                 entries.put(key, bytes);

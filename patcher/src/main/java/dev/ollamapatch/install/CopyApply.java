@@ -174,16 +174,49 @@ public final class CopyApply {
                                       Identity id, Map<Path, ShimSource> libraryFiles, List<String> messages,
                                       boolean dryRun, Sha256 expected, java.util.function.Supplier<String> sha,
                                       List<FileReport> reports) throws IOException {
+        List<Path> shimTargets = new ArrayList<>();
+        if (p.plan().retargets(LibraryTarget.NVML)) {
+            for (Path t : ShimTargets.of(p.plan(), destination, LibraryTarget.NVML)) {
+                if (shimMissing(p.shim(), t)) shimTargets.add(t);
+            }
+        }
         if (dryRun) {
             reports.add(p.report(target.toString(), sha.get(), Status.PLANNED).withIdentity(id));
             return ApplyOutcome.done(messages, reports);
         }
-        if (p.plan().retargets(LibraryTarget.NVML)) {
+        Files.createDirectories(destination.getParent()); // -o /opt/o/ollama makes /opt/o, as install(1) -D
+        try (TargetLock lock = TargetLock.acquire(dev.ollamapatch.archive.ArchiveApply.outputLock(destination))) {
+            // A killed run's patched copy, by its exact name, goes first.
+            Path left = AtomicFiles.exactTemp(destination);
+            if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {
+                Files.delete(left);
+            }
             // One file, so every site resolves beside OUT: by $ORIGIN, or by the absolute path of that file.
-            for (Path t : ShimTargets.of(p.plan(), destination, LibraryTarget.NVML)) ShimInstall.installAt(p.shim(), t);
+            for (Path t : shimTargets) ShimInstall.installAt(p.shim(), t);
+            for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());
+            return commit(elf, target, destination, shimTarget, p, id, libraryFiles, messages, expected, reports);
         }
-        for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());
-        VerifiedCopy.Written written = VerifiedCopy.writeVerified(elf, target, p.plan().edits(), destination);
+    }
+
+    /**
+     * Whether the shim beside OUT must be installed: it is missing. An identical one is kept; a
+     * different file there is not the tool's to replace (refused with its name; nothing written).
+     */
+    private static boolean shimMissing(ShimSource shim, Path at) throws IOException {
+        if (!Files.exists(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return true;
+        if (Files.isRegularFile(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                && Sha256.of(at).equals(Sha256.of(dev.ollamapatch.elf.ByteSource.of(shim.bytes())))) {
+            return false;
+        }
+        throw new PatchException(PatchException.Kind.REFUSED, at + " exists and is not the shim to install; "
+                + "move it elsewhere (or give it with --shim if it is the one to use), then run apply again; nothing written");
+    }
+
+    private static ApplyOutcome commit(ElfFile elf, Path target, Path destination, Path shimTarget, Decision.Planned p,
+                                       Identity id, Map<Path, ShimSource> libraryFiles, List<String> messages,
+                                       Sha256 expected, List<FileReport> reports) throws IOException {
+        VerifiedCopy.Written written = VerifiedCopy.writeVerifiedTo(elf, target, p.plan().edits(),
+                AtomicFiles.createExactTemp(destination));
         if (expected != null && !expected.matches(written.digests().inputHex())) {
             // Checked before the rename: the patched copy never replaces anything at OUT.
             Files.deleteIfExists(written.temp());

@@ -63,7 +63,10 @@ public final class Identities {
                 Manifest manifest = Manifest.read(m);
                 if (manifest.files() == null) continue;
                 for (Manifest.FileEntry f : manifest.files()) {
-                    if (!Objects.equals(f.path(), real.toString())) continue;
+                    if (f.path() == null) continue;
+                    Path at = Path.of(f.path());
+                    // Format 2: relative to the manifest's directory; format 1: absolute.
+                    if (!(at.isAbsolute() ? at : m.getParent().resolve(at)).normalize().equals(real)) continue;
                     Set<String> written = new LinkedHashSet<>();
                     if (f.sites() != null) {
                         f.sites().forEach(s -> written.add(s.replacement().replaceFirst("^/+(?=\\$ORIGIN)", "")

@@ -16,21 +16,26 @@ import java.util.List;
 public record InstallLayout(Path target, boolean directory, List<Path> files, Path manifest, Path lock) {
 
     public static final String BACKUP_SUFFIX = Targets.BACKUP_SUFFIX;
+    public static final String MANIFEST_SUFFIX = ".ollama-patch.json";
+    public static final String LOCK_SUFFIX = ".ollama-patch.lock";
 
     /** A symlinked file target patches the file it points to; the link stays as it is. */
     public static InstallLayout of(Path target) throws IOException {
-        if (!Files.exists(target)) {
-            throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
-        }
+        Targets.requireExists(target);
         Path real = target.toRealPath();
         if (Files.isDirectory(real)) {
-            return new InstallLayout(real, true, Targets.elfFilesOf(real), real.resolve(".ollama-patch.json"),
-                    real.resolve(".ollama-patch.lock"));
+            return new InstallLayout(real, true, Targets.elfFilesOf(real), real.resolve(MANIFEST_SUFFIX),
+                    real.resolve(LOCK_SUFFIX));
         }
         Path dir = real.getParent();
         String name = real.getFileName().toString();
-        return new InstallLayout(real, false, List.of(real), dir.resolve(name + ".ollama-patch.json"),
-                dir.resolve("." + name + ".ollama-patch.lock"));
+        return new InstallLayout(real, false, List.of(real), dir.resolve(name + MANIFEST_SUFFIX),
+                dir.resolve("." + name + LOCK_SUFFIX));
+    }
+
+    /** The directory every manifest path is relative to: the target directory, or a file target's directory. */
+    public Path base() {
+        return directory ? target : target.getParent();
     }
 
     public static Path backupOf(Path file) {

@@ -1,24 +1,32 @@
 package dev.ollamapatch.install;
 
-import dev.ollamapatch.report.Json;
-
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.Json;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * What an in-place apply did, so that verify can check it and restore can undo it. Written before
  * any file is swapped (it records both hashes), so a crash at any moment leaves a manifest that
  * describes the state on disk: each file is either its original or its patched version.
+ *
+ * <p>Paths are relative to the directory the manifest belongs to (the target directory, or the
+ * directory of a single-file target), so a moved or copied tree verifies and restores itself. What
+ * a path may name is decided by {@link ManifestPaths}, never by the manifest.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Manifest(
+        @JsonProperty("format") Integer format,
         @JsonProperty("tool") String tool,
         @JsonProperty("created") String created,
         @JsonProperty("shim_path") String shimPath,
@@ -36,6 +44,11 @@ public record Manifest(
         this(tool, created, shimPath, files, shims, shimPath, null);
     }
 
+    public Manifest(String tool, String created, String shimPath, List<FileEntry> files, List<ShimEntry> shims,
+                    String requestedShimPath, List<LibraryEntry> libraries) {
+        this(FORMAT, tool, created, shimPath, files, shims, requestedShimPath, libraries);
+    }
+
     /** The path asked for when it was patched (manifests before requested_shim_path: shim_path). */
     public String requested() {
         return requestedShimPath != null ? requestedShimPath : shimPath;
@@ -51,7 +64,10 @@ public record Manifest(
             @JsonProperty("path") String path,
             @JsonProperty("file") String file) {}
 
-    /** One patched file: where, its hashes, its backup, and the sites written. */
+    /** Format 2: paths relative to the manifest's directory. Format 1 (no field) held absolute paths. */
+    public static final int FORMAT = 2;
+
+    /** One patched file: where (relative), its hashes, its backup ({@code path + ".orig"}), and the sites written. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record FileEntry(
             @JsonProperty("path") String path,
@@ -78,20 +94,74 @@ public record Manifest(
         }
     }
 
-    /** A shim this tool installed ({@code preexisting}: it was there, identical, before). */
+    /**
+     * A shim this tool installed ({@code preexisting}: an identical file was there before and no
+     * manifest claimed it, so it is never removed). A relative path lies inside the target; an
+     * absolute one is a {@code --shim-path} outside it, which restore leaves in place.
+     */
     public record ShimEntry(
             @JsonProperty("path") String path,
             @JsonProperty("sha256") String sha256,
             @JsonProperty("preexisting") boolean preexisting) {}
 
+
+    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+    /** A manifest is a few kilobytes; anything far larger is not one (and is not read into memory). */
+    private static final long MAX_SIZE = 16L << 20;
+
+    /** Reads and checks the structure; a manifest that is not one is refused with exit 4, naming the field. */
     public static Manifest read(Path file) throws IOException {
         if (Files.isSymbolicLink(file)) {
-            throw new IOException(file + " is a symbolic link; a manifest is never read or written through one");
+            throw new PatchException(PatchException.Kind.REFUSED,
+                    file + " is a symbolic link; a manifest is never read or written through one");
         }
-        try {
-            return Json.MAPPER.readValue(Files.readAllBytes(file), Manifest.class);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) || Files.size(file) > MAX_SIZE) {
+            throw invalid(file, "not a regular file of at most 16 MiB");
+        }
+        Manifest m;
+        try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+            m = Json.MAPPER.readValue(in, Manifest.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new IOException(file + ": not a valid ollama-patch manifest: " + e.getOriginalMessage(), e);
+            throw invalid(file, e.getOriginalMessage());
+        }
+        if (m == null) throw invalid(file, "empty");
+        m.check(file);
+        return m;
+    }
+
+    private void check(Path file) {
+        if (format != null && format != FORMAT) throw invalid(file, "format " + format + " is not one this version reads");
+        if (files == null) throw invalid(file, "no \"files\" list");
+        if (shimPath == null && requestedShimPath == null) throw invalid(file, "no \"shim_path\"");
+        for (int i = 0; i < files.size(); i++) {
+            FileEntry f = files.get(i);
+            String at = "files[" + i + "]";
+            if (f == null) throw invalid(file, at + " is null");
+            if (f.path() == null || f.path().isEmpty()) throw invalid(file, at + ".path is missing");
+            if (f.originalSha256() == null || !SHA256.matcher(f.originalSha256()).matches()) {
+                throw invalid(file, at + ".original_sha256 is not a SHA-256");
+            }
+            if (f.patchedSha256() == null || !SHA256.matcher(f.patchedSha256()).matches()) {
+                throw invalid(file, at + ".patched_sha256 is not a SHA-256");
+            }
+            if (f.sites() == null) throw invalid(file, at + ".sites is missing");
+            for (int j = 0; j < f.sites().size(); j++) {
+                SiteEntry s = f.sites().get(j);
+                String st = at + ".sites[" + j + "]";
+                if (s == null || s.replacement() == null) throw invalid(file, st + " has no replacement");
+                if (s.offset() < 0 || s.length() <= 0 || s.offset() > Long.MAX_VALUE - s.length()) {
+                    throw invalid(file, st + " has offset " + s.offset() + " and length " + s.length());
+                }
+            }
+        }
+        if (shims != null) {
+            for (int i = 0; i < shims.size(); i++) {
+                ShimEntry s = shims.get(i);
+                if (s == null || s.path() == null || s.path().isEmpty()) throw invalid(file, "shims[" + i + "].path is missing");
+                if (s.sha256() == null || !SHA256.matcher(s.sha256()).matches()) {
+                    throw invalid(file, "shims[" + i + "].sha256 is not a SHA-256");
+                }
+            }
         }
     }
 
@@ -100,12 +170,23 @@ public record Manifest(
         return Json.MAPPER.writeValueAsBytes(this);
     }
 
+    private static PatchException invalid(Path file, String why) {
+        return new PatchException(PatchException.Kind.INVALID_INPUT,
+                file + ": not a valid ollama-patch manifest: " + why + "; nothing changed");
+    }
+
+    public List<ShimEntry> shimsOrEmpty() {
+        return shims == null ? List.of() : shims;
+    }
+
+    /** Written atomically through the exact temporary name; the caller holds the target's lock. */
     public void write(Path file) throws IOException {
         if (Files.isSymbolicLink(file)) {
-            throw new IOException(file + " is a symbolic link; a manifest is never written through one");
+            throw new PatchException(PatchException.Kind.REFUSED,
+                    file + " is a symbolic link; a manifest is never written through one");
         }
         byte[] bytes = Json.MAPPER.writeValueAsBytes(this);
-        dev.ollamapatch.io.AtomicFiles.install(new ByteArrayInputStream(bytes), file, "rw-r--r--");
+        AtomicFiles.installExact(new ByteArrayInputStream(bytes), file, "rw-r--r--");
     }
 
     public static boolean exists(Path file) {

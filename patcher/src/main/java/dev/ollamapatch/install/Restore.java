@@ -8,65 +8,146 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
- * {@code restore TARGET}: puts each original back, only when its backup matches the manifest and
- * the file is still the one this tool wrote; then removes the shims it installed and the manifest.
- * Every check is made before anything moves.
+ * {@code restore TARGET} as a transaction that a second run completes. Every check is made before
+ * anything moves; then each original is put back by renaming its backup over the file (one atomic
+ * step per file), the shims no other manifest still uses are removed, and the manifest goes last.
+ * A run stopped at any point leaves a manifest that still describes every file: a file whose
+ * backup is gone and that holds its original is already restored, and the next run goes on from
+ * there.
  */
 public final class Restore {
     private Restore() {}
 
+    private enum Step { RENAME_BACKUP, DROP_BACKUP, DONE }
+
+    private record Action(ManifestPaths.File file, Step step) {}
+
     public static List<String> run(InstallLayout layout, boolean force) throws IOException {
+        if (!Manifest.exists(layout.manifest())) {
+            // Nothing recorded; a killed apply may still have left its temporary files (exact names).
+            List<Path> left = Leftovers.of(layout, null, shimTargets(layout));
+            if (Leftovers.anyExist(left) || Files.exists(layout.lock(), LinkOption.NOFOLLOW_LINKS)) {
+                try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+                    Leftovers.remove(left);
+                }
+            }
+            throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target()
+                    + ": no manifest at " + layout.manifest() + "; nothing to restore");
+        }
         try (TargetLock lock = TargetLock.acquire(layout.lock())) {
-            if (!Manifest.exists(layout.manifest())) {
-                throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target()
-                        + ": no manifest at " + layout.manifest() + "; nothing to restore");
-            }
-            Manifest m = Manifest.read(layout.manifest());
+            ManifestPaths.Resolved r = ManifestPaths.resolve(layout, Manifest.read(layout.manifest()));
+            Leftovers.remove(Leftovers.of(layout, r, shimTargets(layout)));
+            List<Action> actions = new ArrayList<>();
+            for (ManifestPaths.File f : r.files()) actions.add(check(f, force));
+
             List<String> done = new ArrayList<>();
-            for (Manifest.FileEntry f : m.files()) {
-                Path backup = Path.of(f.backup());
-                if (Files.isSymbolicLink(backup) || !Files.isRegularFile(backup, LinkOption.NOFOLLOW_LINKS)) {
-                    throw refused(backup + " is missing or not a regular file");
-                }
-                Sha256 have = Sha256.of(backup);
-                if (!have.matches(f.originalSha256())) {
-                    throw refused(backup + ": SHA-256 is " + have + ", the manifest records " + f.originalSha256());
-                }
-                Path file = Path.of(f.path());
-                if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-                    Sha256 now = Sha256.of(file);
-                    if (!now.matches(f.patchedSha256()) && !now.matches(f.originalSha256()) && !force) {
-                        throw refused(file + " changed since it was patched (SHA-256 " + now
-                                + "); restoring would replace that version; use --force to restore anyway");
+            int restored = 0;
+            for (Action a : actions) {
+                try {
+                    switch (a.step) {
+                        case RENAME_BACKUP -> {
+                            // rename(2): the backup becomes the file again, atomically.
+                            Files.move(a.file.backup(), a.file.path(), StandardCopyOption.ATOMIC_MOVE);
+                            AtomicFiles.fsyncDirectory(a.file.path().getParent());
+                        }
+                        case DROP_BACKUP -> {
+                            // The file already holds the original (a run stopped before or after its swap).
+                            Files.delete(a.file.backup());
+                            AtomicFiles.fsyncDirectory(a.file.path().getParent());
+                        }
+                        case DONE -> { }
                     }
+                } catch (IOException e) {
+                    throw new PatchException(PatchException.Kind.FAILED, "restore stopped at " + a.file.path() + ": "
+                            + reason(e) + "; " + restored + " of " + actions.size() + " files restored, " + layout.manifest()
+                            + " kept: run 'ollama-patch restore " + layout.target() + "' again to finish", e);
                 }
+                restored++;
+                done.add("restored " + a.file.path());
             }
-            for (Manifest.FileEntry f : m.files()) {
-                Path file = Path.of(f.path());
-                Path backup = Path.of(f.backup());
-                AtomicFiles.commit(backup, file); // rename: the backup becomes the file again
-                done.add("restored " + file);
-            }
-            if (m.shims() != null) {
-                for (Manifest.ShimEntry s : m.shims()) {
-                    if (s.preexisting()) continue;
-                    Path shim = Path.of(s.path());
-                    if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Sha256.of(shim).matches(s.sha256())) {
+            for (ManifestPaths.Shim s : r.shims()) {
+                Path shim = s.path();
+                if (s.entry().preexisting()) continue;
+                if (s.external()) {
+                    if (Files.exists(shim, LinkOption.NOFOLLOW_LINKS)) {
+                        done.add("left " + shim + ": outside " + layout.base() + "; remove it yourself once nothing loads it");
+                    }
+                    continue;
+                }
+                Map<Path, Manifest.ShimEntry> others = ShimRefs.others(shim, layout.manifest());
+                if (!others.isEmpty()) {
+                    done.add("kept " + shim + ": " + others.keySet().iterator().next() + " still uses it");
+                } else if (Files.isRegularFile(shim, LinkOption.NOFOLLOW_LINKS) && Sha256.of(shim).hex().equals(s.entry().sha256())) {
+                    try {
                         Files.delete(shim);
-                        done.add("removed shim " + shim);
-                    } else if (Files.exists(shim, LinkOption.NOFOLLOW_LINKS)) {
-                        done.add("kept " + shim + ": it is no longer the shim this tool installed");
+                    } catch (IOException e) {
+                        throw new PatchException(PatchException.Kind.FAILED, "restore stopped at " + shim + ": " + reason(e)
+                                + "; every original is back, " + layout.manifest() + " kept: run 'ollama-patch restore "
+                                + layout.target() + "' again to finish", e);
                     }
+                    done.add("removed shim " + shim);
+                } else if (Files.exists(shim, LinkOption.NOFOLLOW_LINKS)) {
+                    done.add("kept " + shim + ": it is no longer the shim this tool installed");
                 }
             }
-            Files.delete(layout.manifest());
+            try {
+                Files.delete(layout.manifest());
+            } catch (IOException e) {
+                throw new PatchException(PatchException.Kind.FAILED, "restore stopped at " + layout.manifest() + ": "
+                        + reason(e) + "; every original is back: run 'ollama-patch restore " + layout.target()
+                        + "' again to finish", e);
+            }
             AtomicFiles.fsyncDirectory(layout.manifest().getParent());
             return done;
         }
+    }
+
+    /** What restore will do for one file, decided from what is on disk; refuses when it cannot be done safely. */
+    private static Action check(ManifestPaths.File f, boolean force) throws IOException {
+        Path file = f.path();
+        Path backup = f.backup();
+        String original = f.entry().originalSha256();
+        if (Files.isSymbolicLink(file) || (Files.exists(file, LinkOption.NOFOLLOW_LINKS)
+                && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))) {
+            throw refused(file + " is not a regular file");
+        }
+        String now = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? Sha256.of(file).hex() : null;
+        boolean hasBackup = Files.exists(backup, LinkOption.NOFOLLOW_LINKS);
+        if (!hasBackup) {
+            if (original.equals(now)) return new Action(f, Step.DONE); // restored by an earlier run
+            throw refused(backup + " is missing and " + file + " is not the original (SHA-256 " + original
+                    + "); the original cannot be put back");
+        }
+        if (Files.isSymbolicLink(backup) || !Files.isRegularFile(backup, LinkOption.NOFOLLOW_LINKS)) {
+            throw refused(backup + " is not a regular file");
+        }
+        String have = Sha256.of(backup).hex();
+        if (!have.equals(original)) {
+            throw refused(backup + ": SHA-256 is " + have + ", the manifest records " + original);
+        }
+        if (original.equals(now)) return new Action(f, Step.DROP_BACKUP);
+        if (now != null && !now.equals(f.entry().patchedSha256()) && !force) {
+            throw refused(file + " changed since it was patched (SHA-256 " + now
+                    + "); restoring would replace that version; use --force to restore anyway");
+        }
+        return new Action(f, Step.RENAME_BACKUP);
+    }
+
+    private static List<Path> shimTargets(InstallLayout layout) {
+        List<Path> out = new ArrayList<>();
+        for (Path f : layout.files()) out.add(ShimInstall.installTarget(f, "$ORIGIN/" + Targets.SHIM_FILE));
+        return out;
+    }
+
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
     private static PatchException refused(String why) {

@@ -27,6 +27,12 @@ public final class ShimInstall {
                 + ": must be absolute or start with $ORIGIN/ (a bare name would be searched for, not found)");
     }
 
+    /** {@link #installAt} through the exact temporary name of an in-place run (the caller holds the target's lock). */
+    public static void installAtExact(ShimSource shim, Path target) throws IOException {
+        Files.createDirectories(target.toAbsolutePath().getParent());
+        AtomicFiles.installExact(new ByteArrayInputStream(shim.bytes()), target, "rwxr-xr-x");
+    }
+
     public static void installAt(ShimSource shim, Path target) throws IOException {
         Files.createDirectories(target.toAbsolutePath().getParent());
         AtomicFiles.install(new ByteArrayInputStream(shim.bytes()), target, "rwxr-xr-x");

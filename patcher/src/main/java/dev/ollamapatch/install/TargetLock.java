@@ -76,10 +76,19 @@ public final class TargetLock implements AutoCloseable {
         } catch (IOException e) {
             return false;
         }
+        // The kernel names an open file by its real path: a directory reached through a symbolic
+        // link (a short /tmp link to a long test directory) is named by where it really is.
+        Path real = lock;
+        try {
+            if (lock.getParent() != null) real = lock.getParent().toRealPath().resolve(lock.getFileName());
+        } catch (IOException e) {
+            // compared by the given path only
+        }
         try (DirectoryStream<Path> fds = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
             for (Path fd : fds) {
                 try {
-                    if (!Files.readSymbolicLink(fd).equals(lock)) continue;
+                    Path target = Files.readSymbolicLink(fd);
+                    if (!target.equals(lock) && !target.equals(real)) continue;
                     // stat(2) through the magic link: the open inode, without opening it again.
                     Object locked = Files.readAttributes(fd, BasicFileAttributes.class).fileKey();
                     if (locked != null && locked.equals(atPath)) return true;

@@ -1,6 +1,8 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.elf.ElfConstants;
+import dev.ollamapatch.io.AtomicFiles;
+import dev.ollamapatch.report.PatchException;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,6 +21,24 @@ public final class Targets {
     public static final String SHIM_FILE = "nvml.so";
 
     private Targets() {}
+
+    /**
+     * A target the user named must exist: missing is a usage error (exit 2); a symbolic link that
+     * leads nowhere (dangling, or a loop), and anything that is neither a regular file nor a
+     * directory (a FIFO would block the first read forever), are inputs that are not valid (exit 4).
+     */
+    public static void requireExists(Path target) {
+        if (Files.exists(target)) {
+            if (Files.isRegularFile(target) || Files.isDirectory(target)) return;
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, target
+                    + ": not a regular file or directory (a FIFO, socket or device); nothing read");
+        }
+        if (Files.isSymbolicLink(target)) {
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, target
+                    + ": a symbolic link that leads nowhere (dangling, or a loop)");
+        }
+        throw new PatchException(PatchException.Kind.USAGE, target + ": no such file or directory");
+    }
 
     public static boolean isElf(Path file) {
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return false;
@@ -55,6 +75,7 @@ public final class Targets {
 
     private static boolean leftByTool(Path p) {
         String name = p.getFileName().toString();
-        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE);
+        // Temporary files of a killed run are the tool's too: a partial one is no install file to refuse.
+        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE) || name.endsWith(AtomicFiles.TEMP_SUFFIX);
     }
 }

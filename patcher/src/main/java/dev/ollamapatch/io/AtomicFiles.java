@@ -25,6 +25,27 @@ public final class AtomicFiles {
         return Files.createTempFile(dir, "." + target.getFileName() + ".", ".ollama-patch.tmp");
     }
 
+    /** The suffix every temporary file of this tool ends with (README, Robustness). */
+    public static final String TEMP_SUFFIX = ".ollama-patch.tmp";
+
+    /**
+     * The one temporary name an in-place run uses for {@code target}: {@code .<name>.ollama-patch.tmp}
+     * beside it. A fixed name, so a later run (under the same target lock) finds a killed run's
+     * leftover by this exact name and never by a pattern.
+     */
+    public static Path exactTemp(Path target) {
+        Path abs = target.toAbsolutePath();
+        return abs.resolveSibling("." + abs.getFileName() + TEMP_SUFFIX);
+    }
+
+    /** Creates {@link #exactTemp} exclusively (never through a planted link); the caller holds the target's lock. */
+    public static Path createExactTemp(Path target) throws IOException {
+        Path temp = exactTemp(target);
+        Files.newByteChannel(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS)).close();
+        return temp;
+    }
+
     public static void fsync(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
             ch.force(true);
@@ -52,11 +73,24 @@ public final class AtomicFiles {
 
     /** Installs the bytes of {@code in} at {@code target} with the given mode, atomically. */
     public static void install(InputStream in, Path target, String mode) throws IOException {
-        Path temp = createTemp(target);
+        install(in, target, mode, createTemp(target));
+    }
+
+    /** {@link #install} through the exact temporary name of an in-place run (see {@link #exactTemp}). */
+    public static void installExact(InputStream in, Path target, String mode) throws IOException {
+        install(in, target, mode, createExactTemp(target));
+    }
+
+    private static void install(InputStream in, Path target, String mode, Path temp) throws IOException {
         try {
             try (var os = Files.newOutputStream(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
                     java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 in.transferTo(os);
+            } catch (java.nio.file.FileSystemException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new java.nio.file.FileSystemException(target.toString(), null,
+                        (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()) + " (while writing it)");
             }
             Set<PosixFilePermission> perms = PosixFilePermissions.fromString(mode);
             Files.setPosixFilePermissions(temp, perms);

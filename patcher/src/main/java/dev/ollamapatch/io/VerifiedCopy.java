@@ -28,7 +28,11 @@ public final class VerifiedCopy {
      * renames it into place with {@link AtomicFiles#commit} or deletes it.
      */
     public static Written writeVerified(ElfFile elf, Path source, List<ByteEdit> edits, Path destination) throws IOException {
-        Path temp = AtomicFiles.createTemp(destination);
+        return writeVerifiedTo(elf, source, edits, AtomicFiles.createTemp(destination));
+    }
+
+    /** {@link #writeVerified} into {@code temp}, a new empty file the caller created beside the destination. */
+    public static Written writeVerifiedTo(ElfFile elf, Path source, List<ByteEdit> edits, Path temp) throws IOException {
         boolean ok = false;
         try {
             // Two passes over the data, each hashing one side: the copy hashes the input it reads; the
@@ -43,6 +47,13 @@ public final class VerifiedCopy {
             byte[] outputSha = OutputVerifier.verify(elf, temp, edits);
             ok = true;
             return new Written(temp, new EditedCopy.CopyDigests(inputSha, outputSha, elf.bytes().size()));
+        } catch (java.nio.file.FileSystemException e) {
+            throw e;
+        } catch (IOException e) {
+            // A write error (ENOSPC, EIO) names no file by itself: say which one was being written.
+            throw new java.nio.file.FileSystemException(temp.getParent().toString(), null,
+                    (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                            + " (while writing the patched copy " + temp.getFileName() + ")");
         } finally {
             if (!ok) Files.deleteIfExists(temp);
         }
@@ -75,8 +86,10 @@ public final class VerifiedCopy {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        // Last: a change of owner clears set-user-ID and set-group-ID bits.
-        view.setPermissions(attrs.permissions());
+        // Last: a change of owner clears set-user-ID and set-group-ID bits. The whole mode (chmod(2)
+        // with all 12 bits): PosixFilePermission has only the 9 rwx bits and would drop them.
+        int mode = (Integer) Files.getAttribute(source, "unix:mode") & 07777;
+        Files.setAttribute(target, "unix:mode", mode, LinkOption.NOFOLLOW_LINKS);
         AtomicFiles.fsync(target);
     }
 

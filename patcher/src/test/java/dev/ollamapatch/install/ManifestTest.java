@@ -1,5 +1,7 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.report.PatchException;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -42,7 +44,7 @@ class ManifestTest {
         Path file = tmp.resolve("m.json");
         new Manifest("t", "c", "$ORIGIN/nvml.so", List.of(), null).write(file);
         assertFalse(Files.readString(file).contains("shims"));
-        Files.writeString(file, "{\"tool\":\"t\",\"files\":[],\"from_a_newer_version\":1}");
+        Files.writeString(file, "{\"tool\":\"t\",\"shim_path\":\"$ORIGIN/nvml.so\",\"files\":[],\"from_a_newer_version\":1}");
         Manifest m = Manifest.read(file);
         assertEquals("t", m.tool());
         assertEquals(List.of(), m.files());
@@ -52,7 +54,8 @@ class ManifestTest {
     void somethingElseIsNotAManifest() throws IOException {
         Path file = tmp.resolve("m.json");
         Files.writeString(file, "not json", StandardCharsets.UTF_8);
-        IOException e = assertThrows(IOException.class, () -> Manifest.read(file));
+        PatchException e = assertThrows(PatchException.class, () -> Manifest.read(file));
+        assertEquals(PatchException.Kind.INVALID_INPUT, e.kind());
         assertTrue(e.getMessage().startsWith(file + ": not a valid ollama-patch manifest: "), e.getMessage());
     }
 
@@ -62,8 +65,8 @@ class ManifestTest {
         sample(tmp).write(real);
         Path link = Files.createSymbolicLink(tmp.resolve("m.json"), real);
         String before = Files.readString(real);
-        assertThrows(IOException.class, () -> Manifest.read(link));
-        assertThrows(IOException.class, () -> sample(tmp).write(link));
+        assertEquals(PatchException.Kind.REFUSED, assertThrows(PatchException.class, () -> Manifest.read(link)).kind());
+        assertEquals(PatchException.Kind.REFUSED, assertThrows(PatchException.class, () -> sample(tmp).write(link)).kind());
         assertEquals(before, Files.readString(real));
     }
 }

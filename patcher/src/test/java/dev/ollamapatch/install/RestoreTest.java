@@ -38,8 +38,9 @@ class RestoreTest {
 
     private void manifest(String originalSha) throws IOException {
         new Manifest("t", "c", "$ORIGIN/nvml.so",
-                List.of(new Manifest.FileEntry(file.toString(), originalSha, Sha256.of(file).hex(), backup.toString(), List.of())),
-                List.of(new Manifest.ShimEntry(shim.toString(), Sha256.of(shim).hex(), false))).write(layout.manifest());
+                // Paths relative to the target, as apply records them.
+                List.of(new Manifest.FileEntry("ollama", originalSha, Sha256.of(file).hex(), "ollama.orig", List.of())),
+                List.of(new Manifest.ShimEntry("nvml.so", Sha256.of(shim).hex(), false))).write(layout.manifest());
     }
 
     @Test
