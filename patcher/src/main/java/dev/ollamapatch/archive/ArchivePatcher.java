@@ -165,7 +165,9 @@ final class ArchivePatcher {
     }
 
     private void elfEntry(EntryHeader h, byte[] head) throws IOException {
-        Path spool = Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
+        // The process id in the name tells whose spool a leftover is (a killed run's, or a concurrent run's).
+        Path spool = Files.createTempFile(options.spoolDir(), ".ollama-patch-entry." + ProcessHandle.current().pid() + ".",
+                ".ollama-patch.tmp");
         try {
             try (OutputStream s = Files.newOutputStream(spool)) {
                 s.write(head);
