@@ -95,7 +95,7 @@ launcher() {  # the bin/ollama-patch of an artifact; $1 = path of lib/ollama-pat
 # The serial collector suits a short command and matches the class-data-sharing archive in the runtime.
 here=\$(dirname "\$(readlink -f "\$0")")
 export OLLAMA_PATCH_COMMAND="\$(readlink -f "\$0")"   # what 'service install' writes into the systemd drop-in
-exec "\$here/$1/runtime/bin/java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \${OLLAMA_PATCH_JAVA_OPTS:-} \\
+exec "\$here/$1/runtime/bin/java" -XX:+UseSerialGC -Xshare:auto \${OLLAMA_PATCH_JAVA_OPTS:-} \\
   -m dev.ollamapatch/dev.ollamapatch.cli.Main "\$@"
 EOF
 }

@@ -171,10 +171,12 @@ final class ArchivePatcher {
 
     private void elfEntry(EntryHeader h, byte[] head) throws IOException {
         // Writing OUT (under its lock): one spool at a time, by its exact name beside OUT, so that a
-        // killed run's spool is found and removed by the next run. A dry run spools in the temp directory.
+        // killed run's spool is found and removed by the next run. A dry run spools in the temp directory,
+        // with the process id in the name to tell whose a leftover is.
         Path spool = options.output() != null
                 ? dev.ollamapatch.io.AtomicFiles.createExactTemp(Path.of(options.output() + ".entry"))
-                : Files.createTempFile(options.spoolDir(), ".ollama-patch-entry.", ".ollama-patch.tmp");
+                : Files.createTempFile(options.spoolDir(), ".ollama-patch-entry." + ProcessHandle.current().pid() + ".",
+                        ".ollama-patch.tmp");
         try {
             try (OutputStream s = Files.newOutputStream(spool)) {
                 s.write(head);

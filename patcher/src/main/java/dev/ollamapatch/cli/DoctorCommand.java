@@ -18,6 +18,8 @@ import java.util.concurrent.Callable;
 
 /** {@code doctor [TARGET]}: will Ollama use the GPU here, and if not, why not. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
+        footerHeading = "%nExamples:%n",
+        footer = {"  ollama-patch doctor", "  ollama-patch doctor /usr/local --run", "  ollama-patch doctor --json"},
         description = "Check, link by link, whether Ollama will use the GPU on this machine: the install, the shim "
                 + "(asked itself), the host (PCI, /dev/nvidia*, libcuda, CPU), Ollama's rules, the running service. "
                 + "One line per check; each failing line says the fix. Exit 0 when nothing fails, 1 otherwise.")

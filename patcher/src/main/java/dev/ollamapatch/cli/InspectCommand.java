@@ -23,6 +23,8 @@ import java.util.concurrent.Callable;
  * ElfFormatException, which Main turns into exit status 4.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
+        footerHeading = "%nExamples:%n",
+        footer = {"  ollama-patch inspect /usr/local/bin/ollama", "  ollama-patch inspect /usr/local/lib/ollama/libggml-base.so --json"},
         description = "Summarise an ELF file: header, segments, sections and dynamic entries.")
 public final class InspectCommand implements Callable<Integer> {
     @Parameters(paramLabel = "FILE", description = "the ELF file to inspect")

@@ -14,6 +14,8 @@ import java.util.concurrent.Callable;
 
 /** {@code restore TARGET}: put the originals back and remove the shims this tool installed. */
 @Command(name = "restore", mixinStandardHelpOptions = true,
+        footerHeading = "%nExamples:%n",
+        footer = {"  sudo ollama-patch restore /usr/local", "  sudo ollama-patch restore /usr/local/bin/ollama"},
         description = "Put back the originals of a target patched in place (only if each backup matches the "
                 + "manifest), remove the shims it installed and the manifest.")
 final class RestoreCommand implements Callable<Integer> {

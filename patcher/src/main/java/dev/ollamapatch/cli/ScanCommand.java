@@ -32,6 +32,8 @@ import java.util.concurrent.Callable;
 
 /** {@code scan TARGET...}: where each file names the library, and what apply would do. Writes nothing. */
 @Command(name = "scan", mixinStandardHelpOptions = true,
+        footerHeading = "%nExamples:%n",
+        footer = {"  ollama-patch scan /usr/local/bin/ollama", "  ollama-patch scan /usr/local --json", "  ollama-patch scan ollama-linux-amd64.tar.zst"},
         description = "Find every site that names NVML (and --lib libraries) and report what apply would do.")
 final class ScanCommand implements Callable<Integer> {
     @Parameters(paramLabel = "TARGET", arity = "1..*", description = "ELF file, install directory, release archive or container image")

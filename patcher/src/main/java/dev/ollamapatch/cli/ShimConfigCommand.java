@@ -12,6 +12,8 @@ import java.util.concurrent.Callable;
 
 /** {@code shim-config}: a shim config for the NVIDIA devices of this machine. */
 @Command(name = "shim-config", mixinStandardHelpOptions = true,
+        footerHeading = "%nExamples:%n",
+        footer = {"  ollama-patch shim-config", "  ollama-patch shim-config | sudo tee /etc/ollama-patch/shim.conf"},
         description = "Print a shim config (for /etc/ollama-patch/shim.conf) describing the NVIDIA GPUs found in sysfs, "
                 + "with comments on what to check. Exit 0 when at least one GPU was found, 1 otherwise.")
 final class ShimConfigCommand implements Callable<Integer> {

@@ -18,6 +18,8 @@ import java.util.concurrent.Callable;
 
 /** {@code verify TARGET}: does everything the manifest records still hold? */
 @Command(name = "verify", mixinStandardHelpOptions = true,
+        footerHeading = "%nExamples:%n",
+        footer = {"  ollama-patch verify /usr/local", "  ollama-patch verify /usr/local/bin/ollama --json"},
         description = "Check a target patched in place against its manifest: hashes of patched files, "
                 + "backups and shims, and the replacements inside each file.")
 final class VerifyCommand implements Callable<Integer> {

@@ -39,6 +39,32 @@ class DocCommandLinesTest {
         return tests.stream();
     }
 
+    /** Every command's --help ends with examples, and each example parses like the docs' lines. */
+    @TestFactory
+    Stream<DynamicTest> everyCommandsHelpHasExamplesThatParse() {
+        List<DynamicTest> tests = new ArrayList<>();
+        List<CommandLine> commands = new ArrayList<>();
+        collect(new CommandLine(new Main()), commands);
+        for (CommandLine c : commands) {
+            if (c.getSubcommands().size() > 0 && c.getParent() == null) continue; // the top level lists commands
+            String name = c.getCommandSpec().qualifiedName();
+            tests.add(DynamicTest.dynamicTest(name + " --help has examples", () -> {
+                String[] footer = c.getCommandSpec().usageMessage().footer();
+                List<String> examples = commandLines("```\n" + String.join("\n", footer) + "\n```\n");
+                assertTrue(!examples.isEmpty(), name + " --help has no example");
+                for (String e : examples) parses(e);
+            }));
+        }
+        return tests.stream();
+    }
+
+    private static void collect(CommandLine c, List<CommandLine> out) {
+        out.add(c);
+        for (CommandLine sub : c.getSubcommands().values()) {
+            if (!out.contains(sub) && !sub.getCommandName().equals("help")) collect(sub, out);
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void aLineWithAnOptionTheToolDoesNotHaveFails() {
         List<String> found = commandLines("```\nsudo ollama-patch apply --no-such-option /usr/local   # comment\n```\n");
