@@ -288,6 +288,12 @@ class ToolchainZooIT {
             if ((r.exit() == 5 || r.exit() == 3) && untouched && b.libc().equals("musl")) {
                 return new Result(c, Outcome.REFUSED_UNTOUCHED, why);
             }
+            if (r.exit() == 5 && untouched && b.program().equals("tail")) {
+                // The library alone is patched here, and its dlopen is a tail call: the loader expands
+                // $ORIGIN for its caller, which is not in the target, so the tool refuses (untouched).
+                // Patching program and library as one install is what makes these pass: not a pass yet.
+                return new Result(c, Outcome.AWAITING_RESOLUTION, why);
+            }
             return new Result(c, Outcome.FAILED, why + (untouched ? "" : " (and the file changed)"));
         }
         String expected = target.getParent().toRealPath().resolve("nvml.so").toString();
