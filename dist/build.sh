@@ -133,6 +133,9 @@ for arch in $arches; do
   # default archive (lib/server/classes.jsa), which the JVM maps without any option.
   (cd "$work" && run_arch "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:off -XX:DumpLoadedClassList="$work/$arch/classes.lst" \
      -m dev.ollamapatch/dev.ollamapatch.cli.Main scan --json "$rt/lib/libjava.so" >/dev/null 2>&1 || true)
+  # The order in which a run loads classes varies from run to run; the dump does not depend on it,
+  # so the list is sorted: the same classes give the same archive.
+  LC_ALL=C sort -u -o "$work/$arch/classes.lst" "$work/$arch/classes.lst"
   (cd "$work" && run_arch "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off -Xlog:cds+dynamic=off \
      -XX:SharedClassListFile="$work/$arch/classes.lst" -XX:SharedArchiveFile="$rt/lib/server/classes.jsa" \
      -m dev.ollamapatch/dev.ollamapatch.cli.Main >/dev/null 2>&1)
