@@ -39,6 +39,9 @@ final class ServiceCommand implements Runnable {
 
     /** Options every service subcommand takes. */
     static class Where {
+        @Spec
+        CommandSpec spec;
+
         @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
                 description = "read and write the unit files under DIR as the file system root (tests, mounted images)")
         Path root;
@@ -79,9 +82,6 @@ final class ServiceCommand implements Runnable {
                 description = "the absolute path of ollama-patch the unit runs (default: this one, as its launcher reports it)")
         Path command;
 
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
@@ -117,9 +117,6 @@ final class ServiceCommand implements Runnable {
     @Command(name = "remove", mixinStandardHelpOptions = true, description = "Remove the drop-in.",
             footerHeading = "%nExample:%n", footer = "  sudo ollama-patch service remove")
     static final class Remove extends Where implements java.util.concurrent.Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();
@@ -142,9 +139,6 @@ final class ServiceCommand implements Runnable {
     @Command(name = "status", mixinStandardHelpOptions = true, description = "Show the unit, the drop-in and what it runs.",
             footerHeading = "%nExample:%n", footer = "  ollama-patch service status")
     static final class Status extends Where implements java.util.concurrent.Callable<Integer> {
-        @Spec
-        CommandSpec spec;
-
         @Override
         public Integer call() throws IOException {
             PrintWriter out = spec.commandLine().getOut();

@@ -1,19 +1,16 @@
 package dev.ollamapatch.service;
 
+import dev.ollamapatch.io.AtomicFiles;
+
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 
-/** Reads, writes (temp file, fsync, rename) and removes the drop-in; never through a symbolic link. */
+/** Reads, writes (through {@link AtomicFiles#install}) and removes the drop-in; never through a symbolic link. */
 public final class DropInFiles {
     private DropInFiles() {}
 
@@ -24,23 +21,8 @@ public final class DropInFiles {
     }
 
     public static void write(Path dropIn, String text) throws IOException {
-        Path dir = dropIn.getParent();
-        Files.createDirectories(dir);
-        Path tmp = dir.resolve("." + dropIn.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
-                + ".ollama-patch.tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
-                ch.force(true);
-            }
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-            Files.move(tmp, dropIn, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        Files.createDirectories(dropIn.getParent());
+        AtomicFiles.install(new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), dropIn, "rw-r--r--");
     }
 
     /** Deletes the drop-in, and its directory when nothing else is left in it. */
