@@ -10,7 +10,6 @@ import dev.ollamapatch.report.Status;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -34,13 +33,12 @@ public final class ArchiveApply {
         if (o.checksums() != null) Checksums.verify(o.checksums(), o.archive());
         if (o.expectSha256() != null) Checksums.expect(o.expectSha256(), o.archive());
         Path destination = o.output().toAbsolutePath();
-        Set<String> replace = new HashSet<>();
         if (o.dryRun()) {
-            ArchivePatcher.Result r;
-            do {
-                r = pass(o, format, null, progress, replace, Status.PLANNED,
-                        Path.of(System.getProperty("java.io.tmpdir")));
-            } while (r.replace() != null && replace.add(r.replace()));
+            Path spoolDir = Path.of(System.getProperty("java.io.tmpdir"));
+            ArchivePatcher.Result r = pass(o, format, null, progress, Set.of(), ArchivePatcher.Prior.NONE,
+                    Status.PLANNED, spoolDir);
+            // --force replaces earlier entries where a shim goes: the reports are those of the pass that drops them.
+            if (!r.replace().isEmpty()) r = again(o, format, null, progress, r, Status.PLANNED, spoolDir);
             return ended(o, r).orElse(ApplyOutcome.done(List.of(), r.reports()));
         }
         if (!Files.isDirectory(destination.getParent())) {
@@ -54,7 +52,7 @@ public final class ArchiveApply {
                     Files.delete(left);
                 }
             }
-            return write(o, format, destination, progress, replace);
+            return write(o, format, destination, progress);
         }
     }
 
@@ -64,29 +62,31 @@ public final class ArchiveApply {
         return abs.resolveSibling("." + abs.getFileName() + ".ollama-patch.lock");
     }
 
-    private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress,
-                                      Set<String> replace) throws IOException {
+    private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress)
+            throws IOException {
         Path temp = AtomicFiles.createExactTemp(destination);
         try {
-            while (true) {
-                ArchivePatcher.Result r;
-                try (TarWriter w = TarWriter.create(temp, format)) {
-                    r = pass(o, format, w, progress, replace, Status.PATCHED, destination.getParent());
-                    if (r.replace() != null) {
-                        // --force: start over, dropping the earlier entry where the shim goes.
-                        replace.add(r.replace());
-                        continue;
-                    }
-                    ApplyOutcome ended = ended(o, r).orElse(null);
-                    if (ended != null) return ended;
-                    w.finish();
-                }
-                ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
-                AtomicFiles.commit(temp, destination);
-                return ApplyOutcome.done(List.of(String.format(
-                        "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
-                        r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")), r.reports());
+            ArchivePatcher.Result r;
+            try (TarWriter w = TarWriter.create(temp, format)) {
+                r = pass(o, format, w, progress, Set.of(), ArchivePatcher.Prior.NONE, Status.PATCHED,
+                        destination.getParent());
+                if (r.replace().isEmpty() && ended(o, r).isEmpty()) w.finish();
             }
+            if (!r.replace().isEmpty()) {
+                // --force replaces earlier entries where a shim goes, which this stream had written already:
+                // one more pass drops them all, with the decisions the first pass made.
+                try (TarWriter w = TarWriter.create(temp, format)) {
+                    r = again(o, format, w, progress, r, Status.PATCHED, destination.getParent());
+                    if (ended(o, r).isEmpty()) w.finish();
+                }
+            }
+            ApplyOutcome ended = ended(o, r).orElse(null);
+            if (ended != null) return ended;
+            ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
+            AtomicFiles.commit(temp, destination);
+            return ApplyOutcome.done(List.of(String.format(
+                    "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
+                    r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")), r.reports());
         } finally {
             Files.deleteIfExists(temp);
         }
@@ -97,27 +97,41 @@ public final class ArchiveApply {
         ArchiveFormat format = ArchiveFormat.of(archive).orElseThrow();
         ArchivePatcher.Options po = new ArchivePatcher.Options(libs, null, checkPrefix(prefix), false,
                 Path.of(System.getProperty("java.io.tmpdir")), null, Status.FOUND, true);
-        return run(archive, format, null, po, Progress.NONE, Set.of()).reports();
+        return run(archive, format, null, po, Progress.NONE, Set.of(), ArchivePatcher.Prior.NONE).reports();
     }
 
     private static ArchivePatcher.Result pass(Options o, ArchiveFormat format, TarWriter w, Progress progress,
-                                              Set<String> replace, Status status,
+                                              Set<String> replace, ArchivePatcher.Prior prior, Status status,
                                               Path spoolDir) throws IOException {
         ArchivePatcher.Options po = new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()),
                 o.force(), spoolDir, w == null ? null : o.output().toAbsolutePath().toString(), status, false);
         try {
-            return run(o.archive(), format, w, po, progress, replace);
+            return run(o.archive(), format, w, po, progress, replace, prior);
         } finally {
             progress.finish();
         }
     }
 
+    /**
+     * The pass that drops every earlier entry {@code first} found where a shim goes, taking its decisions.
+     * It finds no more: it sees a subset of the entries {@code first} saw, and the same shims.
+     */
+    private static ArchivePatcher.Result again(Options o, ArchiveFormat format, TarWriter w, Progress progress,
+                                               ArchivePatcher.Result first, Status status, Path spoolDir)
+            throws IOException {
+        ArchivePatcher.Result r = pass(o, format, w, progress, first.replace(), first.decided(), status, spoolDir);
+        if (!r.replace().isEmpty()) {
+            throw new IllegalStateException("a second pass found more entries to replace: " + r.replace());
+        }
+        return r;
+    }
+
     /** Maps read failures to exit 4 and write failures to exit 1, each naming the archive. */
     private static ArchivePatcher.Result run(Path archive, ArchiveFormat format, TarWriter w,
-                                             ArchivePatcher.Options po, Progress progress, Set<String> replace)
-            throws IOException {
+                                             ArchivePatcher.Options po, Progress progress, Set<String> replace,
+                                             ArchivePatcher.Prior prior) throws IOException {
         try {
-            return ArchivePatcher.run(archive, format, w, po, progress, replace);
+            return ArchivePatcher.run(archive, format, w, po, progress, replace, prior);
         } catch (ArchiveReadException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
                     + (w == null ? "" : "; nothing written"), e);

@@ -65,21 +65,38 @@ final class ArchivePatcher {
      * How the pass ended.
      *
      * @param refusal  why the archive is refused (the whole line for the user), or null
-     * @param replace  the key of an earlier entry where the shim goes, which --force replaces: the
-     *                 pass stopped there and must run again dropping that entry (a stream cannot take
-     *                 back what it wrote); null when the pass completed
+     * @param replace  keys of earlier entries where a shim goes, which --force replaces: a stream cannot
+     *                 take back what it wrote, so the pass went on to the end without writing, to find
+     *                 them all, and one more pass drops them ({@link Prior}); empty when the pass is complete
+     * @param decided  what this pass decided for each ELF entry, for that next pass
      */
     record Result(List<Outcome> entries, List<FileReport> reports, int patched, int alreadyPatched, int shims,
-                  String refusal, String replace) {
-        boolean complete() { return refusal == null && replace == null; }
+                  String refusal, Set<String> replace, Prior decided) {
+        boolean complete() { return refusal == null && replace.isEmpty(); }
     }
+
+    /**
+     * What an earlier pass over the same archive decided, by the entry's ordinal in the stream: the
+     * pass that drops the entries a shim replaces takes these instead of finding the sites again.
+     */
+    record Prior(Map<Integer, Decided> byOrdinal) {
+        static final Prior NONE = new Prior(Map.of());
+    }
+
+    /** One ELF entry's decision and identity. */
+    record Decided(Decision decision, Identity identity) {}
 
     private final Path archive;
     private final Options options;
     private final TarReader in;
-    private final TarWriter out;
+    /** Null when nothing is written, and from the first entry --force must take back (see {@link Result#replace}). */
+    private TarWriter out;
     private final Progress progress;
     private final Set<String> replace;
+    private final Prior prior;
+    private final Map<Integer, Decided> decided = new HashMap<>();
+    /** The ordinal of the entry being read, in the input's order. */
+    private int ordinal = -1;
     private final List<Outcome> outcomes = new ArrayList<>();
     private final List<FileReport> reports;
     private final Set<String> seen = new HashSet<>();
@@ -87,38 +104,43 @@ final class ArchivePatcher {
     private final Map<String, ShimSource> shims = new HashMap<>();
     private int patched, already;
     /** Set when the pass must stop: see {@link Result}. */
-    private String refusal, replaceEarlier;
+    private String refusal;
+    private final Set<String> replaceEarlier = new java.util.LinkedHashSet<>();
 
     private ArchivePatcher(Path archive, Options options, TarReader in, TarWriter out, Progress progress,
-                           Set<String> replace, List<FileReport> reports) {
+                           Set<String> replace, Prior prior, List<FileReport> reports) {
         this.archive = archive;
         this.options = options;
         this.in = in;
         this.out = out;
         this.progress = progress;
         this.replace = replace;
+        this.prior = prior;
         this.reports = reports;
     }
 
     /**
-     * Runs the pass, up to the end or to the entry that stops it. The result holds each ELF entry's
-     * report up to there. {@code replace}: keys of existing entries to drop (see {@link Result#replace}).
+     * Runs the pass, up to the end or to the entry that refuses the archive. The result holds each ELF
+     * entry's report up to there. {@code replace}: keys of existing entries to drop, and {@code prior}
+     * what the pass that found them decided (see {@link Result#replace}); empty and {@link Prior#NONE}
+     * for a first pass.
      */
     static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, Progress progress,
-                      Set<String> replace) throws IOException {
+                      Set<String> replace, Prior prior) throws IOException {
         try (TarReader in = TarReader.open(archive, format, progress)) {
-            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, new ArrayList<>());
+            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, prior, new ArrayList<>());
             p.entries();
             return new Result(List.copyOf(p.outcomes), List.copyOf(p.reports), p.patched, p.already,
-                    p.shimsAdded.size(), p.refusal, p.replaceEarlier);
+                    p.shimsAdded.size(), p.refusal, Set.copyOf(p.replaceEarlier), new Prior(Map.copyOf(p.decided)));
         }
     }
 
     private void entries() throws IOException {
         byte[] head = new byte[MAGIC];
         for (EntryHeader h = in.next(); h != null; h = in.next()) {
+            ordinal++;
             entry(h, head);
-            if (refusal != null || replaceEarlier != null) return;
+            if (refusal != null) return;
         }
     }
 
@@ -199,10 +221,16 @@ final class ArchivePatcher {
     private void planAndWrite(EntryHeader h, ElfFile elf, Path spool) throws IOException {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
-        Decision d = FileStep.decide(elf, new FileStep.Options(
-                new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
-                options.scan() ? null : this::shimFor, true));
-        Identity id = Identities.of(elf, null, d.plan().scan(), "", libs);
+        Decided known = prior.byOrdinal().get(ordinal);
+        if (known == null) {
+            Decision d = FileStep.decide(elf, new FileStep.Options(
+                    new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
+                    options.scan() ? null : this::shimFor, true));
+            known = new Decided(d, Identities.of(elf, null, d.plan().scan(), "", libs));
+        }
+        decided.put(ordinal, known);
+        Decision d = known.decision();
+        Identity id = known.identity();
         if (options.scan()) {
             reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true).withIdentity(id));
             outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
@@ -234,8 +262,14 @@ final class ArchivePatcher {
         if (shimName != null) EntryNames.checkInside(archive, shimName, shimKey, symlinks);
         boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
         if (addShim && seen.contains(shimKey)) {
-            if (options.force()) replaceEarlier = shimKey; else refusal = shimConflict(shimName);
-            return;
+            if (!options.force()) {
+                refusal = shimConflict(shimName);
+                return;
+            }
+            // --force: the earlier entry was copied already. Nothing more is written (this output is
+            // dropped); the pass goes on as if it were not there, to find every such entry at once.
+            replaceEarlier.add(shimKey);
+            out = null;
         }
         patched++;
         if (out == null) {

@@ -274,6 +274,57 @@ class ArchiveApplyTest {
         assertNoTemporaryFiles();
     }
 
+    /**
+     * Two entries where shims go, both before the binaries that need them: --force replaces both in
+     * one more pass (it used to start over once per entry found), and a dry run reports the same.
+     */
+    @Test
+    void forceReplacesEveryEarlierShimEntryAtOnce() throws Exception {
+        Path mixed = work.resolve("two.tar");
+        Path gen = Fixtures.binary("x86_64", "release", "gen-c");
+        try (var raw = Files.newOutputStream(mixed);
+             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(raw, "UTF-8")) {
+            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
+            for (String old : List.of("bin/nvml.so", "lib/ollama/nvml.so")) {
+                var e = new TarArchiveEntry(old, org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
+                e.setSize(3);
+                tar.putArchiveEntry(e);
+                tar.write(new byte[] {'o', 'l', 'd'});
+                tar.closeArchiveEntry();
+            }
+            for (String bin : List.of("bin/ollama", "lib/ollama/runner")) {
+                var e = new TarArchiveEntry(bin, org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
+                e.setSize(Files.size(gen));
+                e.setMode(0100755);
+                tar.putArchiveEntry(e);
+                Files.copy(gen, tar);
+                tar.closeArchiveEntry();
+            }
+        }
+        Path out = work.resolve("two-out.tar");
+        Cli.Result dry = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work,
+                "--force", "--dry-run", "--json");
+        assertEquals(0, dry.exit(), dry.toString());
+        assertFalse(Files.exists(out));
+        Cli.Result forced = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work,
+                "--force", "--json");
+        assertEquals(0, forced.exit(), forced.toString());
+        assertTrue(forced.err().contains("2 entries patched, 2 shims added, verified"), forced.err());
+        List<TarArchiveEntry> entries = ReleaseArchives.entries(out);
+        assertEquals(List.of("bin/ollama", "bin/nvml.so", "lib/ollama/runner", "lib/ollama/nvml.so"),
+                entries.stream().map(TarArchiveEntry::getName).toList());
+        JsonNode planned = new ObjectMapper().readTree(dry.out()).get("files");
+        JsonNode patched = new ObjectMapper().readTree(forced.out()).get("files");
+        assertEquals(2, planned.size(), dry.out());
+        assertEquals(2, patched.size(), forced.out());
+        for (int i = 0; i < 2; i++) {
+            assertEquals(patched.get(i).get("path"), planned.get(i).get("path"));
+            assertEquals("planned", planned.get(i).get("status").asText());
+            assertEquals("patched", patched.get(i).get("status").asText());
+        }
+        assertNoTemporaryFiles();
+    }
+
     @Test
     void theShimMustServeEveryPatchedEntry() throws Exception {
         Path in = ReleaseArchives.write(work.resolve("ollama-linux-amd64.tar"), false, 0);
