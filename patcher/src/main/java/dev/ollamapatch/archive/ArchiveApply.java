@@ -52,6 +52,9 @@ public final class ArchiveApply {
                     Files.delete(left);
                 }
             }
+            // Older versions' output temporaries and spools (random names), when proven the tool's own.
+            dev.ollamapatch.install.OldLeftovers.removeProven(
+                    dev.ollamapatch.install.OldLeftovers.besideOutput(destination, List.of()));
             return write(o, format, destination, progress);
         }
     }

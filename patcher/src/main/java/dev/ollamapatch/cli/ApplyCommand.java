@@ -119,9 +119,17 @@ final class ApplyCommand implements Callable<Integer> {
             if (report != null) emit(Reports.NOWHERE, Reports.NOWHERE, reports);
             return ExitCodes.OK;
         }
-        if (!reports.isEmpty()) emit(out, err, reports);
+        int exit = ExitCodes.of(outcome.ending());
+        if (!reports.isEmpty()) {
+            emit(out, err, reports);
+        } else if (json) {
+            // No file got as far as a report: --json still answers with one document.
+            out.println(exit == ExitCodes.OK ? Reports.jsonText(reports, dryRun)
+                    : Reports.errorJson(String.join("; ", outcome.messages()), exit));
+            out.flush();
+        }
         for (String m : outcome.messages()) err.println("ollama-patch: " + m);
-        return ExitCodes.of(outcome.ending());
+        return exit;
     }
 
     private void emit(PrintWriter out, PrintWriter err, List<FileReport> reports) throws IOException {

@@ -39,8 +39,7 @@ public final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (!Files.exists(file)) {
-            spec.commandLine().getErr().println("ollama-patch: " + file + ": no such file");
-            return ExitCodes.USAGE;
+            throw new PatchException(PatchException.Kind.USAGE, file + ": no such file");
         }
         if (!Files.isRegularFile(file)) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, file + ": not a regular file");

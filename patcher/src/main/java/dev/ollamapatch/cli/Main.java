@@ -58,9 +58,16 @@ public final class Main implements Runnable {
         cmd.setOut(out);
         cmd.setErr(err);
         cmd.setParameterExceptionHandler((ex, a) -> {
-            err.println("ollama-patch: " + ex.getMessage());
-            err.println("try 'ollama-patch " + (ex.getCommandLine() == cmd ? "" : ex.getCommandLine().getCommandName() + " ")
-                    + "--help'");
+            String line = ElfFormatException.oneLine("ollama-patch: " + ex.getMessage());
+            err.println(line);
+            if (jsonAsked(a)) {
+                // The command line itself may be what failed: --json is read from the words given.
+                errorDocument(out, wrote, line.substring("ollama-patch: ".length()), ExitCodes.USAGE);
+            } else {
+                err.println("try 'ollama-patch " + (ex.getCommandLine() == cmd ? "" : ex.getCommandLine().getCommandName() + " ")
+                        + "--help'");
+            }
+            err.flush();
             return ExitCodes.USAGE;
         });
         cmd.setExecutionExceptionHandler((ex, commandLine, parsed) -> {
@@ -71,14 +78,7 @@ public final class Main implements Runnable {
             err.flush();
             boolean json = parsed.hasMatchedOption("--json")
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--json"));
-            if (json && !wrote[0]) {
-                // --json promises one JSON document on stdout, an error included.
-                var n = dev.ollamapatch.report.Json.MAPPER.createObjectNode();
-                n.put("error", oneLine(ex));
-                n.put("exit_code", exitCode(ex));
-                out.println(n.toString());
-                out.flush();
-            }
+            if (json) errorDocument(out, wrote, oneLine(ex), exitCode(ex));
             return exitCode(ex);
         });
         int code = cmd.execute(args);
@@ -86,6 +86,26 @@ public final class Main implements Runnable {
         stdout.flush();
         err.flush();
         return code;
+    }
+
+    /**
+     * Whether the words of the command line ask for {@code --json}: read from the words themselves,
+     * because a command line that failed to parse has no parse result to ask (an unknown option, a
+     * missing or bad value). Words after {@code --} are operands, never options.
+     */
+    static boolean jsonAsked(String[] args) {
+        for (String a : args) {
+            if (a.equals("--")) return false;
+            if (a.equals("--json") || a.equals("--json=true")) return true;
+        }
+        return false;
+    }
+
+    /** --json promises one JSON document on stdout, an error included: unless a report was already printed. */
+    private static void errorDocument(PrintWriter out, boolean[] wrote, String message, int exitCode) {
+        if (wrote[0]) return;
+        out.println(Reports.errorJson(message, exitCode));
+        out.flush();
     }
 
     static int exitCode(Throwable ex) {

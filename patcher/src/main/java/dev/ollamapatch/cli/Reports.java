@@ -46,6 +46,14 @@ final class Reports {
         AtomicFiles.install(new ByteArrayInputStream(bytes), file.toAbsolutePath(), "rw-r--r--");
     }
 
+    /** The JSON document of an error, as {@code --json} prints it: {@code {"error": ..., "exit_code": n}}. */
+    static String errorJson(String message, int exitCode) {
+        var n = dev.ollamapatch.report.Json.MAPPER.createObjectNode();
+        n.put("error", message);
+        n.put("exit_code", exitCode);
+        return n.toString();
+    }
+
     static void error(PrintWriter err, String line) {
         err.println("ollama-patch: " + line);
     }

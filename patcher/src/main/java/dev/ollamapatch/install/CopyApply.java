@@ -191,6 +191,7 @@ public final class CopyApply {
             if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {
                 Files.delete(left);
             }
+            OldLeftovers.removeProven(OldLeftovers.besideOutput(destination, shimTargets));
             // One file, so every site resolves beside OUT: by $ORIGIN, or by the absolute path of that file.
             for (Path t : shimTargets) ShimInstall.installAt(p.shim(), t);
             for (Map.Entry<Path, ShimSource> e : libraryFiles.entrySet()) ShimInstall.installAt(e.getValue(), e.getKey());

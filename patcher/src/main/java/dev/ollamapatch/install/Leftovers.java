@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -16,12 +17,21 @@ import java.util.Set;
  * patched file, backup, shim and manifest ({@link AtomicFiles#exactTemp}). Removed first thing,
  * under the target's lock; never found by a pattern, so no file of the user's is ever taken for one.
  * Each is safe to delete: the file it was meant to become is renamed into place only when complete.
+ * Older versions' leftovers (random and process-id names) are matched and proven by {@link OldLeftovers}.
  */
 final class Leftovers {
-    private Leftovers() {}
+    private final List<Path> exact;
+    private final List<OldLeftovers.Candidate> old;
 
-    static List<Path> of(InstallLayout layout, ManifestPaths.Resolved recorded, Collection<Path> shims) {
+    private Leftovers(List<Path> exact, List<OldLeftovers.Candidate> old) {
+        this.exact = exact;
+        this.old = old;
+    }
+
+    static Leftovers of(InstallLayout layout, ManifestPaths.Resolved recorded, Collection<Path> shims) {
         Set<Path> out = new LinkedHashSet<>();
+        Set<Path> files = new LinkedHashSet<>(layout.files());
+        Set<Path> shimFiles = new LinkedHashSet<>(shims);
         out.add(AtomicFiles.exactTemp(layout.manifest()));
         for (Path f : layout.files()) {
             out.add(AtomicFiles.exactTemp(f));
@@ -31,21 +41,39 @@ final class Leftovers {
             for (ManifestPaths.File f : recorded.files()) {
                 out.add(AtomicFiles.exactTemp(f.path()));
                 out.add(AtomicFiles.exactTemp(f.backup()));
+                files.add(f.path());
             }
-            for (ManifestPaths.Shim s : recorded.shims()) if (!s.external()) out.add(AtomicFiles.exactTemp(s.path()));
+            for (ManifestPaths.Shim s : recorded.shims()) {
+                if (s.external()) continue;
+                out.add(AtomicFiles.exactTemp(s.path()));
+                shimFiles.add(s.path());
+            }
         }
         for (Path s : shims) out.add(AtomicFiles.exactTemp(s));
-        return List.copyOf(out);
+        return new Leftovers(List.copyOf(out), OldLeftovers.inPlace(files, List.of(layout.manifest()), shimFiles));
     }
 
-    static boolean anyExist(List<Path> leftovers) {
-        return leftovers.stream().anyMatch(p -> Files.exists(p, LinkOption.NOFOLLOW_LINKS));
+    /** The exact names, for tests. */
+    List<Path> exact() {
+        return exact;
     }
 
-    /** Removes those present (a regular file, or a link itself, never what it points to). */
-    static void remove(List<Path> leftovers) throws IOException {
-        for (Path p : leftovers) {
-            if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(p)) Files.deleteIfExists(p);
+    static boolean anyExist(Leftovers leftovers) {
+        return !leftovers.old.isEmpty() || leftovers.exact.stream().anyMatch(p -> Files.exists(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    /**
+     * Removes those present (a regular file, or a link itself, never what it points to), then the older
+     * versions' leftovers that are proven the tool's own; returns what was removed.
+     */
+    static List<Path> remove(Leftovers leftovers) throws IOException {
+        List<Path> removed = new ArrayList<>();
+        for (Path p : leftovers.exact) {
+            if ((Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(p)) && Files.deleteIfExists(p)) {
+                removed.add(p);
+            }
         }
+        removed.addAll(OldLeftovers.removeProven(leftovers.old));
+        return removed;
     }
 }

@@ -31,7 +31,7 @@ public final class Restore {
     public static List<String> run(InstallLayout layout, boolean force) throws IOException {
         if (!Manifest.exists(layout.manifest())) {
             // Nothing recorded; a killed apply may still have left its temporary files (exact names).
-            List<Path> left = Leftovers.of(layout, null, shimTargets(layout));
+            Leftovers left = Leftovers.of(layout, null, shimTargets(layout));
             if (Leftovers.anyExist(left) || Files.exists(layout.lock(), LinkOption.NOFOLLOW_LINKS)) {
                 try (TargetLock lock = TargetLock.acquire(layout.lock())) {
                     Leftovers.remove(left);

@@ -107,7 +107,8 @@ public final class TargetLock implements AutoCloseable {
     public void close() throws IOException {
         try {
             // A lock file that cannot be removed is harmless: the next run takes it over and removes it.
-            if (remove) Files.deleteIfExists(path);
+            // Only an empty one is the tool's (it never writes to a lock file): a file of the user's stays.
+            if (remove && Files.size(path) == 0) Files.deleteIfExists(path);
         } catch (IOException e) {
             // see above
         } finally {

@@ -76,6 +76,7 @@ public final class Targets {
     private static boolean leftByTool(Path p) {
         String name = p.getFileName().toString();
         // Temporary files of a killed run are the tool's too: a partial one is no install file to refuse.
-        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE) || name.endsWith(AtomicFiles.TEMP_SUFFIX);
+        return name.endsWith(BACKUP_SUFFIX) || name.equals(SHIM_FILE) || name.endsWith(AtomicFiles.TEMP_SUFFIX)
+                || OldLeftovers.isBackupLink(p.getParent(), name);
     }
 }
