@@ -1,4 +1,4 @@
-/* A library that opens NVML itself (lib/libzoo-opener.so); the program in bin/ only calls it.
+/* A library that opens NVML itself (lib/ollama/libzoo-opener.so); the program in bin/ only calls it.
  * dlopen is not the last call here, so the library's own code is dlopen's caller. */
 #include "zoo.h"
 

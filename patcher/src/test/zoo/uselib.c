@@ -1,4 +1,4 @@
-/* bin/ program of the library cases: rpath $ORIGIN/../lib finds lib/libzoo-opener.so. */
+/* bin/ollama of the library cases: rpath $ORIGIN/../lib/ollama finds lib/ollama/libzoo-opener.so. */
 #include "zoo.h"
 
 void *zoo_open(void);

@@ -45,6 +45,9 @@ final class ObjectCode {
     private final ElfFile elf;
     private final int machine;
     private final Map<Long, String> slots = new HashMap<>();
+    private final Set<String> imported = new HashSet<>();
+    /** GOT slots filled by GLOB_DAT: read as a value (a function's address taken) or by -fno-plt calls. */
+    private final Set<Long> globDatSlots = new HashSet<>();
     private final List<Code> code = new ArrayList<>();
 
     ObjectCode(ElfFile elf) {
@@ -56,8 +59,10 @@ final class ObjectCode {
         for (Relocation r : elf.relocations()) {
             if ((r.type() == glob || r.type() == jump) && r.symbol() > 0 && r.symbol() < dynsym.size()) {
                 slots.put(r.offset(), dynsym.get((int) r.symbol()).name());
+                if (r.type() == glob) globDatSlots.add(r.offset());
             }
         }
+        imported.addAll(slots.values());
         if (!elf.sections().isEmpty()) {
             for (SectionHeader s : elf.sections()) {
                 if (s.isExecInstr() && s.isAlloc() && s.hasFileData() && s.size() > 0) {
@@ -80,7 +85,7 @@ final class ObjectCode {
 
     /** Whether this object imports {@code name} through a GOT slot. */
     boolean imports(String name) {
-        return slots.containsValue(name);
+        return imported.contains(name);
     }
 
     /** The exported (dynamic, defined) function whose extent holds {@code vaddr}. */
@@ -105,11 +110,93 @@ final class ObjectCode {
                 && s.type() == 2).findFirst();
     }
 
+    // ---------------------------------------------------------------- a function's address taken
+
+    /**
+     * Where this object takes the address of one of the imported functions {@code names} instead of only
+     * calling it: a pointer that may be called from anywhere (a variable, a table of openers), so the code
+     * that finally calls it, and with which string, is not something this reader follows. Found as: a
+     * dynamic relocation other than JUMP_SLOT/GLOB_DAT against the function (a pointer stored in data:
+     * {@code R_X86_64_64}, {@code R_AARCH64_ABS64}); its GLOB_DAT slot read into a register rather than
+     * branched through ({@code mov r64,[rip+slot]}; aarch64 {@code adrp}+{@code ldr} with no {@code br}/
+     * {@code blr} of that register right after); in an executable, a nonzero value of the undefined symbol
+     * (the canonical PLT entry the linker makes when non-PIC code takes the address, psABI x86-64 5.2
+     * "Function Addresses"). Empty when none is found.
+     */
+    Optional<String> addressTaken(Set<String> names) {
+        List<Symbol> dynsym = elf.dynamicSymbols();
+        long glob = machine == EM_AARCH64 ? R_AARCH64_GLOB_DAT : R_X86_64_GLOB_DAT;
+        long jump = machine == EM_AARCH64 ? R_AARCH64_JUMP_SLOT : R_X86_64_JUMP_SLOT;
+        for (Relocation r : elf.relocations()) {
+            if (r.symbol() <= 0 || r.symbol() >= dynsym.size() || !names.contains(dynsym.get((int) r.symbol()).name())) continue;
+            if (r.type() != glob && r.type() != jump) {
+                return Optional.of(String.format("a relocation of type %d at vaddr 0x%x stores the address of %s in data",
+                        r.type(), r.offset(), dynsym.get((int) r.symbol()).name()));
+            }
+        }
+        if (elf.header().type() == ET_EXEC) {
+            for (Symbol s : dynsym) {
+                if (names.contains(s.name()) && s.shndx() == SHN_UNDEF && s.value() != 0) {
+                    return Optional.of(String.format("%s has the canonical address 0x%x (its PLT entry), which the "
+                            + "linker gives an imported function whose address the program takes", s.name(), s.value()));
+                }
+            }
+        }
+        Set<Long> wanted = new HashSet<>();
+        slots.forEach((slot, name) -> { if (names.contains(name) && globDatSlots.contains(slot)) wanted.add(slot); });
+        if (wanted.isEmpty() || !supported()) return Optional.empty();
+        long[] found = {-1, -1};
+        for (Code c : code) {
+            if (c.plt || found[0] >= 0) continue;
+            forEachWindow(c, (buf, base, from, to) -> {
+                if (machine == EM_X86_64) {
+                    for (int i = from; i < to && i + 7 <= buf.limit() && found[0] < 0; i++) {
+                        int b0 = buf.get(i) & 0xFF;
+                        // REX.W 8B /r, ModRM mod=00 rm=101: mov r64, [rip+disp32] (SDM vol. 2, 2.2.1.6).
+                        if ((b0 & 0xF8) == 0x48 && buf.get(i + 1) == (byte) 0x8B && (buf.get(i + 2) & 0xC7) == 0x05) {
+                            long slot = base + i + 7 + buf.getInt(i + 3);
+                            if (wanted.contains(slot)) { found[0] = base + i; found[1] = slot; }
+                        }
+                    }
+                } else {
+                    for (int i = from & ~3; i < to && i + 4 <= buf.limit() && found[0] < 0; i += 4) {
+                        int adrp = buf.getInt(i);
+                        if ((adrp & 0x9F000000) != 0x90000000) continue;
+                        int rm = adrp & 31;
+                        for (int j = i + 4; j < i + 20 && j + 4 <= buf.limit(); j += 4) {
+                            int ldr = buf.getInt(j);
+                            // LDR Xt, [Xn, #imm12*8] with Xn the adrp's register.
+                            if ((ldr & 0xFFC00000) != 0xF9400000 || ((ldr >>> 5) & 31) != rm) continue;
+                            long slot = adrpPage(adrp, base + i) + ((long) ((ldr >>> 10) & 0xFFF) << 3);
+                            if (!wanted.contains(slot)) break;
+                            if (!branchesThrough(buf, j + 4, ldr & 31)) { found[0] = base + j; found[1] = slot; }
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        if (found[0] < 0) return Optional.empty();
+        return Optional.of(String.format("the instruction at vaddr 0x%x reads %s's address from its GOT slot at 0x%x",
+                found[0], slots.get(found[1]), found[1]));
+    }
+
+    /** Whether {@code br}/{@code blr} of register {@code rt} follows within 8 instructions, before it is written again. */
+    private static boolean branchesThrough(ByteBuffer buf, int from, int rt) {
+        for (int k = from; k < from + 32 && k + 4 <= buf.limit(); k += 4) {
+            int insn = buf.getInt(k);
+            if (((insn & 0xFFFFFC1F) == 0xD61F0000 || (insn & 0xFFFFFC1F) == 0xD63F0000) && ((insn >>> 5) & 31) == rt) return true;
+            if ((insn & 31) == rt && writesRegister(insn)) return false;
+        }
+        return false;
+    }
+
     // ---------------------------------------------------------------- addresses formed by code
 
     /**
      * Addresses of instructions that form an address in {@code [start, end)}: x86-64
-     * {@code lea reg,[rip+disp32]} (and, in ET_EXEC, {@code mov reg, imm32}); aarch64 {@code adrp}+{@code add}.
+     * {@code lea reg,[rip+disp32]} (and, in ET_EXEC, {@code mov reg, imm32}); aarch64 {@code adrp}+{@code add},
+     * and {@code adr}.
      */
     List<Long> codeReferencesTo(long start, long end) {
         return codeReferencesTo(List.of(new long[] {start, end})).get(0);
@@ -138,6 +225,12 @@ final class ObjectCode {
                 } else if (machine == EM_AARCH64) {
                     for (int i = from & ~3; i < to && i + 4 <= buf.limit(); i += 4) {
                         int insn = buf.getInt(i);
+                        if ((insn & 0x9F000000) == 0x10000000) {
+                            // ADR: pc + signed 21-bit immhi:immlo; lld and mold relax adrp+add into nop+adr.
+                            long imm = ((((long) (insn >>> 5) & 0x7FFFF) << 2) | ((insn >>> 29) & 3)) << 43 >> 43;
+                            add(ranges, base + i + imm, base + i, out);
+                            continue;
+                        }
                         if ((insn & 0x9F000000) != 0x90000000) continue; // ADRP
                         long page = adrpPage(insn, base + i);
                         int rd = insn & 31;

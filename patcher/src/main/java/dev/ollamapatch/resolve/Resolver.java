@@ -63,9 +63,43 @@ public final class Resolver {
         } else if (!codes.get(o).supported()) {
             base = Resolution.unknown("calls are not analysed for this machine");
         } else {
-            base = fromCode(o, vaddr, length);
+            base = pointerToDlopen(o).orElseGet(() -> fromCode(o, vaddr, length));
         }
         return withLoader(o, base, dynstr);
+    }
+
+    private final java.util.Map<Integer, Optional<String>> addressTaken = new java.util.HashMap<>();
+
+    /**
+     * A pointer to dlopen in {@code o}, or in another member it shares functions with (either imports one the
+     * other defines, so a pointer can be handed across): calls through it are not followed, and a call made
+     * through it as a tail jump hands the choice of {@code $ORIGIN} to code further up, so no caller found
+     * near the string can be trusted to be the one. Unknown, then: an absolute path or a refusal.
+     */
+    private Optional<Resolution> pointerToDlopen(int o) {
+        for (int x = 0; x < members.size(); x++) {
+            if (x != o && !shareFunctions(o, x)) continue;
+            Optional<String> taken = addressTaken.computeIfAbsent(x, k -> codes.get(k).addressTaken(DLOPEN));
+            if (taken.isPresent()) {
+                return Optional.of(Resolution.unknown(String.format("`%s` takes the address of dlopen (%s)%s; calls "
+                        + "through a function pointer are not followed, so the code that calls dlopen with this string "
+                        + "cannot be named", members.get(x).path(), taken.get(), x == o ? ""
+                        : ", and `" + members.get(o).path() + "` shares functions with it, so the pointer can reach it")));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Whether one of the two members imports a function the other exports. */
+    private boolean shareFunctions(int a, int b) {
+        return importsFrom(a, b) || importsFrom(b, a);
+    }
+
+    private boolean importsFrom(int user, int definer) {
+        for (Symbol s : members.get(definer).elf().dynamicSymbols()) {
+            if (s.type() == 2 && s.shndx() != 0 && codes.get(user).imports(s.name())) return true;
+        }
+        return false;
     }
 
     /** Address-forming instructions found by {@link #prepare}, by object and range. */

@@ -8,8 +8,10 @@ import java.util.Objects;
  * A shared library whose locators are retargeted, e.g. {@code libnvidia-ml.so.1}.
  *
  * <p>A locator (DESIGN.md section 4) is a string whose whole value names the library: equal to the
- * name, a path ending in {@code /} + name, or a glob of such a path, i.e. a pattern whose last
- * component matches the name ({@code /usr/lib/wsl/lib/libnvidia-ml.so*}). It has no whitespace and
+ * name, a path ending in {@code /} + name, or, for a Go string (which Go's {@code filepath.Glob}
+ * expands, DESIGN.md section 2, generation A), a glob of such a path, i.e. a pattern whose last
+ * component matches the name ({@code /usr/lib/wsl/lib/libnvidia-ml.so*}). A C string is handed to
+ * {@code dlopen}, which never globs: its {@code *} is a literal character. It has no whitespace and
  * no {@code %}. Anything else that contains the stem ({@code libnvidia-ml}), including other forms
  * of the name such as the unversioned {@code libnvidia-ml.so}, stays as it is.
  */
@@ -104,7 +106,17 @@ public final class LibraryTarget {
         return new LibraryTarget(name, path, file);
     }
 
+    /** Whether {@code value}, as a Go string (a glob pattern counts), names the library. */
     public boolean isLocator(String value) {
+        return isLocator(value, true);
+    }
+
+    /**
+     * Whether {@code value} names the library; {@code globbed}: its consumer expands glob patterns (a Go
+     * string given to {@code filepath.Glob}), else it is opened as it is (a C string given to {@code dlopen},
+     * a {@code DT_NEEDED} entry), where {@code libnvidia-ml.so*} names a file of that literal name.
+     */
+    public boolean isLocator(String value, boolean globbed) {
         if (value.isEmpty() || !value.contains(stem)) return false;
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);
@@ -112,7 +124,7 @@ public final class LibraryTarget {
         }
         String last = value.substring(value.lastIndexOf('/') + 1);
         if (!last.contains(stem)) return false;
-        return isGlob(last) ? globMatches(last, name) : last.equals(name);
+        return globbed && isGlob(last) ? globMatches(last, name) : last.equals(name);
     }
 
     /**
@@ -169,7 +181,7 @@ public final class LibraryTarget {
         return hit != negate && c != '/' ? close + 1 : -1;
     }
 
-    /** Glob locators are expanded by Go's filepath.Glob, which does not know {@code $ORIGIN}. */
+    /** Whether a string holds glob characters; only a Go string's are expanded (by filepath.Glob, which does not know {@code $ORIGIN}). */
     public static boolean isGlob(String value) {
         return value.indexOf('*') >= 0 || value.indexOf('?') >= 0 || value.indexOf('[') >= 0;
     }

@@ -26,5 +26,10 @@ public record Site(long offset, int length, long vaddr, String section, SiteKind
 
     public long end() { return offset + length; }
 
-    public boolean isGlob() { return LibraryTarget.isGlob(original); }
+    /**
+     * A glob pattern: a Go string with glob characters, which Go's {@code filepath.Glob} expands (DESIGN.md
+     * sections 2 and 4). A C string is handed to {@code dlopen} and a {@code DT_NEEDED} entry to the loader,
+     * neither of which globs: their {@code *} is a literal character, never a reason to treat them as globs.
+     */
+    public boolean isGlob() { return kind == SiteKind.GO_STRING && LibraryTarget.isGlob(original); }
 }

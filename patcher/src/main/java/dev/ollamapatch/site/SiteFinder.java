@@ -137,19 +137,21 @@ public final class SiteFinder {
                 // Proven by a length and also exactly NUL-bounded: a C string whose length the compiler knew.
                 boolean cString = o.terminated && off == o.runStart && off + first.length() == o.runEnd;
                 SiteKind kind = cString ? SiteKind.C_STRING : SiteKind.GO_STRING;
+                // The consumer decides whether a '*' globs: Go code (filepath.Glob) for a Go string; dlopen,
+                // which never globs, for a C string.
                 if (cString) {
                     List<String> withNul = new ArrayList<>();
                     withNul.add(nulAt(o.runEnd));
                     withNul.addAll(evidence);
                     evidence = withNul;
                 }
-                if (o.lib.isLocator(text)) {
+                if (o.lib.isLocator(text, kind == SiteKind.GO_STRING)) {
                     locators.add(new Site(off, (int) first.length(), first.target(), r.name(), kind,
                             text, o.lib, Role.LOCATOR, evidence, cString ? innerRefs(inRun, r, runStartV, runEndV)
                             : List.of(), null));
                 } else {
                     mentions.add(new Site(off, (int) first.length(), first.target(), r.name(), kind,
-                            text, o.lib, Role.MENTION, evidence, List.of(), notALocator(o.lib, text)));
+                            text, o.lib, Role.MENTION, evidence, List.of(), notALocator(o.lib, text, kind)));
                 }
             }
             if (locators.size() == 1 && mentions.isEmpty()) return locators;
@@ -171,7 +173,7 @@ public final class SiteFinder {
         if (o.terminated) {
             if (atOrBefore.isEmpty()) {
                 String run = text(elf, o.runStart, (int) (o.runEnd - o.runStart));
-                boolean could = startsLocator(o.lib, elf, o);
+                boolean could = startsLocator(o.lib, elf, o, false);
                 return List.of(new Site(o.at, (int) (o.runEnd - o.at), occV, r.name(), SiteKind.C_STRING,
                         text(elf, o.at, (int) (o.runEnd - o.at)), o.lib, could ? Role.UNPROVEN : Role.MENTION,
                         List.of(nulAt(o.runEnd), "no reference in code or relocated data points at or before it"),
@@ -195,14 +197,14 @@ public final class SiteFinder {
                     where.forEach(ev -> evidence.add(String.format("%s points %d bytes in", ev, t - startV)));
                 }
             }
-            if (o.lib.isLocator(str)) {
+            if (o.lib.isLocator(str, false)) {
                 return List.of(new Site(start, str.length(), startV, r.name(), SiteKind.C_STRING, str, o.lib,
                         Role.LOCATOR, evidence, inner, null));
             }
             // A locator tail-merged into a longer string that is not one: it cannot change without the other.
             for (long innerOff : inner) {
                 String tail = text(elf, innerOff, (int) (o.runEnd - innerOff));
-                if (innerOff <= o.at && o.lib.isLocator(tail)) {
+                if (innerOff <= o.at && o.lib.isLocator(tail, false)) {
                     return List.of(new Site(start, str.length(), startV, r.name(), SiteKind.C_STRING, str,
                             o.lib, Role.CONFLICT, evidence, inner, String.format(
                             "the locator \"%s\" at file offset 0x%x is stored as the tail of this longer string, "
@@ -210,13 +212,13 @@ public final class SiteFinder {
                 }
             }
             return List.of(new Site(start, str.length(), startV, r.name(), SiteKind.C_STRING, str, o.lib,
-                    Role.MENTION, evidence, List.of(), notALocator(o.lib, str)));
+                    Role.MENTION, evidence, List.of(), notALocator(o.lib, str, SiteKind.C_STRING)));
         }
         // No terminator and no reference with a length: the string's extent is unknown, so only the
         // occurrence itself is reported, with its surroundings in the reason.
         String run = text(elf, o.runStart, (int) (o.runEnd - o.runStart));
         String context = Printable.of(excerpt(run, (int) (o.at - o.runStart), stemLen));
-        boolean unproven = go && startsLocator(o.lib, elf, o);
+        boolean unproven = go && startsLocator(o.lib, elf, o, true);
         return List.of(new Site(o.at, stemLen, occV, r.name(), go ? SiteKind.GO_STRING : SiteKind.C_STRING,
                 o.lib.stem(), o.lib, unproven ? Role.UNPROVEN : Role.MENTION,
                 List.of("no NUL terminator", "no reference that carries a length"), List.of(),
@@ -240,10 +242,14 @@ public final class SiteFinder {
         return false;
     }
 
-    static String notALocator(LibraryTarget lib, String text) {
+    static String notALocator(LibraryTarget lib, String text, SiteKind kind) {
         boolean word = !text.isEmpty() && text.chars().allMatch(c -> c > ' ' && c < 0x7F && c != '%');
         if (!word) return "a message that mentions " + lib.stem() + "; left as is";
         String last = text.substring(text.lastIndexOf('/') + 1);
+        if (LibraryTarget.isGlob(last) && kind != SiteKind.GO_STRING && LibraryTarget.globMatches(last, lib.name())) {
+            return "a C string, which dlopen opens as it is (it never globs): its file name part (" + last
+                    + ") is not " + lib.name() + " (not a locator); left as is";
+        }
         if (LibraryTarget.isGlob(last)) {
             return "a glob pattern whose file name part (" + last + ") does not match " + lib.name()
                     + " (not a locator); left as is";
@@ -256,13 +262,13 @@ public final class SiteFinder {
     }
 
     /** Whether some string starting at a path-token boundary before the occurrence could be a locator. */
-    private static boolean startsLocator(LibraryTarget lib, ElfFile elf, Occurrence o) {
+    private static boolean startsLocator(LibraryTarget lib, ElfFile elf, Occurrence o, boolean globbed) {
         long tokenStart = o.at;
         while (tokenStart > o.runStart && isPathChar(elf.bytes().get(tokenStart - 1))) tokenStart--;
         long limit = Math.min(o.runEnd, o.at + lib.stem().length() + 16);
         String token = text(elf, tokenStart, (int) (limit - tokenStart));
         for (int k = (int) (o.at - tokenStart) + lib.stem().length(); k <= token.length(); k++) {
-            if (lib.isLocator(token.substring(0, k))) return true;
+            if (lib.isLocator(token.substring(0, k), globbed)) return true;
         }
         return false;
     }
@@ -324,12 +330,12 @@ public final class SiteFinder {
                 long vaddr = elf.vaddrOf(offset).orElse(-1);
                 Role role;
                 String reason = null;
-                if (d.tag() == ElfConstants.DT_SONAME && lib.isLocator(run)) {
+                if (d.tag() == ElfConstants.DT_SONAME && lib.isLocator(run, false)) {
                     role = Role.MENTION;
                     reason = "DT_SONAME: this file is the library itself; its own name stays";
-                } else if (lib.isLocator(run)) {
+                } else if (lib.isLocator(run, false)) {
                     role = Role.LOCATOR;
-                } else if (lib.isLocator(d.string())) {
+                } else if (lib.isLocator(d.string(), false)) {
                     role = Role.CONFLICT;
                     reason = String.format("\"%s\" is stored as the tail of \"%s\" in .dynstr, which must stay",
                             d.string(), run);

@@ -1,5 +1,7 @@
 package dev.ollamapatch.patch;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -30,16 +32,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ({@code src/test/zoo}: one dlopen, a list of paths tried in order, a library that opens NVML, a
  * library that ends in {@code return dlopen(...)}, DT_NEEDED, and a cgo program naming it in Go)
  * built by every toolchain here (gcc and clang; -O0, -O2, -Os, LTO; ld.bfd, gold, lld, mold; PIE and
- * not; stripped and not; glibc x86_64 and aarch64 under qemu; musl x86_64; Go pie/exe with internal
- * and external linking), each patched in place with a stub NVML as the shim and run. The property:
- * every glibc build loads the shim installed beside the patched file (a refusal is a failure: all
- * can be patched safely); a musl build loads it or is refused untouched.
+ * not; stripped and not; glibc x86_64 and aarch64 under qemu; musl x86_64 and aarch64 (Debian's arm64 musl
+ * with the cross gcc, run under qemu by musl's own loader); Go pie/exe with internal
+ * and external linking). Each build is one install laid out as Ollama is ({@code bin/ollama}, and
+ * {@code lib/ollama/libzoo-opener.so} found through the program's {@code $ORIGIN/../lib/ollama} rpath),
+ * patched in place as a whole (the target is the install's root, so the resolver sees the program that
+ * calls a tail-called {@code dlopen}) with a stub NVML as the shim, then run by the real loader. The
+ * property: every glibc build loads a shim the tool installed and recorded in the manifest's
+ * {@code resolves_to} (anything else, a refusal included, is a failure: all can be patched safely); a
+ * musl build loads it, or is refused (exit 5) with every file of the install byte for byte as before
+ * and nothing added.
  *
- * <p>Two families depend on issue 14 part 2 (where the loader looks, branch {@code resolve}): a
- * tail-called dlopen ({@code tail}: the program in bin/ becomes dlopen's caller, so {@code $ORIGIN}
- * is bin/, not the library's lib/) and musl (no {@code $ORIGIN} in dlopen or DT_NEEDED). Until that
- * lands their misses are counted as AWAITING_RESOLUTION and printed, never as passes; any other
- * outcome than LOADED or an untouched refusal fails the test.
+ * <p>{@code -Dzoo.only=REGEX} limits the matrix to the builds whose id (printed in the report, e.g.
+ * {@code x86_64-glibc-gcc-O2-bfd-pie-tail}, {@code aarch64-go-pie-external}) matches, for a quick loop.
  *
  * <p>Builds run in a pool of one thread per core and are cached under {@code target/zoo-builds}
  * (keyed by the sources and the command line), so a second run only patches and runs.
@@ -49,8 +54,18 @@ class ToolchainZooIT {
     private static final Path BUILDS = Path.of("target/zoo-builds").toAbsolutePath();
     private static final Path RUNS = Path.of("target/zoo-runs").toAbsolutePath();
     private static final String GO = Files.isExecutable(Path.of("/usr/local/go/bin/go")) ? "/usr/local/go/bin/go" : "go";
+    /**
+     * Debian's musl for arm64, unpacked by {@code .ci/install-tools} (dpkg's architectures stay as they are):
+     * {@code musl-gcc.specs} for aarch64-linux-gnu-gcc, and {@code root/} with {@code lib/ld-musl-aarch64.so.1}
+     * for qemu-aarch64 -L.
+     */
+    private static final Path MUSL_ARM64 = Path.of(System.getProperty("zoo.musl.arm64",
+            System.getenv().getOrDefault("OLLAMA_PATCH_MUSL_ARM64", System.getProperty("user.home") + "/.cache/ollama-patch/musl-arm64")));
 
-    enum Outcome { LOADED, REFUSED_UNTOUCHED, AWAITING_RESOLUTION, NOT_BUILDABLE_HERE, FAILED }
+    /** The program and the library of the library programs, where Ollama keeps them (the tool patches these two in a tree). */
+    private static final String LIB = "lib/ollama/libzoo-opener.so";
+
+    enum Outcome { LOADED, REFUSED_UNTOUCHED, NOT_BUILDABLE_HERE, FAILED }
 
     /** One build: everything but stripping. {@code go} is "pie-internal" etc. for the cgo program. */
     record Build(String arch, String libc, String cc, String opt, String ld, boolean pie, String program, String go) {
@@ -58,8 +73,6 @@ class ToolchainZooIT {
             return go != null ? arch + "-go-" + go
                     : String.join("-", arch, libc, cc, opt, ld, pie ? "pie" : "nopie", program);
         }
-
-        boolean awaitsResolution() { return program.equals("tail") || libc.equals("musl"); }
 
         /** Combinations this machine's toolchains cannot build at all (not a fault of the tool). */
         boolean buildable() {
@@ -72,17 +85,26 @@ class ToolchainZooIT {
         String id() { return build.id() + (strip ? "-stripped" : ""); }
     }
 
-    record Result(Case c, Outcome outcome, String detail) {}
+    /** {@code how}: the resolutions the manifest records for the install's sites ("tail-call", ...), or empty. */
+    record Result(Case c, Outcome outcome, String detail, List<String> how) {
+        Result(Case c, Outcome outcome, String detail) { this(c, outcome, detail, List.of()); }
+    }
 
     @Test
     void everyBuildLoadsTheShimOrIsRefusedUntouched() throws Exception {
-        List<Build> builds = matrix();
+        String only = System.getProperty("zoo.only", "");
+        List<Build> builds = matrix().stream().filter(b -> only.isEmpty() || b.id().matches(only)).toList();
+        assertTrue(!builds.isEmpty(), "-Dzoo.only=" + only + " matches no build of the zoo");
         int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         long t0 = System.nanoTime();
         try {
-            for (String arch : List.of("x86_64", "aarch64")) stub(arch, "glibc");
-            stub("x86_64", "musl");
+            if (builds.stream().anyMatch(b -> b.arch().equals("aarch64") && b.libc().equals("musl"))) {
+                assertTrue(Files.isRegularFile(MUSL_ARM64.resolve("musl-gcc.specs"))
+                        && Files.exists(MUSL_ARM64.resolve("root/lib/ld-musl-aarch64.so.1")), "no aarch64 musl at "
+                        + MUSL_ARM64 + " (musl-gcc.specs, root/lib/ld-musl-aarch64.so.1): run .ci/install-tools");
+            }
+            for (Build b : builds) stub(b.arch(), b.libc());
             ldShims();
             Map<Build, Future<String>> built = new LinkedHashMap<>();
             for (Build b : builds) built.put(b, pool.submit(() -> build(b)));
@@ -119,8 +141,10 @@ class ToolchainZooIT {
             List<Result> failed = results.stream().filter(r -> r.outcome() == Outcome.FAILED).toList();
             assertTrue(failed.isEmpty(), failed.size() + " of " + results.size() + " builds failed the property:\n"
                     + String.join("\n", failed.stream().limit(40).map(r -> r.c().id() + ": " + r.detail()).toList()));
-            assertTrue(results.stream().filter(r -> r.outcome() == Outcome.LOADED).count() > results.size() / 2,
-                    "most builds load the shim");
+            long glibc = results.stream().filter(r -> r.c().build().libc().equals("glibc")
+                    && r.outcome() != Outcome.NOT_BUILDABLE_HERE).count();
+            assertEquals(glibc, results.stream().filter(r -> r.c().build().libc().equals("glibc")
+                    && r.outcome() == Outcome.LOADED).count(), "every glibc build loads the shim");
         } finally {
             pool.shutdownNow();
         }
@@ -140,10 +164,12 @@ class ToolchainZooIT {
                 }
             }
         }
-        for (String opt : List.of("O0", "O2")) {
-            for (boolean pie : List.of(true, false)) {
-                for (String p : List.of("one", "list", "opener", "needed")) {
-                    out.add(new Build("x86_64", "musl", "musl-gcc", opt, "bfd", pie, p, null));
+        for (String arch : List.of("x86_64", "aarch64")) {
+            for (String opt : List.of("O0", "O2")) {
+                for (boolean pie : List.of(true, false)) {
+                    for (String p : List.of("one", "list", "opener", "needed")) {
+                        out.add(new Build(arch, "musl", "musl-gcc", opt, "bfd", pie, p, null));
+                    }
                 }
             }
         }
@@ -168,7 +194,7 @@ class ToolchainZooIT {
         if (Files.isRegularFile(so) && Files.getLastModifiedTime(so).compareTo(
                 Files.getLastModifiedTime(SRC.resolve("stub.c"))) > 0) return;
         Files.createDirectories(dir);
-        String cc = libc.equals("musl") ? "musl-gcc" : arch.equals("aarch64") ? "aarch64-linux-gnu-gcc" : "gcc";
+        String cc = libc.equals("musl") ? muslCc(arch) : arch.equals("aarch64") ? "aarch64-linux-gnu-gcc" : "gcc";
         String err = sh(dir, cc + " -O2 -fPIC -shared -Wl,-soname,libnvidia-ml.so.1 -o libnvidia-ml.so.1 "
                 + q(SRC.resolve("stub.c")));
         if (err != null) throw new AssertionError("stub NVML did not build: " + err);
@@ -192,7 +218,7 @@ class ToolchainZooIT {
         if (Files.isRegularFile(dir.resolve(".done"))) return null;
         Path tmp = Files.createTempDirectory(BUILDS, ".tmp-" + b.id() + "-");
         Files.createDirectories(tmp.resolve("bin"));
-        Files.createDirectories(tmp.resolve("lib"));
+        if (b.program().equals("opener") || b.program().equals("tail")) Files.createDirectories(tmp.resolve("lib/ollama"));
         if (b.go() != null) {
             for (String f : List.of("go/main.go", "go/go.mod", "zoo.h")) {
                 Files.copy(SRC.resolve(f), tmp.resolve(Path.of(f).getFileName()));
@@ -238,7 +264,7 @@ class ToolchainZooIT {
                 cc.add("clang");
                 if (a64) cc.add("--target=aarch64-linux-gnu");
             }
-            default -> cc.add(b.cc()); // musl-gcc
+            default -> cc.add(muslCc(b.arch()));
         }
         cc.add(b.opt().equals("lto") ? "-O2 -flto" : "-" + b.opt());
         cc.add("-fuse-ld=" + b.ld());
@@ -246,13 +272,18 @@ class ToolchainZooIT {
         String exe = b.pie() ? "-fPIE -pie" : "-fno-pie -no-pie";
         String src = q(SRC) + "/";
         return switch (b.program()) {
-            case "one", "list" -> c + " " + exe + " -o bin/p " + src + b.program() + ".c -ldl";
-            case "opener", "tail" -> c + " -fPIC -shared -o lib/libzoo-opener.so " + src + b.program() + ".c -ldl && "
-                    + c + " " + exe + " -o bin/p " + src + "uselib.c -Llib -lzoo-opener '-Wl,-rpath,$ORIGIN/../lib' -ldl";
-            case "needed" -> c + " " + exe + " -o bin/p " + src + "needed.c -L" + q(stubDir(b.arch(), b.libc()))
+            case "one", "list" -> c + " " + exe + " -o bin/ollama " + src + b.program() + ".c -ldl";
+            case "opener", "tail" -> c + " -fPIC -shared -o " + LIB + " " + src + b.program() + ".c -ldl && "
+                    + c + " " + exe + " -o bin/ollama " + src + "uselib.c -Llib/ollama -lzoo-opener '-Wl,-rpath,$ORIGIN/../lib/ollama' -ldl";
+            case "needed" -> c + " " + exe + " -o bin/ollama " + src + "needed.c -L" + q(stubDir(b.arch(), b.libc()))
                     + " -l:libnvidia-ml.so.1 -ldl";
             default -> throw new IllegalArgumentException(b.program());
         };
+    }
+
+    /** musl's gcc wrapper on x86_64; on aarch64 the cross gcc with the specs of Debian's arm64 musl-dev. */
+    private static String muslCc(String arch) {
+        return arch.equals("aarch64") ? "aarch64-linux-gnu-gcc -specs " + q(MUSL_ARM64.resolve("musl-gcc.specs")) : "musl-gcc";
     }
 
     private static String goScript(Build b) {
@@ -260,7 +291,7 @@ class ToolchainZooIT {
         String[] mode = b.go().split("-");
         return "GOFLAGS=-buildvcs=false GOTOOLCHAIN=local GOOS=linux GOARCH=" + (a64 ? "arm64" : "amd64")
                 + " CGO_ENABLED=1 CC=" + (a64 ? "aarch64-linux-gnu-gcc" : "gcc") + " " + GO
-                + " build -trimpath -buildmode=" + mode[0] + " '-ldflags=-s -w -linkmode=" + mode[1] + "' -o bin/p .";
+                + " build -trimpath -buildmode=" + mode[0] + " '-ldflags=-s -w -linkmode=" + mode[1] + "' -o bin/ollama .";
     }
 
     // ---- patching and running -----------------------------------------------------------------
@@ -272,54 +303,84 @@ class ToolchainZooIT {
         Path dir = RUNS.resolve(c.id());
         deleteTree(dir);
         Fixtures.copyInstall(from, dir);
+        Files.delete(dir.resolve(".done"));
         boolean library = b.program().equals("opener") || b.program().equals("tail");
-        Path target = library ? dir.resolve("lib/libzoo-opener.so") : dir.resolve("bin/p");
         if (c.strip()) {
             String strip = b.arch().equals("aarch64") ? "aarch64-linux-gnu-strip" : "strip";
-            String err = sh(dir, strip + " " + q(target));
+            String err = sh(dir, strip + " bin/ollama" + (library ? " " + LIB : ""));
             if (err != null) return new Result(c, Outcome.FAILED, "strip: " + err);
         }
-        byte[] before = Files.readAllBytes(target);
-        Cli.Result r = Cli.run("apply", target, "--shim", stubDir(b.arch(), b.libc()).resolve("libnvidia-ml.so.1"));
+        Path shim = stubDir(b.arch(), b.libc()).resolve("libnvidia-ml.so.1");
+        Map<String, String> before = tree(dir);
+        // The whole install is the target, as a user patches an Ollama tree: program and library together.
+        Cli.Result r = Cli.run("apply", dir, "--shim", shim);
         if (r.exit() != 0) {
-            boolean untouched = Arrays.equals(before, Files.readAllBytes(target))
-                    && Files.notExists(target.resolveSibling("nvml.so"));
+            boolean untouched = before.equals(tree(dir));
             String why = "apply exit " + r.exit() + ": " + firstLine(r.err());
-            if ((r.exit() == 5 || r.exit() == 3) && untouched && b.libc().equals("musl")) {
+            if (r.exit() == 5 && untouched && b.libc().equals("musl")) {
                 return new Result(c, Outcome.REFUSED_UNTOUCHED, why);
             }
-            if (r.exit() == 5 && untouched && b.program().equals("tail")) {
-                // The library alone is patched here, and its dlopen is a tail call: the loader expands
-                // $ORIGIN for its caller, which is not in the target, so the tool refuses (untouched).
-                // Patching program and library as one install is what makes these pass: not a pass yet.
-                return new Result(c, Outcome.AWAITING_RESOLUTION, why);
-            }
-            return new Result(c, Outcome.FAILED, why + (untouched ? "" : " (and the file changed)"));
+            return new Result(c, Outcome.FAILED, why + (untouched ? "" : " (and the install changed)"));
         }
-        String expected = target.getParent().toRealPath().resolve("nvml.so").toString();
+        // The shims the tool says the loader opens: every resolves_to of the manifest.
+        JsonNode manifest = new ObjectMapper().readTree(dir.resolve(".ollama-patch.json").toFile());
+        List<Path> resolvesTo = new ArrayList<>();
+        List<String> how = new ArrayList<>();
+        for (JsonNode f : manifest.path("files")) {
+            for (JsonNode site : f.path("sites")) {
+                how.add(site.path("resolution").asText("(none)"));
+                for (JsonNode t : site.path("resolves_to")) {
+                    Path shimAt = dir.resolve(t.asText()).normalize();
+                    resolvesTo.add(Files.exists(shimAt) ? shimAt.toRealPath() : shimAt);
+                }
+            }
+        }
         List<String> cmd = new ArrayList<>();
-        if (b.arch().equals("aarch64")) cmd.addAll(List.of("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"));
-        cmd.add(dir.resolve("bin/p").toString());
+        if (b.arch().equals("aarch64")) {
+            cmd.addAll(List.of("qemu-aarch64", "-L", b.libc().equals("musl") ? MUSL_ARM64.resolve("root").toString()
+                    : "/usr/aarch64-linux-gnu"));
+        }
+        cmd.add(dir.resolve("bin/ollama").toString());
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().remove("LD_LIBRARY_PATH");
         Process p = start(pb);
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            return new Result(c, Outcome.FAILED, "program timed out");
+            return new Result(c, Outcome.FAILED, "program timed out", how);
         }
         String text = new String(out, StandardCharsets.ISO_8859_1);
         String loaded = text.lines().filter(l -> l.startsWith("loaded: ")).findFirst().orElse("(no loaded: line) " + text.strip());
-        if (loaded.equals("loaded: " + expected)) return new Result(c, Outcome.LOADED, loaded);
-        return new Result(c, b.awaitsResolution() ? Outcome.AWAITING_RESOLUTION : Outcome.FAILED,
-                "patched, but " + loaded.replace('\n', ' ') + " (expected " + expected + ")");
+        Path file = loaded.startsWith("loaded: /") ? Path.of(loaded.substring("loaded: ".length())) : null;
+        if (file != null && resolvesTo.contains(file) && file.startsWith(dir.toRealPath())
+                && Arrays.equals(Files.readAllBytes(file), Files.readAllBytes(shim))) {
+            return new Result(c, Outcome.LOADED, loaded, how);
+        }
+        return new Result(c, Outcome.FAILED, "patched (" + String.join(", ", how) + "), but "
+                + loaded.replace('\n', ' ') + " (the manifest's resolves_to: " + resolvesTo + ")", how);
+    }
+
+    /** Every file of the install (relative path to SHA-256; symlinks by their target): to see that a refusal changed nothing. */
+    private static Map<String, String> tree(Path dir) throws Exception {
+        Map<String, String> files = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path f : s.toList()) {
+                String rel = dir.relativize(f).toString();
+                if (Files.isSymbolicLink(f)) files.put(rel, "-> " + Files.readSymbolicLink(f));
+                else if (Files.isDirectory(f)) files.put(rel + "/", "");
+                else files.put(rel, HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f))));
+            }
+        }
+        return files;
     }
 
     private static void report(List<Result> results, int builds, double buildSeconds, double runSeconds) {
         Map<Outcome, Integer> counts = new EnumMap<>(Outcome.class);
         Map<String, Map<Outcome, Integer>> byFamily = new TreeMap<>();
+        Map<String, Integer> resolutions = new TreeMap<>();
         for (Result r : results) {
             counts.merge(r.outcome(), 1, Integer::sum);
+            if (r.outcome() == Outcome.LOADED) for (String h : r.how()) resolutions.merge(h, 1, Integer::sum);
             Build b = r.c().build();
             String family = b.arch() + " " + b.libc() + " " + (b.go() != null ? "go" : b.cc()) + " " + b.program();
             byFamily.computeIfAbsent(family, k -> new EnumMap<>(Outcome.class)).merge(r.outcome(), 1, Integer::sum);
@@ -327,17 +388,14 @@ class ToolchainZooIT {
         StringBuilder s = new StringBuilder();
         s.append(String.format("toolchain zoo: %d builds (%.0f s), %d patched and run (%.0f s)%n", builds, buildSeconds,
                 results.size(), runSeconds));
-        counts.forEach((o, n) -> s.append(String.format("  %-20s %4d%n", o, n)));
+        for (Outcome o : Outcome.values()) s.append(String.format("  %-20s %4d%n", o, counts.getOrDefault(o, 0)));
+        s.append("  sites of the runs that loaded the shim, by resolution: ").append(resolutions).append('\n');
         s.append("  by family (arch libc compiler program):\n");
         byFamily.forEach((f, m) -> s.append(String.format("    %-40s %s%n", f, m)));
         for (Result r : results) {
             if (r.outcome() != Outcome.LOADED) {
                 s.append(String.format("  %-19s %s: %s%n", r.outcome(), r.c().id(), r.detail()));
             }
-        }
-        if (counts.getOrDefault(Outcome.AWAITING_RESOLUTION, 0) > 0) {
-            s.append("  AWAITING_RESOLUTION: tail-called dlopen and musl builds need issue 14 part 2 (branch resolve):\n"
-                    + "  the shim is installed beside the patched file, but the loader looks elsewhere.\n");
         }
         System.out.print(s);
         assertEquals(results.size(), counts.values().stream().mapToInt(Integer::intValue).sum());

@@ -92,6 +92,41 @@ class LoaderResolutionTest {
         }
     }
 
+    /**
+     * aarch64 gcc -Os linked by lld: lld relaxes the string's {@code adrp}+{@code add} into {@code nop}+{@code adr}
+     * right before {@code b dlopen} (found by ToolchainZooIT: the address was not seen, so the site was
+     * refused as "read from data" in a library that tail-jumps to dlopen).
+     */
+    @Test
+    void anAdrThatLldRelaxedFromAdrpAddIsFollowedToTheTailJump() throws Exception {
+        try (LoaderWorld w = new LoaderWorld("aarch64", "tail-adr")) {
+            // The cross gcc finds ld.lld only beside its own tools, or through -B.
+            Path ldDir = Files.createDirectories(Path.of(w.root + ".ld"));
+            Files.deleteIfExists(ldDir.resolve("ld.lld"));
+            Files.createSymbolicLink(ldDir.resolve("ld.lld"), Path.of("/usr/bin/ld.lld"));
+            try {
+                Path lib = w.build(w.cc(), "lib/libtail.so", """
+                        #include <dlfcn.h>
+                        void *open_nvml(int flags) { return dlopen("%s", flags); }
+                        """.formatted(NVML), "-Os", "-fuse-ld=lld", "-B" + ldDir, "-fPIC", "-shared");
+                Path app = w.build(w.cc(), "bin/app", """
+                        #include <stdio.h>
+                        void *open_nvml(int flags);
+                        int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
+                        """, "-O2", "-L" + w.root.resolve("lib"), "-ltail", "-Wl,-rpath,$ORIGIN/../lib");
+                w.marker(w.cc(), "bin");
+                w.marker(w.cc(), "lib");
+                Resolution r = w.resolve(w.resolver(), lib, NVML, false);
+                assertEquals(Resolution.How.TAIL_CALL, r.how(), r.detail());
+                assertEquals(List.of(w.root.resolve("bin")), r.directories(), r.detail());
+                patchAndRun(w, r, lib, app, null);
+            } finally {
+                Files.deleteIfExists(ldDir.resolve("ld.lld"));
+                Files.deleteIfExists(ldDir);
+            }
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"x86_64,gcc", "aarch64,gcc", "x86_64,clang", "aarch64,clang"})
     void aNameHandedToALibraryFunctionThatCallsDlopenOpensTheShimBesideTheLibrary(String arch, String compiler)
