@@ -72,4 +72,16 @@ class HostTest {
         assertTrue(Host.at(tmp.resolve("none")).cpuFlags().isEmpty());
         assertTrue(Files.isDirectory(tmp));
     }
+
+    /** systemd applies drop-ins in file-name order, and one in /etc replaces a vendor one of the same name. */
+    @Test
+    void aDropInInEtcReplacesTheVendorsOfTheSameName() throws Exception {
+        FakeRoot r = new FakeRoot(tmp).file("/usr/lib/systemd/system/ollama.service", "[Service]\nExecStart=/usr/bin/ollama serve\n")
+                .file("/usr/lib/systemd/system/ollama.service.d/gpu.conf", "[Service]\nEnvironment=OLLAMA_PATCH_SHIM_CONFIG=/vendor.conf\n")
+                .file("/usr/lib/systemd/system/ollama.service.d/a.conf", "[Service]\nEnvironment=A=1\n")
+                .file("/etc/systemd/system/ollama.service.d/gpu.conf", "[Service]\nEnvironment=OLLAMA_PATCH_SHIM_CONFIG=/admin.conf\n");
+        assertEquals(List.of(r.path("/usr/lib/systemd/system/ollama.service"), r.path("/usr/lib/systemd/system/ollama.service.d/a.conf"),
+                r.path("/etc/systemd/system/ollama.service.d/gpu.conf")), Host.at(tmp).unitFiles("ollama.service"));
+        assertEquals("/admin.conf", SystemdUnit.read(Host.at(tmp), "ollama.service").environment().get("OLLAMA_PATCH_SHIM_CONFIG"));
+    }
 }
