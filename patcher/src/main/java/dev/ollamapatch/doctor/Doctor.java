@@ -3,6 +3,10 @@ package dev.ollamapatch.doctor;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.InstallVerifier;
+import dev.ollamapatch.ollama.Generation;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.Loader;
+import dev.ollamapatch.resolve.Resolution;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * Walks the chain from the Ollama install to the GPU and returns one {@link Check} per link: the
@@ -81,19 +86,10 @@ public final class Doctor {
                     }
                 }
                 checks.add(Checks.installVerify(install.manifests(), diffs));
-                for (OllamaInstall.PatchedFile pf : install.patched()) {
-                    boolean secure = secureExecution(pf.file());
-                    for (String sitePath : pf.sitePaths()) {
-                        // Where the apply worked out the loader looks (manifest resolves_to), else $ORIGIN's rule.
-                        List<Path> targets = new ArrayList<>();
-                        for (String r : pf.resolvesTo().getOrDefault(sitePath, List.of())) targets.add(Path.of(r));
-                        if (targets.isEmpty()) targets.add(resolve(host, pf.file(), sitePath));
-                        for (Path resolved : targets) {
-                            ShimFile sf = resolved == null ? null : ShimFile.read(resolved);
-                            Check c = Checks.site(pf, sitePath, resolved, sf == null ? ShimFile.read(Path.of("/nonexistent")) : sf, hostGlibc, secure);
-                            checks.add(c);
-                            if (shimForQuery == null && c.status() == Status.OK && machine.equals(ShimQuery.hostMachine())) shimForQuery = resolved;
-                        }
+                for (Check c : siteChecks(host, install, hostGlibc)) {
+                    checks.add(c);
+                    if (shimForQuery == null && c.status() == Status.OK && machine.equals(ShimQuery.hostMachine())) {
+                        shimForQuery = Path.of(c.evidence().get(0));
                     }
                 }
             }
@@ -205,40 +201,75 @@ public final class Doctor {
         }
     }
 
-    /** The file the loader opens for a site path: {@code $ORIGIN} is the patched file's directory. */
-    static Path resolve(Host host, Path file, String sitePath) {
-        if (sitePath.startsWith("$ORIGIN/")) return file.getParent().resolve(sitePath.substring("$ORIGIN/".length())).normalize();
-        if (sitePath.startsWith("/")) return host.path(sitePath);
-        return null;
+    /**
+     * Per patched file and path, where the loader will look for the shim on this host and whether a
+     * loadable one is there. A {@code $ORIGIN} path is resolved by the {@code resolve} package over every
+     * ELF file of the install, as apply resolved it: the object whose code calls dlopen with the string
+     * decides the directory (a tail call hands that to its callers), and musl or glibc's secure-execution
+     * mode may not expand {@code $ORIGIN} at all. An absolute path is opened as it is (under the root).
+     * Each check's first evidence line is the file the loader opens, when there is one.
+     */
+    static List<Check> siteChecks(Host host, OllamaInstall install, Optional<Glibc.Version> hostGlibc) {
+        List<Check> out = new ArrayList<>();
+        InstallResolutions resolutions = null;
+        String unresolvable = null;
+        try {
+            resolutions = InstallResolutions.of(install.files());
+        } catch (IOException | RuntimeException e) {
+            unresolvable = "the install's files could not all be read to resolve $ORIGIN: " + e.getMessage();
+        }
+        try {
+            for (OllamaInstall.PatchedFile pf : install.patched()) {
+                Map<String, List<OllamaInstall.WrittenSite>> groups = new LinkedHashMap<>();
+                Map<String, Resolution> resolved = new LinkedHashMap<>();
+                try (ElfFile elf = ElfFile.open(pf.file())) {
+                    boolean musl = Loader.of(elf) == Loader.MUSL;
+                    for (OllamaInstall.WrittenSite s : pf.sites()) {
+                        Resolution r = null;
+                        if (s.path().startsWith("$ORIGIN")) {
+                            OptionalLong vaddr = elf.vaddrOf(s.offset());
+                            r = unresolvable != null ? Resolution.unknown(unresolvable)
+                                    : vaddr.isEmpty() ? Resolution.unknown(String.format("file offset 0x%x is not loaded into memory", s.offset()))
+                                    : resolutions.resolve(pf.file(), vaddr.getAsLong(), s.length(), s.dynstr());
+                        }
+                        // Sites that say the same path and resolve alike make one line.
+                        String key = s.path() + "\0" + (r == null ? "" : r.describe("x") + r.how());
+                        groups.computeIfAbsent(key, k -> new ArrayList<>()).add(s);
+                        resolved.putIfAbsent(key, r);
+                    }
+                    for (Map.Entry<String, List<OllamaInstall.WrittenSite>> g : groups.entrySet()) {
+                        String sitePath = g.getValue().get(0).path();
+                        Resolution r = resolved.get(g.getKey());
+                        List<String> offsets = g.getValue().stream().map(s -> String.format("0x%x", s.offset())).toList();
+                        if (r == null) {
+                            Path file = host.path(sitePath);
+                            out.add(Checks.site(pf, sitePath, offsets, file, "an absolute path: opened as it is", ShimFile.read(file), hostGlibc));
+                        } else if (r.blocker() != null) {
+                            out.add(Checks.siteNotExpanded(pf, sitePath, offsets, r, musl || muslProgram(install)));
+                        } else if (!r.originWorks()) {
+                            out.add(Checks.siteUnknown(pf, sitePath, offsets, r));
+                        } else {
+                            String name = sitePath.substring(sitePath.lastIndexOf('/') + 1);
+                            for (Path dir : r.directories()) {
+                                Path file = dir.resolve(name);
+                                out.add(Checks.site(pf, sitePath, offsets, file, r.how().label() + ": " + r.detail(), ShimFile.read(file), hostGlibc));
+                            }
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    out.add(Checks.failure("install.site", pf.file() + " could not be read: " + e.getMessage(),
+                            "check that the file is readable, then run the doctor again."));
+                }
+            }
+        } finally {
+            if (resolutions != null) resolutions.close();
+        }
+        return out;
     }
 
-    /**
-     * Set-user-id, set-group-id, or file capabilities: glibc's secure-execution mode ignores $ORIGIN
-     * for other users. Capabilities live in the {@code security.capability} attribute, which Java
-     * cannot read; {@code getcap} (libcap) reads it when installed.
-     */
-    static boolean secureExecution(Path file) {
-        try {
-            int mode = (Integer) Files.getAttribute(file, "unix:mode");
-            if ((mode & 06000) != 0) return true;
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return false;
-        }
-        for (String getcap : List.of("/usr/sbin/getcap", "/sbin/getcap", "/usr/bin/getcap")) {
-            if (!Files.isExecutable(Path.of(getcap))) continue;
-            try {
-                Process p = new ProcessBuilder(getcap, file.toString()).redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-                if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
-                return out.contains("cap_") || out.contains("=ep") || out.contains("+ep");
-            } catch (IOException e) {
-                return false;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-        return false;
+    /** Whether the install's main binary is run by musl's loader (which expands $ORIGIN only in rpath). */
+    private static boolean muslProgram(OllamaInstall install) {
+        return install.identity() != null && "musl".equals(install.identity().libc().name());
     }
 
     static Optional<Glibc.Version> hostGlibc(Host host, String machine) {
