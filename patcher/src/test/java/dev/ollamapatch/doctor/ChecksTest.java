@@ -100,6 +100,24 @@ class ChecksTest {
         assertEquals(dev.ollamapatch.ollama.ShimDriverConfig.BUNDLED_DEFAULT, ShimConfigWriter.DRIVER_VERSION);
     }
 
+    /** musl never expands $ORIGIN in a dlopen argument: a failure for everyone; secure execution only for normal users. */
+    @Test
+    void originNotExpandedFailsUnderMuslAndWarnsUnderSecureExecution() {
+        OllamaInstall.PatchedFile file = new OllamaInstall.PatchedFile(Path.of("/opt/ollama/bin/ollama"), "x86_64",
+                List.of(new OllamaInstall.WrittenSite(0x1234, 17, false, "$ORIGIN/nvml.so")), "per manifest", null);
+        dev.ollamapatch.resolve.Resolution r = new dev.ollamapatch.resolve.Resolution(dev.ollamapatch.resolve.Resolution.How.CALL,
+                List.of(Path.of("/opt/ollama/bin")), Path.of("/opt/ollama/bin/ollama"), 0x4000, "`/opt/ollama/bin/ollama` calls dlopen at 0x4000", null);
+        Check musl = Checks.siteNotExpanded(file, "$ORIGIN/nvml.so", List.of("0x1234"),
+                r.blockedBy("musl (/lib/ld-musl-x86_64.so.1) opens a dlopen argument literally"), true);
+        assertEquals(Status.FAIL, musl.status());
+        assertTrue(musl.summary().contains("loader does not expand $ORIGIN here (musl"), musl.summary());
+        assertTrue(musl.fix().contains("--shim-path /ABSOLUTE/nvml.so /opt/ollama/bin/ollama"), musl.fix());
+        Check secure = Checks.siteNotExpanded(file, "$ORIGIN/nvml.so", List.of("0x1234"),
+                r.blockedBy("`/opt/ollama/bin/ollama` runs in secure-execution mode for a normal user (set-user-ID)"), false);
+        assertEquals(Status.WARN, secure.status());
+        assertTrue(secure.fix().contains("chmod u-s,g-s"), secure.fix());
+    }
+
     @Test
     void deviceNodesWithoutUvmFail() {
         Check c = Checks.deviceNodes(Set.of("nvidiactl", "nvidia0"), Set.of("nvidia"));

@@ -124,6 +124,13 @@ class DoctorTest {
         assertTrue(c.fix().contains("ollama-patch shim-config >"), c.fix());
     }
 
+    /** The bundled shim reads OLLAMA_PATCH_SHIM_ROOT, so under --root it looks up its default config there itself. */
+    @Test
+    void theBundledShimKnowsTheRootVariableAndTheStubDoesNot() {
+        assertTrue(ShimQuery.knowsRoot(install.resolve("bin/nvml.so")));
+        assertTrue(!ShimQuery.knowsRoot(Fixtures.stub("x86_64")));
+    }
+
     @Test
     void missingConfig() throws Exception {
         Files.delete(root.path("/etc/ollama-patch/shim.conf"));
@@ -416,6 +423,16 @@ class DoctorTest {
         assertNotNull(match);
         assertEquals("fail", match.get("status").asText());
         assertTrue(r.err().contains("fail  host.pci-match"), r.err());
+        // Fixed: exit 0, every check ok or warn, and an ok check's fix is null.
+        root.config(FakeRoot.virtualConfig("570.86.15", "00000000:00:05.0"));
+        Cli.Result fixed = Cli.run("doctor", install, "--root", root.root, "--json");
+        assertEquals(0, fixed.exit(), fixed.toString());
+        JsonNode good = Json.MAPPER.readTree(fixed.out());
+        assertTrue(good.get("ok").asBoolean());
+        for (JsonNode c : good.get("checks")) {
+            assertTrue(!c.get("status").asText().equals("fail"), c.toString());
+            assertEquals(c.get("status").asText().equals("ok"), c.get("fix").isNull(), c.toString());
+        }
     }
 
     @Test
