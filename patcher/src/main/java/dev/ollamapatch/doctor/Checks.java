@@ -56,13 +56,16 @@ public final class Checks {
         id.versionCandidates().forEach(c -> ev.add("version candidate: " + c));
         ev.add("generation " + g.label() + ": " + install.generationSource());
         if (g == Generation.NONE) {
-            return new Check("install.version", Status.FAIL, summary, ev, "patching NVML cannot help this version: "
-                    + String.join("; ", id.advice()) + ".");
+            return new Check("install.version", Status.FAIL, summary, ev, String.join("; ", id.advice()) + ".");
         }
         return new Check("install.version", Status.OK, summary, ev, null);
     }
 
     static Check installPatched(OllamaInstall install) {
+        if (install.patched().isEmpty() && install.generation() == Generation.NONE) {
+            return Check.warn("install.patched", "not patched, and nothing to patch: this version names no NVML on Linux",
+                    "see install.version: an NVML shim cannot help this version.");
+        }
         if (install.patched().isEmpty()) {
             return Check.fail("install.patched", "not patched: no file of the install loads the shim",
                     "run 'ollama-patch apply " + install.installDir() + "' (it keeps backups; 'ollama-patch restore' undoes it).");
@@ -344,7 +347,9 @@ public final class Checks {
                 return Check.ok("ollama.rules", "what NVML decides: " + g.nvmlDecides() + "; " + drv);
             }
             case NONE -> {
-                return Check.fail("ollama.rules", "what NVML decides: " + g.nvmlDecides(), "use Ollama 0.12.6 or later with the shim, or retarget libcuda with --lib.");
+                // install.version already fails for this; here only what it means for the shim.
+                return Check.warn("ollama.rules", "what NVML decides: " + g.nvmlDecides() + ": the shim's answers never reach this Ollama",
+                        "see install.version: use Ollama 0.12.6 or later with the shim.");
             }
             default -> {
                 return Check.ok("ollama.rules", "generation unknown; the shim reports " + drv);

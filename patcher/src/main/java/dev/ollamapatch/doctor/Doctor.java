@@ -232,8 +232,9 @@ public final class Doctor {
                                     : vaddr.isEmpty() ? Resolution.unknown(String.format("file offset 0x%x is not loaded into memory", s.offset()))
                                     : resolutions.resolve(pf.file(), vaddr.getAsLong(), s.length(), s.dynstr());
                         }
-                        // Sites that say the same path and resolve alike make one line.
-                        String key = s.path() + "\0" + (r == null ? "" : r.describe("x") + r.how());
+                        // Sites that say the same path and lead the loader to the same files make one line.
+                        String key = s.path() + "\0" + (r == null ? "absolute" : r.blocker() != null ? "blocked " + r.blocker()
+                                : !r.originWorks() ? "unknown" : r.directories().toString());
                         groups.computeIfAbsent(key, k -> new ArrayList<>()).add(s);
                         resolved.putIfAbsent(key, r);
                     }
