@@ -1,5 +1,6 @@
 package dev.ollamapatch.doctor;
 
+import dev.ollamapatch.elf.GlibcVersion;
 import dev.ollamapatch.ollama.Generation;
 import dev.ollamapatch.ollama.Identity;
 import dev.ollamapatch.ollama.ShimDriverConfig;
@@ -96,7 +97,7 @@ public final class Checks {
      * the loader's choice was worked out; the first evidence line is {@code resolved} itself.
      */
     static Check site(OllamaInstall.PatchedFile file, String sitePath, List<String> offsets, Path resolved, String how,
-                      ShimFile shim, Optional<Glibc.Version> hostGlibc) {
+                      ShimFile shim, Optional<GlibcVersion> hostGlibc) {
         String id = "install.site";
         List<String> ev = List.of(resolved.toString(), "sites at file offset " + String.join(", ", offsets) + " (" + file.how() + ")",
                 "loader: " + how);
@@ -117,11 +118,11 @@ public final class Checks {
                     "install an NVML shim there (re-apply with --force).");
         }
         if (shim.newestGlibc() != null && hostGlibc.isPresent() && shim.newestGlibc().compareTo(hostGlibc.get()) > 0) {
-            return new Check(id, Status.FAIL, loads + ", which needs GLIBC_" + shim.newestGlibc() + " but this host's glibc is " + hostGlibc.get(), ev,
+            return new Check(id, Status.FAIL, loads + ", which needs " + shim.newestGlibc() + " but this host's glibc is " + Glibc.release(hostGlibc.get()), ev,
                     "install a shim built for older glibc (the bundled shim needs at most GLIBC_2.17): re-apply with --force.");
         }
         String glibc = shim.newestGlibc() == null ? "no GLIBC_ version needs"
-                : "needs GLIBC_" + shim.newestGlibc() + hostGlibc.map(h -> " <= host " + h).orElse(" (host glibc unknown)");
+                : "needs " + shim.newestGlibc() + hostGlibc.map(h -> " <= host " + Glibc.release(h)).orElse(" (host glibc unknown)");
         return new Check(id, Status.OK, loads + ": present, " + shim.machine() + ", " + glibc, ev, null);
     }
 

@@ -1,6 +1,7 @@
 package dev.ollamapatch.doctor;
 
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.GlibcVersion;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.InstallVerifier;
 import dev.ollamapatch.ollama.Generation;
@@ -68,7 +69,7 @@ public final class Doctor {
         checks.add(Checks.installFound(install, installError == null ? lookedAt : lookedAt + ": " + installError));
         String machine = install != null && install.machine() != null ? install.machine() : ShimQuery.hostMachine();
         Generation gen = install == null ? Generation.UNKNOWN : install.generation();
-        Optional<Glibc.Version> hostGlibc = hostGlibc(host, machine);
+        Optional<GlibcVersion> hostGlibc = hostGlibc(host, machine);
         Path shimForQuery = null;
         if (install != null && install.binary() != null) {
             checks.add(Checks.installVersion(install));
@@ -209,7 +210,7 @@ public final class Doctor {
      * mode may not expand {@code $ORIGIN} at all. An absolute path is opened as it is (under the root).
      * Each check's first evidence line is the file the loader opens, when there is one.
      */
-    static List<Check> siteChecks(Host host, OllamaInstall install, Optional<Glibc.Version> hostGlibc) {
+    static List<Check> siteChecks(Host host, OllamaInstall install, Optional<GlibcVersion> hostGlibc) {
         List<Check> out = new ArrayList<>();
         InstallResolutions resolutions = null;
         String unresolvable = null;
@@ -273,7 +274,7 @@ public final class Doctor {
         return install.identity() != null && "musl".equals(install.identity().libc().name());
     }
 
-    static Optional<Glibc.Version> hostGlibc(Host host, String machine) {
+    static Optional<GlibcVersion> hostGlibc(Host host, String machine) {
         Optional<Host.Found> libc = host.findLibrary("libc.so.6", machine);
         if (libc.isEmpty()) return Optional.empty();
         try (ElfFile elf = ElfFile.open(host.path(libc.get().hostPath()))) {

@@ -41,8 +41,8 @@ class HostTest {
     @Test
     void hostGlibcVersionIsWhatGetconfSays() throws Exception {
         String getconf = run("getconf", "GNU_LIBC_VERSION");  // "glibc 2.36"
-        Glibc.Version v = Doctor.hostGlibc(Host.at(Path.of("/")), ShimQuery.hostMachine()).orElseThrow();
-        assertEquals(getconf.replace("glibc ", ""), v.toString());
+        dev.ollamapatch.elf.GlibcVersion v = Doctor.hostGlibc(Host.at(Path.of("/")), ShimQuery.hostMachine()).orElseThrow();
+        assertEquals(getconf.replace("glibc ", ""), Glibc.release(v));
     }
 
     @Test
