@@ -109,17 +109,19 @@ public final class Checks {
         if (shim.problem() != null) {
             return new Check(id, Status.FAIL, loads + ": " + shim.problem(), ev, "replace it with the bundled shim by re-applying with --force.");
         }
-        if (file.machine() != null && !file.machine().equals(shim.machine())) {
-            return new Check(id, Status.FAIL, loads + ", a " + shim.machine() + " file, but " + file.file().getFileName() + " is " + file.machine(), ev,
-                    "install the " + file.machine() + " shim: re-apply with --force (the bundled one matches) or --shim FILE of that machine.");
-        }
-        if (!shim.sharedObject() || !"libnvidia-ml.so.1".equals(shim.soname())) {
-            return new Check(id, Status.FAIL, loads + ", which is not a shared object with SONAME libnvidia-ml.so.1 (SONAME " + shim.soname() + ")", ev,
-                    "install an NVML shim there (re-apply with --force).");
-        }
         if (shim.newestGlibc() != null && hostGlibc.isPresent() && shim.newestGlibc().compareTo(hostGlibc.get()) > 0) {
             return new Check(id, Status.FAIL, loads + ", which needs " + shim.newestGlibc() + " but this host's glibc is " + Glibc.release(hostGlibc.get()), ev,
                     "install a shim built for older glibc (the bundled shim needs at most GLIBC_2.17): re-apply with --force.");
+        }
+        if (!shim.serves().isEmpty()) {
+            // apply's own rule for a shim (ShimCheck): machine and class, SONAME, the NVML functions the file names, glibc.
+            List<String> all = new ArrayList<>(ev);
+            all.addAll(shim.serves());
+            boolean machine = file.machine() != null && !file.machine().equals(shim.machine());
+            return new Check(id, Status.FAIL, loads + ", which cannot serve it: " + shim.serves().get(0)
+                    + (shim.serves().size() > 1 ? " (+" + (shim.serves().size() - 1) + " more)" : ""), all,
+                    machine ? "install the " + file.machine() + " shim: re-apply with --force (the bundled one matches) or --shim FILE of that machine."
+                            : "install the bundled shim there: re-apply with --force.");
         }
         String glibc = shim.newestGlibc() == null ? "no GLIBC_ version needs"
                 : "needs " + shim.newestGlibc() + hostGlibc.map(h -> " <= host " + Glibc.release(h)).orElse(" (host glibc unknown)");

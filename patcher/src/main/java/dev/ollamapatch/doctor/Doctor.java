@@ -245,7 +245,7 @@ public final class Doctor {
                         List<String> offsets = g.getValue().stream().map(s -> String.format("0x%x", s.offset())).toList();
                         if (r == null) {
                             Path file = host.path(sitePath);
-                            out.add(Checks.site(pf, sitePath, offsets, file, "an absolute path: opened as it is", ShimFile.read(file), hostGlibc));
+                            out.add(Checks.site(pf, sitePath, offsets, file, "an absolute path: opened as it is", ShimFile.read(file, elf), hostGlibc));
                         } else if (r.blocker() != null) {
                             out.add(Checks.siteNotExpanded(pf, sitePath, offsets, r, musl || muslProgram(install)));
                         } else if (!r.originWorks()) {
@@ -254,7 +254,7 @@ public final class Doctor {
                             String name = sitePath.substring(sitePath.lastIndexOf('/') + 1);
                             for (Path dir : r.directories()) {
                                 Path file = dir.resolve(name);
-                                out.add(Checks.site(pf, sitePath, offsets, file, r.how().label() + ": " + r.detail(), ShimFile.read(file), hostGlibc));
+                                out.add(Checks.site(pf, sitePath, offsets, file, r.how().label() + ": " + r.detail(), ShimFile.read(file, elf), hostGlibc));
                             }
                         }
                     }

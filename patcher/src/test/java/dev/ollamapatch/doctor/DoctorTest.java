@@ -284,8 +284,20 @@ class DoctorTest {
         List<Check> checks = doctor(false, Map.of());
         Check c = check(checks, "install.site");
         assertEquals(Status.FAIL, c.status(), text(checks));
-        assertTrue(c.summary().contains("a aarch64 file, but gen-c is x86_64"), c.summary());
+        assertTrue(c.summary().contains("cannot serve it: " + install.resolve("bin/nvml.so") + " is for aarch64 64-bit, the target is x86_64 64-bit"), c.summary());
+        assertTrue(c.fix().startsWith("install the x86_64 shim"), c.fix());
         assertEquals(Status.FAIL, check(checks, "install.verify").status(), "the shim's hash changed too");
+    }
+
+    /** The same rule as apply's for every shim it installs: each NVML function the binary looks up is exported. */
+    @Test
+    void aShimThatLacksAFunctionTheBinaryLooksUp() throws Exception {
+        Path src = Files.writeString(tmp.resolve("half.c"), "int nvmlInit_v2(void) { return 0; }\nint nvmlShutdown(void) { return 0; }\n");
+        cc("gcc", "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libnvidia-ml.so.1", "-o", install.resolve("bin/nvml.so").toString(), src.toString());
+        Check c = check(doctor(false, Map.of()), "install.site");
+        assertEquals(Status.FAIL, c.status(), c.toString());
+        assertTrue(c.summary().contains("cannot serve it: " + install.resolve("bin/nvml.so") + " does not export ")
+                && c.summary().contains("nvmlSystemGetDriverVersion"), c.summary());
     }
 
     @Test
