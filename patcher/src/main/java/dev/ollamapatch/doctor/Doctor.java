@@ -53,6 +53,10 @@ public final class Doctor {
             try {
                 if (!Files.exists(target)) {
                     installError = "no such file or directory";
+                } else if (dev.ollamapatch.image.ImageApply.isImage(target)
+                        || (!Files.isDirectory(target) && dev.ollamapatch.archive.ArchiveFormat.isArchive(target))) {
+                    // The doctor looks at an Ollama as it runs on this machine, not at a file that ships one.
+                    installError = "a release archive or container image, not an installed Ollama (give the directory it is unpacked to)";
                 } else if (!Files.isDirectory(target) && !dev.ollamapatch.install.Targets.isElf(target)) {
                     installError = "not an ELF file";
                 } else {

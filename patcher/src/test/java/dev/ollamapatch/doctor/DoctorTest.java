@@ -510,6 +510,11 @@ class DoctorTest {
         Cli.Result r = Cli.run("doctor", text, "--root", root.root);
         assertEquals(1, r.exit(), r.toString());
         assertTrue(r.out().contains("fail  install.found") && r.out().contains(text + ": not an ELF file"), r.out());
+        Path tgz = tmp.resolve("ollama-linux-amd64.tgz");
+        cc("tar", "-czf", tgz.toString(), "-C", install.toString(), "bin");
+        Cli.Result archive = Cli.run("doctor", tgz, "--root", root.root);
+        assertEquals(1, archive.exit(), archive.toString());
+        assertTrue(archive.out().contains(tgz + ": a release archive or container image, not an installed Ollama"), archive.out());
         Cli.Result missing = Cli.run("doctor", tmp.resolve("nothing-here"), "--root", root.root);
         assertTrue(missing.out().contains("nothing-here: no such file or directory"), missing.out());
     }
