@@ -148,8 +148,11 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Iden
         }
         PatchedState bytes = PatchedState.fromBytes(elf, Set.of(LibraryTarget.NVML.defaultPath()));
         if (!bytes.patched()) return null;
+        // A DT_NEEDED entry is resolved against the object that has it: tell it by where the string lies.
+        java.util.Optional<dev.ollamapatch.elf.SectionHeader> dynstr = elf.section(".dynstr");
         List<WrittenSite> sites = bytes.written().stream()
-                .map(w -> new WrittenSite(w.offset(), w.length(), false, w.path())).toList();
+                .map(w -> new WrittenSite(w.offset(), w.length(), dynstr.isPresent() && w.offset() >= dynstr.get().offset()
+                        && w.offset() - dynstr.get().offset() < dynstr.get().size(), w.path())).toList();
         return new PatchedFile(f, machine, sites, "per bytes (no manifest)", null);
     }
 

@@ -277,6 +277,19 @@ class DoctorTest {
         assertTrue(site.summary().contains("loader opens " + out.resolveSibling("nvml.so") + ": present"), site.summary());
     }
 
+    /** A DT_NEEDED entry patched in a copy (no manifest): $ORIGIN there is the directory of the object that has the entry. */
+    @Test
+    void aNeededEntryPatchedWithoutAManifestIsResolvedAgainstItsObject() throws Exception {
+        Path out = tmp.resolve("needed-copy/bin/needed");
+        Files.createDirectories(out.getParent());
+        assertEquals(0, Cli.run("apply", Fixtures.binary("x86_64", "release", "needed"), "-o", out).exit());
+        List<Check> checks = Doctor.examine(new Doctor.Options(out, root.root, false, Map.of(), 30));
+        Check site = check(checks, "install.site");
+        assertEquals(Status.OK, site.status(), text(checks));
+        assertTrue(site.summary().contains("loader opens " + out.resolveSibling("nvml.so") + ": present"), site.summary());
+        assertTrue(site.evidence().get(2).startsWith("loader: needed: DT_NEEDED entry of `" + out + "`"), site.evidence().toString());
+    }
+
     @Test
     void shimOfTheWrongMachine() throws Exception {
         Files.copy(Path.of(System.getProperty("fixtures.dir")).resolve("aarch64/stub-nvml/libnvidia-ml.so.1"),
