@@ -263,31 +263,33 @@ class DoctorTest {
         }
     }
 
+    /** The doctor on a fixture patched as a copy into {@code <tmp>/copy/bin/} ({@code apply -o}: no manifest); its install.site must be ok. */
+    Check siteOfACopy(String program, List<Check> into) throws Exception {
+        Path out = tmp.resolve("copy/bin/" + program);
+        Files.createDirectories(out.getParent());
+        assertEquals(0, Cli.run("apply", Fixtures.binary("x86_64", "release", program), "-o", out).exit());
+        into.addAll(Doctor.examine(new Doctor.Options(out, root.root, false, Map.of(), 30)));
+        Check site = check(into, "install.site");
+        assertEquals(Status.OK, site.status(), text(into));
+        assertTrue(site.summary().contains("loader opens " + out.resolveSibling("nvml.so") + ": present"), site.summary());
+        return site;
+    }
+
     /** {@code apply -o} writes no manifest: the patched copy is recognised by its bytes, and its sites resolved as apply resolved them. */
     @Test
     void aCopyPatchedWithoutAManifestIsReadFromItsBytes() throws Exception {
-        Path out = tmp.resolve("copy/bin/gen-c");
-        Files.createDirectories(out.getParent());
-        assertEquals(0, Cli.run("apply", Fixtures.binary("x86_64", "release", "gen-c"), "-o", out).exit());
-        List<Check> checks = Doctor.examine(new Doctor.Options(out, root.root, false, Map.of(), 30));
+        List<Check> checks = new java.util.ArrayList<>();
+        siteOfACopy("gen-c", checks);
         assertTrue(check(checks, "install.patched").evidence().get(0).endsWith("$ORIGIN/nvml.so (per bytes (no manifest))"), text(checks));
         assertEquals(Status.WARN, check(checks, "install.verify").status(), text(checks));
-        Check site = check(checks, "install.site");
-        assertEquals(Status.OK, site.status(), text(checks));
-        assertTrue(site.summary().contains("loader opens " + out.resolveSibling("nvml.so") + ": present"), site.summary());
     }
 
     /** A DT_NEEDED entry patched in a copy (no manifest): $ORIGIN there is the directory of the object that has the entry. */
     @Test
     void aNeededEntryPatchedWithoutAManifestIsResolvedAgainstItsObject() throws Exception {
-        Path out = tmp.resolve("needed-copy/bin/needed");
-        Files.createDirectories(out.getParent());
-        assertEquals(0, Cli.run("apply", Fixtures.binary("x86_64", "release", "needed"), "-o", out).exit());
-        List<Check> checks = Doctor.examine(new Doctor.Options(out, root.root, false, Map.of(), 30));
-        Check site = check(checks, "install.site");
-        assertEquals(Status.OK, site.status(), text(checks));
-        assertTrue(site.summary().contains("loader opens " + out.resolveSibling("nvml.so") + ": present"), site.summary());
-        assertTrue(site.evidence().get(2).startsWith("loader: needed: DT_NEEDED entry of `" + out + "`"), site.evidence().toString());
+        Check site = siteOfACopy("needed", new java.util.ArrayList<>());
+        assertTrue(site.evidence().get(2).startsWith("loader: needed: DT_NEEDED entry of `" + tmp.resolve("copy/bin/needed") + "`"),
+                site.evidence().toString());
     }
 
     @Test
