@@ -263,6 +263,31 @@ class DoctorTest {
         }
     }
 
+    /**
+     * A build without a version (a C program here) tells its generation only by the form of its NVML sites,
+     * which patching removed: the doctor reads them in the backup apply kept.
+     */
+    @Test
+    void aPatchedBinaryWithoutAVersionIsJudgedByTheSitesOfItsBackup() throws Exception {
+        Path dir = tmp.resolve("noversion");
+        Path bin = Files.createDirectories(dir.resolve("bin")).resolve("ollama");
+        Path src = Files.writeString(tmp.resolve("pair.c"), """
+                #include <dlfcn.h>
+                #include <stdio.h>
+                static const char *const nvml_paths[] = {"/usr/lib/wsl/lib/libnvidia-ml.so.1", "libnvidia-ml.so.1"};
+                int main(void) {
+                    for (int i = 0; i < 2; i++) if (dlopen(nvml_paths[i], RTLD_NOW)) { puts("nvml ok"); return 0; }
+                    puts("nvml missing");
+                    return 0;
+                }
+                """);
+        cc("gcc", "-O2", "-fPIE", "-pie", "-o", bin.toString(), src.toString());
+        assertEquals(0, Cli.run("apply", dir).exit());
+        Check v = check(Doctor.examine(new Doctor.Options(dir, root.root, false, Map.of(), 30)), "install.version");
+        assertTrue(v.summary().startsWith("this program, version unknown, generation B (0.12.6 - 0.24.x); what NVML decides: "), v.summary());
+        assertTrue(v.evidence().contains("generation B: from the form of the NVML sites in its backup " + bin.toRealPath() + ".orig"), v.evidence().toString());
+    }
+
     /** The doctor on a fixture patched as a copy into {@code <tmp>/copy/bin/} ({@code apply -o}: no manifest); its install.site must be ok. */
     Check siteOfACopy(String program, List<Check> into) throws Exception {
         Path out = tmp.resolve("copy/bin/" + program);
