@@ -1,5 +1,11 @@
 package dev.ollamapatch.doctor;
 
+import dev.ollamapatch.elf.GlibcVersion;
+import dev.ollamapatch.ollama.Generation;
+import dev.ollamapatch.ollama.Identity;
+import dev.ollamapatch.ollama.ShimDriverConfig;
+import dev.ollamapatch.resolve.Resolution;
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -14,10 +20,6 @@ import java.util.Set;
  * {@link ShimQuery}) to one {@link Check} each. Every check that is not ok says the fix in one sentence.
  */
 public final class Checks {
-    /** Generation C drops GPUs whose driver major is below this (CUDA 12.4+ runtimes, DESIGN.md section 2). */
-    static final int GEN_C_MIN_DRIVER = 550;
-    /** ... and below this for compute capability under 7 with CUDA 12.8+ runtimes. */
-    static final int GEN_C_MIN_DRIVER_OLD_CC = 570;
     static final String CONFIG_FIX_TOOL = "ollama-patch shim-config";
 
     private Checks() {}
@@ -39,17 +41,32 @@ public final class Checks {
                 + " ELF file" + (install.files().size() == 1 ? "" : "s") + " in the install", install.files().stream().map(Path::toString).toArray(String[]::new));
     }
 
+    /**
+     * The version and generation as the {@code ollama} package reads them for every report, and what NVML
+     * decides in that generation (DESIGN.md section 2).
+     */
     static Check installVersion(OllamaInstall install) {
-        String v = install.version() == null ? "version not recorded in the binary" : "Ollama " + install.version();
-        String summary = v + ", generation " + install.generation().label + ": " + install.generation().nvmlRole;
-        if (install.generation() == Generation.NONE) {
-            return Check.fail("install.version", summary,
-                    "patching NVML cannot help this version: use Ollama 0.12.6 or later, or retarget the CUDA library with --lib libcuda.so.1=PATH.");
+        Identity id = install.identity();
+        Generation g = install.generation();
+        String v = id.version() != null ? (id.ollama() ? "Ollama " : "version ") + id.version()
+                : (id.ollama() ? "Ollama" : "this program") + ", version unknown";
+        String summary = v + ", generation " + g.label() + (g == Generation.UNKNOWN ? "" : " (" + g.versions() + ")")
+                + "; what NVML decides: " + g.nvmlDecides();
+        List<String> ev = new ArrayList<>();
+        ev.add("version: " + (id.version() != null ? id.version() + " (" + id.versionSource() + ")" : id.versionSource()));
+        id.versionCandidates().forEach(c -> ev.add("version candidate: " + c));
+        ev.add("generation " + g.label() + ": " + install.generationSource());
+        if (g == Generation.NONE) {
+            return new Check("install.version", Status.FAIL, summary, ev, String.join("; ", id.advice()) + ".");
         }
-        return Check.ok("install.version", summary);
+        return new Check("install.version", Status.OK, summary, ev, null);
     }
 
     static Check installPatched(OllamaInstall install) {
+        if (install.patched().isEmpty() && install.generation() == Generation.NONE) {
+            return Check.warn("install.patched", "not patched, and nothing to patch: this version names no NVML on Linux",
+                    "see install.version: an NVML shim cannot help this version.");
+        }
         if (install.patched().isEmpty()) {
             return Check.fail("install.patched", "not patched: no file of the install loads the shim",
                     "run 'ollama-patch apply " + install.installDir() + "' (it keeps backups; 'ollama-patch restore' undoes it).");
@@ -75,49 +92,62 @@ public final class Checks {
     }
 
     /**
-     * Where the loader looks for one site's path, and whether a loadable shim is there. {@code resolved}
-     * is the file the loader will open (null: not a directory the loader will use).
+     * The shim at the file the loader opens for one path of a patched file: there, of the file's machine, a
+     * shared object named libnvidia-ml.so.1, and loadable against this host's glibc. {@code how} says how
+     * the loader's choice was worked out; the first evidence line is {@code resolved} itself.
      */
-    static Check site(OllamaInstall.PatchedFile file, String sitePath, Path resolved, ShimFile shim,
-                      Optional<Glibc.Version> hostGlibc, boolean secureExecution) {
+    static Check site(OllamaInstall.PatchedFile file, String sitePath, List<String> offsets, Path resolved, String how,
+                      ShimFile shim, Optional<GlibcVersion> hostGlibc) {
         String id = "install.site";
-        String where = file.file() + " names " + sitePath;
-        boolean origin = sitePath.contains("$ORIGIN");
-        if (origin && file.interpreter() != null && file.interpreter().contains("musl")) {
-            return Check.fail(id, where + ", but its loader " + file.interpreter() + " (musl) does not expand $ORIGIN in dlopen",
-                    "re-apply with an absolute shim path: 'ollama-patch apply --force --shim-path /ABSOLUTE/nvml.so TARGET'.");
-        }
-        if (origin && secureExecution) {
-            return Check.warn(id, where + ", but the file is set-id or has file capabilities: glibc ignores $ORIGIN for users other than root",
-                    "remove the capability or set-id bit ('setcap -r FILE', 'chmod u-s,g-s FILE'), or re-apply with an absolute --shim-path.");
-        }
-        if (resolved == null) {
-            return Check.warn(id, where + ": the loader's directory for it is unknown",
-                    "re-apply with an absolute --shim-path so that the loader opens a known file.");
-        }
-        String loads = where + ": loader opens " + resolved;
+        List<String> ev = List.of(resolved.toString(), "sites at file offset " + String.join(", ", offsets) + " (" + file.how() + ")",
+                "loader: " + how);
+        String loads = file.file() + " names " + sitePath + ": loader opens " + resolved;
         if (!shim.exists()) {
-            return Check.fail(id, loads + ", which does not exist",
+            return new Check(id, Status.FAIL, loads + ", which does not exist", ev,
                     "install the shim there: 'ollama-patch apply --force " + file.file() + "' puts nvml.so back.");
         }
         if (shim.problem() != null) {
-            return Check.fail(id, loads + ": " + shim.problem(), "replace it with the bundled shim by re-applying with --force.");
-        }
-        if (file.machine() != null && !file.machine().equals(shim.machine())) {
-            return Check.fail(id, loads + ", a " + shim.machine() + " file, but " + file.file().getFileName() + " is " + file.machine(),
-                    "install the " + file.machine() + " shim: re-apply with --force (the bundled one matches) or --shim FILE of that machine.");
-        }
-        if (!shim.sharedObject() || !"libnvidia-ml.so.1".equals(shim.soname())) {
-            return Check.fail(id, loads + ", which is not a shared object with SONAME libnvidia-ml.so.1 (SONAME " + shim.soname() + ")",
-                    "install an NVML shim there (re-apply with --force).");
+            return new Check(id, Status.FAIL, loads + ": " + shim.problem(), ev, "replace it with the bundled shim by re-applying with --force.");
         }
         if (shim.newestGlibc() != null && hostGlibc.isPresent() && shim.newestGlibc().compareTo(hostGlibc.get()) > 0) {
-            return Check.fail(id, loads + ", which needs GLIBC_" + shim.newestGlibc() + " but this host's glibc is " + hostGlibc.get(),
+            return new Check(id, Status.FAIL, loads + ", which needs " + shim.newestGlibc() + " but this host's glibc is " + Glibc.release(hostGlibc.get()), ev,
                     "install a shim built for older glibc (the bundled shim needs at most GLIBC_2.17): re-apply with --force.");
         }
+        if (!shim.serves().isEmpty()) {
+            // apply's own rule for a shim (ShimCheck): machine and class, SONAME, the NVML functions the file names, glibc.
+            List<String> all = new ArrayList<>(ev);
+            all.addAll(shim.serves());
+            boolean machine = file.machine() != null && !file.machine().equals(shim.machine());
+            return new Check(id, Status.FAIL, loads + ", which cannot serve it: " + shim.serves().get(0)
+                    + (shim.serves().size() > 1 ? " (+" + (shim.serves().size() - 1) + " more)" : ""), all,
+                    machine ? "install the " + file.machine() + " shim: re-apply with --force (the bundled one matches) or --shim FILE of that machine."
+                            : "install the bundled shim there: re-apply with --force.");
+        }
         String glibc = shim.newestGlibc() == null ? "no GLIBC_ version needs"
-                : "needs GLIBC_" + shim.newestGlibc() + hostGlibc.map(h -> " <= host " + h).orElse(" (host glibc unknown)");
-        return Check.ok(id, loads + ": present, " + shim.machine() + ", " + glibc);
+                : "needs " + shim.newestGlibc() + hostGlibc.map(h -> " <= host " + Glibc.release(h)).orElse(" (host glibc unknown)");
+        return new Check(id, Status.OK, loads + ": present, " + shim.machine() + ", " + glibc, ev, null);
+    }
+
+    /**
+     * The loader will not expand {@code $ORIGIN} for this site: musl never does in a dlopen argument or
+     * DT_NEEDED (a failure for everyone), glibc in secure-execution mode only for users other than root.
+     */
+    static Check siteNotExpanded(OllamaInstall.PatchedFile file, String sitePath, List<String> offsets, Resolution r, boolean musl) {
+        List<String> ev = List.of("sites at file offset " + String.join(", ", offsets) + " (" + file.how() + ")", "loader: " + r.detail());
+        String summary = file.file() + " names " + sitePath + ", but " + r.describe(sitePath.substring(sitePath.lastIndexOf('/') + 1));
+        if (musl) {
+            return new Check("install.site", Status.FAIL, summary, ev,
+                    "re-apply with an absolute shim path: 'ollama-patch apply --force --shim-path /ABSOLUTE/nvml.so " + file.file() + "'.");
+        }
+        return new Check("install.site", Status.WARN, summary, ev,
+                "remove the capability or set-id bit ('setcap -r FILE', 'chmod u-s,g-s FILE'), or re-apply with an absolute --shim-path.");
+    }
+
+    /** No directory can be named for {@code $ORIGIN}: which object calls dlopen with the string is not known. */
+    static Check siteUnknown(OllamaInstall.PatchedFile file, String sitePath, List<String> offsets, Resolution r) {
+        return new Check("install.site", Status.WARN, file.file() + " names " + sitePath + ": the loader's directory for it is unknown ("
+                + r.detail() + ")", List.of("sites at file offset " + String.join(", ", offsets) + " (" + file.how() + ")"),
+                "re-apply with an absolute --shim-path so that the loader opens a known file.");
     }
 
     // ---------------------------------------------------------------------------------- the shim
@@ -246,7 +276,7 @@ public final class Checks {
         if (found.isEmpty()) {
             return Check.fail("host.libcuda", "no libcuda.so.1 for " + machine + " in /etc/ld.so.cache or the default library directories"
                             + (g == Generation.A ? "" : g == Generation.UNKNOWN ? "; Ollama 0.12.6 and later see no GPU without it"
-                            : "; Ollama generation " + g.label + " sees no GPU without it"),
+                            : "; Ollama generation " + g.label() + " sees no GPU without it"),
                     "install the NVIDIA driver's user-space CUDA library (libcuda.so.1, e.g. Debian's libcuda1 or the driver's .run) and run ldconfig.");
         }
         return Check.ok("host.libcuda", "libcuda.so.1 found: " + found.get().hostPath(), found.get().how());
@@ -259,7 +289,7 @@ public final class Checks {
         }
         if (!flags.get().contains("avx")) {
             boolean gpuNeedsAvx = g == Generation.A || g == Generation.NONE;
-            String s = "the CPU does not report AVX" + (gpuNeedsAvx ? ": Ollama generation " + g.label + " disables GPU support without it" : ": Ollama's CPU backends run slowly");
+            String s = "the CPU does not report AVX" + (gpuNeedsAvx ? ": Ollama generation " + g.label() + " disables GPU support without it" : ": Ollama's CPU backends run slowly");
             String fix = "expose AVX/AVX2 to the guest (in QEMU/libvirt use CPU model host-passthrough).";
             return gpuNeedsAvx ? Check.fail("host.cpu", s, fix) : Check.warn("host.cpu", s, fix);
         }
@@ -273,21 +303,29 @@ public final class Checks {
         if (a == null || !a.initialised()) {
             return Check.warn("ollama.rules", "cannot check Ollama's rules without an answer from the shim", "fix the shim's config first (see shim.config).");
         }
-        int major = driverMajor(a.driverVersion());
         String drv = "driver " + a.driverVersion();
         switch (g) {
             case C -> {
-                double minCc = a.devices().stream().map(d -> cc(d.computeCapability())).filter(x -> x > 0).min(Double::compare).orElse(0.0);
-                if (major > 0 && major < GEN_C_MIN_DRIVER) {
-                    return Check.fail("ollama.rules", drv + " is below " + GEN_C_MIN_DRIVER + ": this Ollama drops every GPU as 'driver too old'",
-                            "set 'driver_version = 570.86.15' (or the host's real driver version) in [shim] of " + cfg + ".");
-                }
-                if (major > 0 && major < GEN_C_MIN_DRIVER_OLD_CC && minCc > 0 && minCc < 7.0) {
-                    return Check.warn("ollama.rules", drv + " is below " + GEN_C_MIN_DRIVER_OLD_CC + " and a device has compute capability " + minCc
-                                    + ": CUDA 12.8+ runtimes drop it",
-                            "set 'driver_version = 570.86.15' or newer in [shim] of " + cfg + ".");
-                }
-                return Check.ok("ollama.rules", drv + (major == 0 ? " (unreadable: Ollama only warns)" : " >= " + GEN_C_MIN_DRIVER) + "; " + g.nvmlRole);
+                // The table every report uses (ShimDriverConfig), fed with what the shim answered.
+                List<Double> ccs = a.devices().stream().map(d -> cc(d.computeCapability())).filter(x -> x > 0).toList();
+                ShimDriverConfig driver = new ShimDriverConfig(a.driverVersion() == null ? "" : a.driverVersion(),
+                        "the shim's answer, config " + cfg, ccs);
+                String fixLine = "set 'driver_version = " + ShimDriverConfig.BUNDLED_DEFAULT + "' (or the host's real driver version) in [shim] of " + cfg + ".";
+                List<String> ev = new ArrayList<>(driver.generationCWarnings());
+                ev.add("what NVML decides in generation C: " + g.nvmlDecides());
+                return switch (driver.generationC()) {
+                    case DROPS_ALL -> new Check("ollama.rules", Status.FAIL, drv + " is below " + ShimDriverConfig.GEN_C_MIN_DRIVER
+                            + ": this Ollama drops every GPU as 'driver too old'", ev, fixLine);
+                    case DROPS_OLD_CC -> new Check("ollama.rules", Status.WARN, drv + " is below " + ShimDriverConfig.GEN_C_MIN_DRIVER_OLD_CC
+                            + " and a device has compute capability " + ccs.stream().min(Double::compare).orElseThrow()
+                            + ": CUDA 12.8+ runtimes drop it", ev, fixLine);
+                    case UNREADABLE -> new Check("ollama.rules", Status.WARN, drv + " is not a driver version: this Ollama cannot read its major"
+                            + " and only logs a warning", ev, fixLine);
+                    case KEEPS -> new Check("ollama.rules", Status.OK, drv + " >= " + ShimDriverConfig.GEN_C_MIN_DRIVER_OLD_CC
+                            + ", the highest minimum generation C applies: it keeps every GPU", ev, null);
+                    case KEEPS_CC7_AND_NEWER -> new Check("ollama.rules", Status.OK, drv + " >= " + ShimDriverConfig.GEN_C_MIN_DRIVER
+                            + " and every device has compute capability 7 or newer: generation C keeps them", ev, null);
+                };
             }
             case B -> {
                 List<String> bad = a.devices().stream().filter(d -> d.uuid() == null || !d.uuid().startsWith("GPU-")).map(d -> "device " + d.index()).toList();
@@ -295,20 +333,26 @@ public final class Checks {
                     return Check.fail("ollama.rules", String.join(", ", bad) + " has no GPU-… UUID: this Ollama matches NVML's VRAM figures to CUDA devices by UUID",
                             "set 'uuid = GPU-…' to the UUID CUDA reports for that device (nvidia-smi -L on a working setup) in " + cfg + ".");
                 }
-                return Check.ok("ollama.rules", g.nvmlRole + "; the shim's UUIDs must equal CUDA's: "
+                Check memory = noMemory(a, cfg, "this Ollama takes each GPU's VRAM from NVML");
+                if (memory != null) return memory;
+                return Check.ok("ollama.rules", "what NVML decides: " + g.nvmlDecides() + "; the shim's UUIDs must equal CUDA's: "
                         + String.join(", ", a.devices().stream().map(ShimAnswer.Device::uuid).toList()));
             }
             case A -> {
-                List<String> old = a.devices().stream().filter(d -> cc(d.computeCapability()) > 0 && cc(d.computeCapability()) < 5.0)
+                List<String> old = a.devices().stream().filter(d -> d.computeCapability() != null && cc(d.computeCapability()) < 5.0)
                         .map(d -> "device " + d.index() + " cc " + d.computeCapability()).toList();
                 if (!old.isEmpty()) {
                     return Check.fail("ollama.rules", String.join(", ", old) + ": this Ollama needs compute capability 5.0 or newer",
                             "set the device's real 'compute_capability' in " + cfg + " (a GPU older than 5.0 is not supported).");
                 }
-                return Check.ok("ollama.rules", g.nvmlRole + "; " + drv);
+                Check memory = noMemory(a, cfg, "this Ollama takes each GPU's memory from NVML");
+                if (memory != null) return memory;
+                return Check.ok("ollama.rules", "what NVML decides: " + g.nvmlDecides() + "; " + drv);
             }
             case NONE -> {
-                return Check.fail("ollama.rules", g.nvmlRole, "use Ollama 0.12.6 or later with the shim, or retarget libcuda with --lib.");
+                // install.version already fails for this; here only what it means for the shim.
+                return Check.warn("ollama.rules", "what NVML decides: " + g.nvmlDecides() + ": the shim's answers never reach this Ollama",
+                        "see install.version: use Ollama 0.12.6 or later with the shim.");
             }
             default -> {
                 return Check.ok("ollama.rules", "generation unknown; the shim reports " + drv);
@@ -316,15 +360,14 @@ public final class Checks {
         }
     }
 
-    static int driverMajor(String v) {
-        if (v == null) return 0;
-        int i = 0;
-        while (i < v.length() && Character.isDigit(v.charAt(i))) i++;
-        try {
-            return i == 0 ? 0 : Integer.parseInt(v.substring(0, i));
-        } catch (NumberFormatException e) {
-            return 0;
-        }
+    /** A device whose memory_total is 0 (shim-config's placeholder for a GPU not in its table), for a generation that reads it. */
+    private static Check noMemory(ShimAnswer a, String cfg, String why) {
+        List<ShimAnswer.Device> none = a.devices().stream().filter(d -> d.memoryTotal() == null || d.memoryTotal() == 0).toList();
+        if (none.isEmpty()) return null;
+        ShimAnswer.Device d = none.get(0);
+        return Check.fail("ollama.rules", "device " + d.index() + " (" + d.name() + ") reports 0 bytes of memory: " + why
+                        + " and finds no room for a model on it",
+                "set 'memory_total' to the bytes of the GPU's (or vGPU profile's) frame buffer in [device." + d.index() + "] of " + cfg + ".");
     }
 
     private static double cc(String s) {

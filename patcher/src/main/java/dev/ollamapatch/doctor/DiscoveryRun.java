@@ -1,5 +1,7 @@
 package dev.ollamapatch.doctor;
 
+import dev.ollamapatch.ollama.Generation;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

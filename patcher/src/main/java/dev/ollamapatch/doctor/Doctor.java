@@ -1,8 +1,13 @@
 package dev.ollamapatch.doctor;
 
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.GlibcVersion;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.InstallVerifier;
+import dev.ollamapatch.ollama.Generation;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.Loader;
+import dev.ollamapatch.resolve.Resolution;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * Walks the chain from the Ollama install to the GPU and returns one {@link Check} per link: the
@@ -47,6 +53,10 @@ public final class Doctor {
             try {
                 if (!Files.exists(target)) {
                     installError = "no such file or directory";
+                } else if (dev.ollamapatch.image.ImageApply.isImage(target)
+                        || (!Files.isDirectory(target) && dev.ollamapatch.archive.ArchiveFormat.isArchive(target))) {
+                    // The doctor looks at an Ollama as it runs on this machine, not at a file that ships one.
+                    installError = "a release archive or container image, not an installed Ollama (give the directory it is unpacked to)";
                 } else if (!Files.isDirectory(target) && !dev.ollamapatch.install.Targets.isElf(target)) {
                     installError = "not an ELF file";
                 } else {
@@ -63,7 +73,7 @@ public final class Doctor {
         checks.add(Checks.installFound(install, installError == null ? lookedAt : lookedAt + ": " + installError));
         String machine = install != null && install.machine() != null ? install.machine() : ShimQuery.hostMachine();
         Generation gen = install == null ? Generation.UNKNOWN : install.generation();
-        Optional<Glibc.Version> hostGlibc = hostGlibc(host, machine);
+        Optional<GlibcVersion> hostGlibc = hostGlibc(host, machine);
         Path shimForQuery = null;
         if (install != null && install.binary() != null) {
             checks.add(Checks.installVersion(install));
@@ -81,19 +91,10 @@ public final class Doctor {
                     }
                 }
                 checks.add(Checks.installVerify(install.manifests(), diffs));
-                for (OllamaInstall.PatchedFile pf : install.patched()) {
-                    boolean secure = secureExecution(pf.file());
-                    for (String sitePath : pf.sitePaths()) {
-                        // Where the apply worked out the loader looks (manifest resolves_to), else $ORIGIN's rule.
-                        List<Path> targets = new ArrayList<>();
-                        for (String r : pf.resolvesTo().getOrDefault(sitePath, List.of())) targets.add(Path.of(r));
-                        if (targets.isEmpty()) targets.add(resolve(host, pf.file(), sitePath));
-                        for (Path resolved : targets) {
-                            ShimFile sf = resolved == null ? null : ShimFile.read(resolved);
-                            Check c = Checks.site(pf, sitePath, resolved, sf == null ? ShimFile.read(Path.of("/nonexistent")) : sf, hostGlibc, secure);
-                            checks.add(c);
-                            if (shimForQuery == null && c.status() == Status.OK && machine.equals(ShimQuery.hostMachine())) shimForQuery = resolved;
-                        }
+                for (Check c : siteChecks(host, install, hostGlibc)) {
+                    checks.add(c);
+                    if (shimForQuery == null && c.status() == Status.OK && machine.equals(ShimQuery.hostMachine())) {
+                        shimForQuery = Path.of(c.evidence().get(0));
                     }
                 }
             }
@@ -205,43 +206,79 @@ public final class Doctor {
         }
     }
 
-    /** The file the loader opens for a site path: {@code $ORIGIN} is the patched file's directory. */
-    static Path resolve(Host host, Path file, String sitePath) {
-        if (sitePath.startsWith("$ORIGIN/")) return file.getParent().resolve(sitePath.substring("$ORIGIN/".length())).normalize();
-        if (sitePath.startsWith("/")) return host.path(sitePath);
-        return null;
-    }
-
     /**
-     * Set-user-id, set-group-id, or file capabilities: glibc's secure-execution mode ignores $ORIGIN
-     * for other users. Capabilities live in the {@code security.capability} attribute, which Java
-     * cannot read; {@code getcap} (libcap) reads it when installed.
+     * Per patched file and path, where the loader will look for the shim on this host and whether a
+     * loadable one is there. A {@code $ORIGIN} path is resolved by the {@code resolve} package over every
+     * ELF file of the install, as apply resolved it: the object whose code calls dlopen with the string
+     * decides the directory (a tail call hands that to its callers), and musl or glibc's secure-execution
+     * mode may not expand {@code $ORIGIN} at all. An absolute path is opened as it is (under the root).
+     * Each check's first evidence line is the file the loader opens, when there is one.
      */
-    static boolean secureExecution(Path file) {
+    static List<Check> siteChecks(Host host, OllamaInstall install, Optional<GlibcVersion> hostGlibc) {
+        List<Check> out = new ArrayList<>();
+        InstallResolutions resolutions = null;
+        String unresolvable = null;
         try {
-            int mode = (Integer) Files.getAttribute(file, "unix:mode");
-            if ((mode & 06000) != 0) return true;
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return false;
+            resolutions = InstallResolutions.of(install.files());
+        } catch (IOException | RuntimeException e) {
+            unresolvable = "the install's files could not all be read to resolve $ORIGIN: " + e.getMessage();
         }
-        for (String getcap : List.of("/usr/sbin/getcap", "/sbin/getcap", "/usr/bin/getcap")) {
-            if (!Files.isExecutable(Path.of(getcap))) continue;
-            try {
-                Process p = new ProcessBuilder(getcap, file.toString()).redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-                if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
-                return out.contains("cap_") || out.contains("=ep") || out.contains("+ep");
-            } catch (IOException e) {
-                return false;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
+        try {
+            for (OllamaInstall.PatchedFile pf : install.patched()) {
+                Map<String, List<OllamaInstall.WrittenSite>> groups = new LinkedHashMap<>();
+                Map<String, Resolution> resolved = new LinkedHashMap<>();
+                try (ElfFile elf = ElfFile.open(pf.file())) {
+                    boolean musl = Loader.of(elf) == Loader.MUSL;
+                    for (OllamaInstall.WrittenSite s : pf.sites()) {
+                        Resolution r = null;
+                        if (s.path().startsWith("$ORIGIN")) {
+                            OptionalLong vaddr = elf.vaddrOf(s.offset());
+                            r = unresolvable != null ? Resolution.unknown(unresolvable)
+                                    : vaddr.isEmpty() ? Resolution.unknown(String.format("file offset 0x%x is not loaded into memory", s.offset()))
+                                    : resolutions.resolve(pf.file(), vaddr.getAsLong(), s.length(), s.dynstr());
+                        }
+                        // Sites that say the same path and lead the loader to the same files make one line.
+                        String key = s.path() + "\0" + (r == null ? "absolute" : r.blocker() != null ? "blocked " + r.blocker()
+                                : !r.originWorks() ? "unknown" : r.directories().toString());
+                        groups.computeIfAbsent(key, k -> new ArrayList<>()).add(s);
+                        resolved.putIfAbsent(key, r);
+                    }
+                    for (Map.Entry<String, List<OllamaInstall.WrittenSite>> g : groups.entrySet()) {
+                        String sitePath = g.getValue().get(0).path();
+                        Resolution r = resolved.get(g.getKey());
+                        List<String> offsets = g.getValue().stream().map(s -> String.format("0x%x", s.offset())).toList();
+                        if (r == null) {
+                            Path file = host.path(sitePath);
+                            out.add(Checks.site(pf, sitePath, offsets, file, "an absolute path: opened as it is", ShimFile.read(file, elf), hostGlibc));
+                        } else if (r.blocker() != null) {
+                            out.add(Checks.siteNotExpanded(pf, sitePath, offsets, r, musl || muslProgram(install)));
+                        } else if (!r.originWorks()) {
+                            out.add(Checks.siteUnknown(pf, sitePath, offsets, r));
+                        } else {
+                            String name = sitePath.substring(sitePath.lastIndexOf('/') + 1);
+                            for (Path dir : r.directories()) {
+                                Path file = dir.resolve(name);
+                                out.add(Checks.site(pf, sitePath, offsets, file, r.how().label() + ": " + r.detail(), ShimFile.read(file, elf), hostGlibc));
+                            }
+                        }
+                    }
+                } catch (IOException | RuntimeException e) {
+                    out.add(Checks.failure("install.site", pf.file() + " could not be read: " + e.getMessage(),
+                            "check that the file is readable, then run the doctor again."));
+                }
             }
+        } finally {
+            if (resolutions != null) resolutions.close();
         }
-        return false;
+        return out;
     }
 
-    static Optional<Glibc.Version> hostGlibc(Host host, String machine) {
+    /** Whether the install's main binary is run by musl's loader (which expands $ORIGIN only in rpath). */
+    private static boolean muslProgram(OllamaInstall install) {
+        return install.identity() != null && "musl".equals(install.identity().libc().name());
+    }
+
+    static Optional<GlibcVersion> hostGlibc(Host host, String machine) {
         Optional<Host.Found> libc = host.findLibrary("libc.so.6", machine);
         if (libc.isEmpty()) return Optional.empty();
         try (ElfFile elf = ElfFile.open(host.path(libc.get().hostPath()))) {

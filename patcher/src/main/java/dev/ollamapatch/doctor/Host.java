@@ -231,15 +231,16 @@ public final class Host {
                 break;
             }
         }
-        Set<Path> dropIns = new java.util.TreeSet<>(Comparator.comparing(q -> q.getFileName().toString()));
+        // Drop-ins apply in file-name order; one of the same name in a later directory (/etc) replaces the earlier.
+        java.util.TreeMap<String, Path> dropIns = new java.util.TreeMap<>();
         for (String dir : List.of("/usr/lib/systemd/system", "/lib/systemd/system", "/run/systemd/system", "/etc/systemd/system")) {
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(path(dir + "/" + name + ".d"), "*.conf")) {
-                for (Path p : ds) dropIns.add(p);
+                for (Path p : ds) dropIns.put(p.getFileName().toString(), p);
             } catch (IOException e) {
                 // no drop-ins there
             }
         }
-        files.addAll(dropIns);
+        files.addAll(dropIns.values());
         return files;
     }
 

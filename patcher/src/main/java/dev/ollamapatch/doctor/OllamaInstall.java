@@ -1,49 +1,71 @@
 package dev.ollamapatch.doctor;
 
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.elf.ElfNames;
+import dev.ollamapatch.install.Identities;
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.Manifest;
-import dev.ollamapatch.ollama.PatchedState;
-import dev.ollamapatch.plan.Planner;
-import dev.ollamapatch.site.LibraryTarget;
-import dev.ollamapatch.plan.Plan;
-import dev.ollamapatch.plan.PlanOptions;
-import dev.ollamapatch.plan.PlannedSite;
+import dev.ollamapatch.install.ManifestPaths;
 import dev.ollamapatch.install.Targets;
+import dev.ollamapatch.io.Sha256;
+import dev.ollamapatch.ollama.Generation;
+import dev.ollamapatch.ollama.Identity;
+import dev.ollamapatch.ollama.PatchedState;
+import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.resolve.Loader;
+import dev.ollamapatch.site.LibraryTarget;
+import dev.ollamapatch.site.SiteFinder;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Set;
 
 /**
- * What the doctor needs to know about an Ollama install: the main binary, the ELF files beside it
- * ({@code lib/ollama/**}), the manifest of an in-place apply, the version and generation, and for
- * each patched file the paths its sites name. A deliberately small reader (issue 16's {@code ollama}
- * package will answer these questions for every report).
+ * What the doctor needs to know about an Ollama install: the main binary and what it is (its
+ * {@link Identity}, read by the {@code ollama} package as every report reads it), the ELF files beside it
+ * ({@code lib/ollama/**}), the manifests of in-place applies, and for each patched file the sites it
+ * holds. The generation comes from the version; a patched binary without one is judged by the NVML sites
+ * of its backup (the patched file has none left).
+ *
+ * @param identity         what the main binary is (version, generation, C library, patched state)
+ * @param generation       the generation: the identity's, or the backup's for a patched binary without a version
+ * @param generationSource how the generation was decided
+ * @param interpreter      the main binary's PT_INTERP, or null (static)
  */
-public record OllamaInstall(Path binary, Path installDir, List<Path> files, String machine, String interpreter,
-                            String version, Generation generation, List<Path> manifests, List<PatchedFile> patched) {
+public record OllamaInstall(Path binary, Path installDir, List<Path> files, Identity identity, Generation generation,
+                            String generationSource, String interpreter, List<Path> manifests, List<PatchedFile> patched) {
 
-    /** A patched ELF file and the library paths its retargeted sites name (padding removed). */
     /**
-     * A patched ELF file and the library paths its retargeted sites name (padding removed);
-     * {@code resolvesTo}: per path, the files the loader opens for it as the apply recorded them
-     * (manifest field {@code resolves_to}; absent in manifests written before resolutions were recorded).
+     * A patched ELF file and the sites it holds; {@code how} says what told (its manifest, or its bytes).
+     * {@code manifest} is null when the bytes told.
      */
-    public record PatchedFile(Path file, String machine, String interpreter, List<String> sitePaths, String how, Path manifest,
-                              Map<String, List<String>> resolvesTo) {}
+    public record PatchedFile(Path file, String machine, List<WrittenSite> sites, String how, Path manifest) {
+        /** The distinct paths its sites hold, padding removed ({@code $ORIGIN/nvml.so}). */
+        public List<String> sitePaths() {
+            return List.copyOf(new LinkedHashSet<>(sites.stream().map(WrittenSite::path).toList()));
+        }
+    }
 
-    private static final byte[] VERSION_MARK = "github.com/ollama/ollama/version.Version=".getBytes(StandardCharsets.ISO_8859_1);
+    /** One written site: its bytes in the file ({@code offset}, {@code length}), whether it is a DT_NEEDED entry, the path it holds. */
+    public record WrittenSite(long offset, int length, boolean dynstr, String path) {}
+
+    public String machine() {
+        return identity == null ? null : identity.machine();
+    }
+
+    public String version() {
+        return identity == null ? null : identity.version();
+    }
+
+    private static final List<LibraryTarget> NVML = List.of(LibraryTarget.NVML);
 
     /** Reads the install at {@code target} (a binary or a directory holding bin/ and lib/ollama). */
     public static OllamaInstall read(Path target) throws IOException {
@@ -64,189 +86,99 @@ public record OllamaInstall(Path binary, Path installDir, List<Path> files, Stri
             for (Path f : Targets.elfFilesOf(libs)) if (!files.contains(f)) files.add(f);
         }
         // Manifests of in-place applies: the directory's, and each file's own (a file patched by itself).
-        Map<Path, Manifest> manifests = new LinkedHashMap<>();
-        List<Path> candidates = new ArrayList<>();
-        candidates.add(InstallLayout.of(installDir).manifest());
-        for (Path f : files) candidates.add(InstallLayout.of(f).manifest());
-        for (Path m : candidates) {
-            if (Files.isRegularFile(m) && !manifests.containsKey(m)) manifests.put(m, Manifest.read(m));
+        Map<Path, Recorded> entries = new LinkedHashMap<>();
+        Set<Path> manifests = new LinkedHashSet<>();
+        List<Path> layouts = new ArrayList<>();
+        layouts.add(installDir);
+        layouts.addAll(files);
+        for (Path t : layouts) {
+            InstallLayout layout = InstallLayout.of(t);
+            if (!Files.isRegularFile(layout.manifest()) || manifests.contains(layout.manifest())) continue;
+            manifests.add(layout.manifest());
+            try {
+                for (ManifestPaths.File f : ManifestPaths.resolve(layout, Manifest.read(layout.manifest())).files()) {
+                    entries.putIfAbsent(f.path().toAbsolutePath().normalize(), new Recorded(f, layout.manifest()));
+                }
+            } catch (PatchException | IOException | UncheckedIOException e) {
+                // A manifest this tool refuses to follow: verify says why; its files are judged by their bytes.
+            }
         }
-        String machine = null;
+        Identity identity = null;
         String interp = null;
-        String version = null;
-        Generation fromSites = Generation.UNKNOWN;
         List<PatchedFile> patched = new ArrayList<>();
+        boolean binaryPatched = false;
         for (Path f : files) {
             try (ElfFile elf = ElfFile.open(f)) {
-                String m = ElfNames.machine(elf.header().machine());
-                String in = interpreter(elf);
                 if (f.equals(binary)) {
-                    machine = m;
-                    interp = in;
-                    version = version(f);
+                    identity = Identities.of(elf, f, SiteFinder.scan(elf, NVML), () -> sha256(elf), NVML, null);
+                    interp = Loader.interpreter(elf).orElse(null);
                 }
-                List<String> originals = new ArrayList<>();
-                List<String> paths = new ArrayList<>();
-                String how = null;
-                Manifest.FileEntry entry = null;
-                Path from = null;
-                for (Map.Entry<Path, Manifest> me : manifests.entrySet()) {
-                    entry = entryFor(me.getValue(), f).orElse(null);
-                    if (entry != null) {
-                        from = me.getKey();
-                        break;
-                    }
-                }
-                if (entry != null && entry.sites() != null) {
-                    for (Manifest.SiteEntry s : entry.sites()) {
-                        originals.add(s.original());
-                        paths.add(unpad(s.replacement()));
-                    }
-                    how = "per manifest " + from;
-                } else if (PatchedState.fromBytes(elf, java.util.Set.of(LibraryTarget.NVML.defaultPath())).patched()) {
-                    paths.add(LibraryTarget.NVML.defaultPath());
-                    how = "per bytes (no manifest)";
-                    originals.addAll(originalsOf(InstallLayout.backupOf(f)));
-                } else {
-                    Plan plan = Planner.plan(elf, new PlanOptions(List.of(LibraryTarget.NVML), f.getParent().toString()));
-                    for (PlannedSite s : plan.sites()) originals.add(s.site().original());
-                }
-                Generation g = generationOf(originals, elf.section(".go.buildinfo").isPresent() || elf.goBuildId().isPresent());
-                if (fromSites == Generation.UNKNOWN || (f.equals(binary) && g != Generation.UNKNOWN)) fromSites = g == Generation.UNKNOWN ? fromSites : g;
-                if (how != null) {
-                    patched.add(new PatchedFile(f, m, in, List.copyOf(new java.util.LinkedHashSet<>(paths)), how, from,
-                            from == null ? Map.of() : recordedResolutions(from, f)));
-                }
-            } catch (dev.ollamapatch.elf.ElfFormatException e) {
+                PatchedFile pf = patchedFile(elf, f, entries.get(f.toAbsolutePath().normalize()));
+                if (pf != null) patched.add(pf);
+                if (pf != null && f.equals(binary)) binaryPatched = true;
+            } catch (ElfFormatException e) {
                 // not an ELF file we can read: listed, not judged
             }
         }
-        Generation gen = Generation.ofVersion(version);
-        if (gen == Generation.UNKNOWN) gen = fromSites;
-        return new OllamaInstall(binary, installDir, files, machine, interp, version, gen, List.copyOf(manifests.keySet()), patched);
-    }
-
-    private static Optional<Manifest.FileEntry> entryFor(Manifest m, Path file) {
-        if (m.files() == null) return Optional.empty();
-        for (Manifest.FileEntry e : m.files()) {
-            if (e.path() == null) continue;
-            Path p = Path.of(e.path());
-            if (p.equals(file) || (!p.isAbsolute() && file.endsWith(p))) return Optional.of(e);
-            try {
-                if (p.isAbsolute() && Files.isSameFile(p, file)) return Optional.of(e);
-            } catch (IOException ignored) {
-                // a recorded path that no longer exists
+        Generation generation = identity == null ? Generation.UNKNOWN : identity.generation();
+        String generationSource = identity == null ? "no binary" : identity.generationSource();
+        if (generation == Generation.UNKNOWN && identity != null && identity.version() == null
+                && binaryPatched) {
+            Path backup = InstallLayout.backupOf(binary);
+            Identity original = identityOf(backup);
+            if (original != null && original.generation() != Generation.UNKNOWN) {
+                generation = original.generation();
+                generationSource = "from the form of the NVML sites in its backup " + backup;
             }
         }
-        return Optional.empty();
+        return new OllamaInstall(binary, installDir, files, identity, generation, generationSource, interp,
+                List.copyOf(manifests), patched);
     }
 
-    /** Per site path, the {@code resolves_to} files the manifest records for {@code file}'s sites (read as JSON: the field is optional). */
-    static Map<String, List<String>> recordedResolutions(Path manifest, Path file) {
-        Map<String, List<String>> out = new LinkedHashMap<>();
-        try {
-            com.fasterxml.jackson.databind.JsonNode root = dev.ollamapatch.report.Json.MAPPER.readTree(manifest.toFile());
-            for (com.fasterxml.jackson.databind.JsonNode e : root.path("files")) {
-                Path p = Path.of(e.path("path").asText(""));
-                if (!(p.equals(file) || (!p.isAbsolute() && file.endsWith(p)))) continue;
-                for (com.fasterxml.jackson.databind.JsonNode site : e.path("sites")) {
-                    if (!site.has("resolves_to")) continue;
-                    List<String> to = out.computeIfAbsent(unpad(site.path("replacement").asText()), k -> new ArrayList<>());
-                    for (com.fasterxml.jackson.databind.JsonNode r : site.get("resolves_to")) {
-                        // Format 2 records them relative to the manifest's directory, as every path it holds.
-                        Path at = Path.of(r.asText());
-                        String abs = (at.isAbsolute() ? at : manifest.toAbsolutePath().getParent().resolve(at)).normalize().toString();
-                        if (!to.contains(abs)) to.add(abs);
-                    }
-                }
+    /** The file's written sites, as its manifest entry records them or, without one, as its bytes show them; null when not patched. */
+    private static PatchedFile patchedFile(ElfFile elf, Path f, Recorded recorded) {
+        String machine = ElfNames.machine(elf.header().machine());
+        List<Manifest.SiteEntry> recordedSites = recorded == null ? null : recorded.file().entry().sites();
+        if (recordedSites != null && !recordedSites.isEmpty()) {
+            List<WrittenSite> sites = new ArrayList<>();
+            for (Manifest.SiteEntry s : recordedSites) {
+                sites.add(new WrittenSite(s.offset(), s.length(), "dynstr".equals(s.kind()), unpad(s.replacement())));
             }
-        } catch (IOException | RuntimeException e) {
-            return Map.of();
+            return new PatchedFile(f, machine, sites, "per manifest " + recorded.manifest(), recorded.manifest());
         }
-        return out;
+        PatchedState bytes = PatchedState.fromBytes(elf, Set.of(LibraryTarget.NVML.defaultPath()));
+        if (!bytes.patched()) return null;
+        // A DT_NEEDED entry is resolved against the object that has it: tell it by where the string lies.
+        java.util.Optional<dev.ollamapatch.elf.SectionHeader> dynstr = elf.section(".dynstr");
+        List<WrittenSite> sites = bytes.written().stream()
+                .map(w -> new WrittenSite(w.offset(), w.length(), dynstr.isPresent() && w.offset() >= dynstr.get().offset()
+                        && w.offset() - dynstr.get().offset() < dynstr.get().size(), w.path())).toList();
+        return new PatchedFile(f, machine, sites, "per bytes (no manifest)", null);
     }
 
-    /** The locators in the original kept beside a patched file (its backup), for the generation. */
-    private static List<String> originalsOf(Path backup) {
-        List<String> out = new ArrayList<>();
-        if (!Files.isRegularFile(backup)) return out;
-        try (ElfFile elf = ElfFile.open(backup)) {
-            for (PlannedSite s : Planner.plan(elf, new PlanOptions(List.of(LibraryTarget.NVML), backup.getParent().toString())).sites()) out.add(s.site().original());
+    /** A manifest's entry for a file, and which manifest it is. */
+    private record Recorded(ManifestPaths.File file, Path manifest) {}
+
+    private static Identity identityOf(Path file) {
+        if (!Files.isRegularFile(file)) return null;
+        try (ElfFile elf = ElfFile.open(file)) {
+            return Identities.of(elf, null, SiteFinder.scan(elf, NVML), () -> "", NVML, null);
         } catch (IOException | RuntimeException e) {
-            // an unreadable backup tells nothing
+            return null; // an unreadable backup tells nothing
         }
-        return out;
+    }
+
+    private static String sha256(ElfFile elf) {
+        return Sha256.of(elf.bytes()).hex();
     }
 
     /** {@code //$ORIGIN/nvml.so} -> {@code $ORIGIN/nvml.so}, {@code ///opt/x/nvml.so} -> {@code /opt/x/nvml.so}. */
     static String unpad(String replacement) {
         if (replacement == null) return "";
-        String s = replacement;
         int i = 0;
-        while (i < s.length() && s.charAt(i) == '/') i++;
-        String rest = s.substring(i);
+        while (i < replacement.length() && replacement.charAt(i) == '/') i++;
+        String rest = replacement.substring(i);
         return rest.startsWith("$ORIGIN") ? rest : "/" + rest;
-    }
-
-    static Generation generationOf(List<String> originals, boolean go) {
-        boolean glob = false, wsl = false, bare = false;
-        for (String o : originals) {
-            if (o == null) continue;
-            if (o.contains("*")) glob = true;
-            else if (o.equals("/usr/lib/wsl/lib/libnvidia-ml.so.1")) wsl = true;
-            else if (o.equals("libnvidia-ml.so.1")) bare = true;
-        }
-        if (glob) return Generation.A;
-        if (wsl) return Generation.B;
-        if (bare && go) return Generation.C;
-        return Generation.UNKNOWN;
-    }
-
-    static String interpreter(ElfFile elf) {
-        return elf.section(".interp").map(s -> {
-            ByteBuffer b = elf.sectionData(s);
-            byte[] bytes = new byte[Math.min(b.remaining(), 4096)];
-            b.get(bytes);
-            String t = new String(bytes, StandardCharsets.ISO_8859_1);
-            int nul = t.indexOf('\0');
-            return nul >= 0 ? t.substring(0, nul) : t;
-        }).orElse(null);
-    }
-
-    /** The version set at link time ({@code -X github.com/ollama/ollama/version.Version=…}), found in Go's build settings. */
-    static String version(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            long window = 64L << 20;
-            for (long pos = 0; pos < size; pos += window - VERSION_MARK.length - 64) {
-                long len = Math.min(window, size - pos);
-                ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, pos, len);
-                int at = indexOf(b, VERSION_MARK);
-                if (at >= 0) {
-                    StringBuilder v = new StringBuilder();
-                    for (int i = at + VERSION_MARK.length; i < b.limit() && v.length() < 40; i++) {
-                        char c = (char) (b.get(i) & 0xff);
-                        if (Character.isLetterOrDigit(c) || c == '.' || c == '-' || c == '+') v.append(c);
-                        else break;
-                    }
-                    if (v.length() > 0) return v.toString();
-                }
-                if (pos + len >= size) break;
-            }
-        }
-        return null;
-    }
-
-    private static int indexOf(ByteBuffer b, byte[] needle) {
-        int last = b.limit() - needle.length;
-        byte first = needle[0];
-        outer:
-        for (int i = 0; i <= last; i++) {
-            if (b.get(i) != first) continue;
-            for (int j = 1; j < needle.length; j++) if (b.get(i + j) != needle[j]) continue outer;
-            return i;
-        }
-        return -1;
     }
 
     private static Path mainBinary(Path dir) throws IOException {

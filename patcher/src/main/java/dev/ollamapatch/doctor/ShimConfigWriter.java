@@ -1,5 +1,7 @@
 package dev.ollamapatch.doctor;
 
+import dev.ollamapatch.ollama.ShimDriverConfig;
+
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -13,8 +15,8 @@ import java.util.Locale;
  * derived from the bus id (stable across runs; replace it by CUDA's real UUID for Ollama 0.12.6-0.24).
  */
 public final class ShimConfigWriter {
-    /** A driver version no Ollama version filters out (generation C wants 550+, 570+ for old GPUs). */
-    static final String DRIVER_VERSION = "570.86.15";
+    /** The bundled shim's default: a driver version no Ollama version filters out (the table every report uses). */
+    static final String DRIVER_VERSION = ShimDriverConfig.BUNDLED_DEFAULT;
     static final int CUDA_DRIVER_VERSION = 12080;
 
     public record Result(String text, int devices) {}
@@ -30,7 +32,8 @@ public final class ShimConfigWriter {
         b.append("[shim]\n");
         b.append("mode = virtual\n");
         b.append("# trace = /var/log/ollama-patch/nvml-trace.log   # one line per NVML call while you debug\n");
-        b.append("# Ollama 0.30+ drops every GPU whose driver is below 550 (570 for compute capability < 7);\n");
+        b.append("# Ollama 0.30+ drops every GPU whose driver is below ").append(ShimDriverConfig.GEN_C_MIN_DRIVER)
+                .append(" (").append(ShimDriverConfig.GEN_C_MIN_DRIVER_OLD_CC).append(" for compute capability < 7);\n");
         b.append("# use the host's real driver version if you know it, never a lower one.\n");
         b.append("driver_version = ").append(DRIVER_VERSION).append('\n');
         b.append("cuda_driver_version = ").append(CUDA_DRIVER_VERSION).append('\n');
@@ -63,8 +66,14 @@ public final class ShimConfigWriter {
                 b.append("memory_used = 0\n");
                 b.append("compute_capability = ").append(known.get().computeCapability()).append('\n');
             } else {
-                b.append("# memory_total = <bytes of the GPU's or vGPU profile's frame buffer>\n");
-                b.append("# compute_capability = <major.minor, see developer.nvidia.com/cuda-gpus>\n");
+                // The shim requires both keys; placeholders keep the file loadable, and the doctor fails
+                // where this Ollama's generation reads them from NVML until they are replaced.
+                b.append("# PLACEHOLDERS, not in the table: replace both before use ('ollama-patch doctor' says which\n");
+                b.append("# Ollama versions read them from NVML). memory_total: bytes of the GPU's or vGPU profile's\n");
+                b.append("# frame buffer; compute_capability: MAJOR.MINOR from developer.nvidia.com/cuda-gpus.\n");
+                b.append("memory_total = 0\n");
+                b.append("memory_used = 0\n");
+                b.append("compute_capability = 0.0\n");
             }
             i++;
         }

@@ -67,12 +67,11 @@ public final class ShimQuery {
         return ask(shim, config, env);
     }
 
-    /** Whether the shim reads {@code OLLAMA_PATCH_SHIM_ROOT} (its name is among the shim's strings). */
+    /** Whether the shim reads {@code OLLAMA_PATCH_SHIM_ROOT} (its name is among the shim's strings; the file is mapped, not read into the heap). */
     static boolean knowsRoot(Path shim) {
-        try {
-            byte[] b = Files.readAllBytes(shim);
-            return new String(b, StandardCharsets.ISO_8859_1).contains(ROOT_ENV);
-        } catch (IOException | OutOfMemoryError e) {
+        try (dev.ollamapatch.elf.ElfFile elf = dev.ollamapatch.elf.ElfFile.open(shim)) {
+            return dev.ollamapatch.site.DataScan.contains(elf, ROOT_ENV.getBytes(StandardCharsets.ISO_8859_1));
+        } catch (IOException | RuntimeException e) {
             return false;
         }
     }

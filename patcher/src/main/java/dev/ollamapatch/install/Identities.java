@@ -37,10 +37,20 @@ public final class Identities {
     /** As above; the SHA-256 is computed only when a manifest records the file. */
     public static Identity of(ElfFile elf, Path file, ScanResult scan, java.util.function.Supplier<String> sha256,
                               List<LibraryTarget> libraries) {
+        return of(elf, file, scan, sha256, libraries, shimConfig());
+    }
+
+    /**
+     * As above, with the shim's driver configuration given ({@code null}: not judged) instead of read from
+     * this machine's config: the doctor asks the installed shim itself, and under {@code --root} this
+     * machine's /etc is not the one that counts.
+     */
+    public static Identity of(ElfFile elf, Path file, ScanResult scan, java.util.function.Supplier<String> sha256,
+                              List<LibraryTarget> libraries, ShimDriverConfig driver) {
         Set<String> paths = new LinkedHashSet<>();
         libraries.forEach(l -> paths.add(l.defaultPath()));
         PatchedState.ManifestFacts facts = file == null ? null : manifestFacts(file).orElse(null);
-        return Identify.of(elf, scan, facts == null ? "" : sha256.get(), facts, paths, shimConfig());
+        return Identify.of(elf, scan, facts == null ? "" : sha256.get(), facts, paths, driver);
     }
 
     /** A manifest that records {@code file}: its own ({@code <file>.ollama-patch.json}) or an install's above it. */

@@ -21,14 +21,24 @@ import java.util.Set;
  * @param paths      the library paths its sites hold
  * @param evidence   one line per fact ("manifest /x/ollama.ollama-patch.json records SHA-256 ...",
  *                   "file offset 0x1234: \"//$ORIGIN/nvml.so\"")
+ * @param written    per string found in the bytes, where it is and the path it holds (empty for the
+ *                   manifest's word: the manifest records its sites itself)
  */
-public record PatchedState(boolean patched, String by, String tool, List<String> paths, List<String> evidence) {
+public record PatchedState(boolean patched, String by, String tool, List<String> paths, List<String> evidence,
+                           List<Written> written) {
     public PatchedState {
         paths = List.copyOf(paths);
         evidence = List.copyOf(evidence);
+        written = List.copyOf(written);
     }
 
-    public static final PatchedState NOT_PATCHED = new PatchedState(false, null, null, List.of(), List.of());
+    /**
+     * A replacement found in the bytes: {@code offset} and {@code length} cover the string with its '/'
+     * padding ({@code //$ORIGIN/nvml.so}), {@code path} is the path without it ({@code $ORIGIN/nvml.so}).
+     */
+    public record Written(long offset, int length, String path) {}
+
+    public static final PatchedState NOT_PATCHED = new PatchedState(false, null, null, List.of(), List.of(), List.of());
 
     /**
      * What a manifest records about one file.
@@ -47,13 +57,13 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
         if (manifest != null && sha256.equals(manifest.patchedSha256())) {
             return new PatchedState(true, "manifest", manifest.tool(), manifest.paths(), List.of(
                     "manifest " + manifest.manifest() + " records this file's SHA-256 as its patched state (by "
-                            + manifest.tool() + ")"));
+                            + manifest.tool() + ")"), List.of());
         }
         PatchedState bytes = fromBytes(elf, shimPaths);
         if (manifest != null && sha256.equals(manifest.originalSha256())) {
             List<String> ev = new ArrayList<>(bytes.evidence());
             ev.add(0, "manifest " + manifest.manifest() + " records this file's SHA-256 as the original (not patched)");
-            return new PatchedState(false, null, null, List.of(), ev);
+            return new PatchedState(false, null, null, List.of(), ev, List.of());
         }
         return bytes;
     }
@@ -66,6 +76,7 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
         Set<String> needles = new LinkedHashSet<>(shimPaths);
         needles.add("/nvml.so");
         List<String> evidence = new ArrayList<>();
+        List<Written> written = new ArrayList<>();
         Set<String> paths = new LinkedHashSet<>();
         Set<Long> seen = new java.util.HashSet<>();
         for (String n : needles) {
@@ -89,11 +100,12 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
                 long offset = fileOffset - (i - start) + from;
                 if (!seen.add(offset)) return;
                 evidence.add(String.format("file offset 0x%x (%s): \"%s\"", offset, region, text));
+                written.add(new Written(offset, text.length(), path));
                 paths.add(path);
             });
         }
         if (evidence.isEmpty()) return NOT_PATCHED;
-        return new PatchedState(true, "bytes", null, new ArrayList<>(paths), evidence);
+        return new PatchedState(true, "bytes", null, new ArrayList<>(paths), evidence, written);
     }
 
     private static boolean isPathByte(byte c) {

@@ -73,24 +73,46 @@ public record ShimDriverConfig(String driverVersion, String source, List<Double>
         }
     }
 
+    /** Generation C drops every GPU whose driver major is below this (CUDA 12.4+ runtimes). */
+    public static final int GEN_C_MIN_DRIVER = 550;
+    /** ... and GPUs of compute capability under 7 below this (CUDA 12.8+ runtimes). */
+    public static final int GEN_C_MIN_DRIVER_OLD_CC = 570;
+
+    /** What generation C (0.30 and later) does with this driver version. */
+    public enum GenerationC {
+        /** At or above 570: every GPU is kept. */
+        KEEPS,
+        /** 550 - 569, and no configured device is under compute capability 7: kept; older GPUs would not be. */
+        KEEPS_CC7_AND_NEWER,
+        /** 550 - 569 and a configured device is under compute capability 7: dropped with CUDA 12.8+ runtimes. */
+        DROPS_OLD_CC,
+        /** Below 550: every GPU is dropped as "driver too old". */
+        DROPS_ALL,
+        /** Not a driver version: Ollama cannot read a major from it. */
+        UNREADABLE
+    }
+
+    public GenerationC generationC() {
+        Optional<Integer> major = major();
+        if (major.isEmpty()) return GenerationC.UNREADABLE;
+        if (major.get() < GEN_C_MIN_DRIVER) return GenerationC.DROPS_ALL;
+        if (major.get() >= GEN_C_MIN_DRIVER_OLD_CC) return GenerationC.KEEPS;
+        return computeCapabilities.stream().anyMatch(c -> c < 7.0) ? GenerationC.DROPS_OLD_CC : GenerationC.KEEPS_CC7_AND_NEWER;
+    }
+
     /** What generation C makes of this driver version: warnings, empty when it keeps the GPUs. */
     public List<String> generationCWarnings() {
-        List<String> out = new ArrayList<>();
-        Optional<Integer> major = major();
-        if (major.isEmpty()) {
-            out.add("shim driver_version \"" + driverVersion + "\" (" + source + ") is not a driver version; "
+        return switch (generationC()) {
+            case KEEPS -> List.of();
+            case UNREADABLE -> List.of("shim driver_version \"" + driverVersion + "\" (" + source + ") is not a driver version; "
                     + "Ollama 0.30+ reads the driver major from it and may drop the GPUs");
-            return out;
-        }
-        if (major.get() < 550) {
-            out.add("shim driver_version " + driverVersion + " (" + source + ") is below 550: Ollama 0.30+ drops every "
-                    + "GPU as \"driver too old\" for CUDA 12.4+ runtimes; set driver_version = 570.86.15 or later");
-        } else if (major.get() < 570) {
-            boolean oldCc = computeCapabilities.stream().anyMatch(c -> c < 7.0);
-            out.add("shim driver_version " + driverVersion + " (" + source + ") is below 570: Ollama 0.30+ drops GPUs of "
-                    + "compute capability under 7" + (oldCc ? " (configured here)" : "") + " with CUDA 12.8+ runtimes; "
-                    + "set driver_version = 570.86.15 or later");
-        }
-        return out;
+            case DROPS_ALL -> List.of("shim driver_version " + driverVersion + " (" + source + ") is below " + GEN_C_MIN_DRIVER
+                    + ": Ollama 0.30+ drops every GPU as \"driver too old\" for CUDA 12.4+ runtimes; set driver_version = "
+                    + BUNDLED_DEFAULT + " or later");
+            case DROPS_OLD_CC, KEEPS_CC7_AND_NEWER -> List.of("shim driver_version " + driverVersion + " (" + source + ") is below "
+                    + GEN_C_MIN_DRIVER_OLD_CC + ": Ollama 0.30+ drops GPUs of compute capability under 7"
+                    + (generationC() == GenerationC.DROPS_OLD_CC ? " (configured here)" : "") + " with CUDA 12.8+ runtimes; "
+                    + "set driver_version = " + BUNDLED_DEFAULT + " or later");
+        };
     }
 }

@@ -45,9 +45,20 @@ public record SecureExecution(boolean setUid, boolean setGid, String capabilitie
         return new SecureExecution((mode & 04000) != 0, (mode & 02000) != 0, capabilitiesOf(file));
     }
 
+    /**
+     * libcap's getcap lives in /usr/sbin (Debian, Fedora) or /sbin, which a normal user's PATH often lacks:
+     * those first, then whatever PATH finds.
+     */
+    static String getcap() {
+        for (String p : new String[] {"/usr/sbin/getcap", "/sbin/getcap", "/usr/bin/getcap"}) {
+            if (Files.isExecutable(Path.of(p))) return p;
+        }
+        return "getcap";
+    }
+
     private static String capabilitiesOf(Path file) {
         try {
-            Process p = new ProcessBuilder("getcap", file.toString()).redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(getcap(), file.toString()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
             if (!p.waitFor(10, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

@@ -1,5 +1,6 @@
 package dev.ollamapatch.doctor;
 
+import dev.ollamapatch.ollama.Generation;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -83,16 +84,38 @@ class ChecksTest {
         assertEquals(Status.OK, Checks.ollamaRules(Generation.B, virtual("535.104.05", device(0, "x", 0, "9.0")), "c").status());
     }
 
+    /** Generation C's minimums are ShimDriverConfig's, the table scan and apply report from. */
     @Test
-    void generationsFromVersions() {
-        assertEquals(Generation.A, Generation.ofVersion("0.1.32"));
-        assertEquals(Generation.NONE, Generation.ofVersion("0.1.33"));
-        assertEquals(Generation.NONE, Generation.ofVersion("0.12.5"));
-        assertEquals(Generation.B, Generation.ofVersion("0.12.6"));
-        assertEquals(Generation.B, Generation.ofVersion("0.24.0"));
-        assertEquals(Generation.C, Generation.ofVersion("0.30.0"));
-        assertEquals(Generation.C, Generation.ofVersion("0.33.0-rc2"));
-        assertEquals(Generation.UNKNOWN, Generation.ofVersion(null));
+    void generationCMinimumsComeFromTheTableEveryReportUses() {
+        Check unreadable = Checks.ollamaRules(Generation.C, virtual("n/a", device(0, "x", 0, "9.0")), "c");
+        assertEquals(Status.WARN, unreadable.status(), unreadable.toString());
+        assertTrue(unreadable.fix().contains("driver_version = " + dev.ollamapatch.ollama.ShimDriverConfig.BUNDLED_DEFAULT), unreadable.fix());
+        // 550-569: kept when every device is compute capability 7 or newer.
+        Check newGpu = Checks.ollamaRules(Generation.C, virtual("555.42", device(0, "x", 0, "9.0")), "c");
+        assertEquals(Status.OK, newGpu.status(), newGpu.toString());
+        assertTrue(newGpu.summary().startsWith("driver 555.42 >= " + dev.ollamapatch.ollama.ShimDriverConfig.GEN_C_MIN_DRIVER), newGpu.summary());
+        Check old = Checks.ollamaRules(Generation.C, virtual("549.99", device(0, "x", 0, "9.0")), "c");
+        assertEquals(Status.FAIL, old.status());
+        assertTrue(old.evidence().get(0).contains("below 550"), old.evidence().toString());
+        assertEquals(dev.ollamapatch.ollama.ShimDriverConfig.BUNDLED_DEFAULT, ShimConfigWriter.DRIVER_VERSION);
+    }
+
+    /** musl never expands $ORIGIN in a dlopen argument: a failure for everyone; secure execution only for normal users. */
+    @Test
+    void originNotExpandedFailsUnderMuslAndWarnsUnderSecureExecution() {
+        OllamaInstall.PatchedFile file = new OllamaInstall.PatchedFile(Path.of("/opt/ollama/bin/ollama"), "x86_64",
+                List.of(new OllamaInstall.WrittenSite(0x1234, 17, false, "$ORIGIN/nvml.so")), "per manifest", null);
+        dev.ollamapatch.resolve.Resolution r = new dev.ollamapatch.resolve.Resolution(dev.ollamapatch.resolve.Resolution.How.CALL,
+                List.of(Path.of("/opt/ollama/bin")), Path.of("/opt/ollama/bin/ollama"), 0x4000, "`/opt/ollama/bin/ollama` calls dlopen at 0x4000", null);
+        Check musl = Checks.siteNotExpanded(file, "$ORIGIN/nvml.so", List.of("0x1234"),
+                r.blockedBy("musl (/lib/ld-musl-x86_64.so.1) opens a dlopen argument literally"), true);
+        assertEquals(Status.FAIL, musl.status());
+        assertTrue(musl.summary().contains("loader does not expand $ORIGIN here (musl"), musl.summary());
+        assertTrue(musl.fix().contains("--shim-path /ABSOLUTE/nvml.so /opt/ollama/bin/ollama"), musl.fix());
+        Check secure = Checks.siteNotExpanded(file, "$ORIGIN/nvml.so", List.of("0x1234"),
+                r.blockedBy("`/opt/ollama/bin/ollama` runs in secure-execution mode for a normal user (set-user-ID)"), false);
+        assertEquals(Status.WARN, secure.status());
+        assertTrue(secure.fix().contains("chmod u-s,g-s"), secure.fix());
     }
 
     @Test
@@ -114,7 +137,7 @@ class ChecksTest {
     @Test
     void hamiInterposerInTheUnitFails() {
         OllamaInstall install = new OllamaInstall(Path.of("/usr/local/bin/ollama"), Path.of("/usr/local"), List.of(Path.of("/usr/local/bin/ollama")),
-                "x86_64", null, null, Generation.C, List.of(), List.of());
+                null, Generation.C, "from version 0.30.0", null, List.of(), List.of());
         Checks.Unit unit = new Checks.Unit("ollama.service", List.of(), "/usr/local/bin/ollama serve",
                 Map.of("LD_PRELOAD", "/usr/local/vgpu/libvgpu.so"));
         Check c = Checks.serviceUnit(unit, install, true, List.of(), Map.of());

@@ -1,6 +1,7 @@
 package dev.ollamapatch.doctor;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ollamapatch.ollama.Generation;
 import dev.ollamapatch.patch.Cli;
 import dev.ollamapatch.patch.Fixtures;
 import dev.ollamapatch.report.Json;
@@ -74,6 +75,8 @@ class DoctorTest {
         List<Check> checks = doctor(false, Map.of());
         assertEquals(0, Doctor.exitCode(checks), text(checks));
         assertTrue(check(checks, "install.version").summary().contains("generation C"), text(checks));
+        assertTrue(check(checks, "install.version").summary().startsWith("version 0.30.0, generation C (0.30 and later); "
+                + "what NVML decides: " + Generation.C.nvmlDecides()), text(checks));
         Check site = check(checks, "install.site");
         assertTrue(site.summary().contains("loader opens " + install.resolve("bin/nvml.so")), site.summary());
         assertTrue(site.summary().contains("x86_64, needs GLIBC_"), site.summary());
@@ -119,6 +122,13 @@ class DoctorTest {
         assertEquals(Status.FAIL, c.status());
         assertTrue(c.summary().contains(root.path("/etc/ollama-patch/shim.conf") + ":2"), c.summary());
         assertTrue(c.fix().contains("ollama-patch shim-config >"), c.fix());
+    }
+
+    /** The bundled shim reads OLLAMA_PATCH_SHIM_ROOT, so under --root it looks up its default config there itself. */
+    @Test
+    void theBundledShimKnowsTheRootVariableAndTheStubDoesNot() {
+        assertTrue(ShimQuery.knowsRoot(install.resolve("bin/nvml.so")));
+        assertTrue(!ShimQuery.knowsRoot(Fixtures.stub("x86_64")));
     }
 
     @Test
@@ -171,9 +181,10 @@ class DoctorTest {
     }
 
     @Test
-    void theResolutionsRecordedByApplyAreWhereTheShimIsLookedFor() throws Exception {
+    void aManifestWhoseResolutionsDisagreeWithTheLoaderFailsVerifyAndTheSiteSaysWhereTheLoaderLooks() throws Exception {
         // A manifest that records, per site, the files the loader opens (resolves_to): here a directory
-        // the shim was never installed in, as a tail-called dlopen in another object would make it.
+        // the shim was never installed in. The loader's choice is worked out again from the code; the
+        // record that disagrees is what verify reports.
         Path manifest = install.resolve(".ollama-patch.json");
         com.fasterxml.jackson.databind.node.ObjectNode m = (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(manifest.toFile());
         Path elsewhere = install.resolve("lib/nvml.so");
@@ -181,9 +192,129 @@ class DoctorTest {
             ((com.fasterxml.jackson.databind.node.ObjectNode) site).putArray("resolves_to").add(elsewhere.toString());
         }
         Files.writeString(manifest, Json.MAPPER.writeValueAsString(m));
-        Check c = check(doctor(false, Map.of()), "install.site");
-        assertEquals(Status.FAIL, c.status(), c.toString());
-        assertTrue(c.summary().contains("loader opens " + elsewhere + ", which does not exist"), c.summary());
+        List<Check> checks = doctor(false, Map.of());
+        Check verify = check(checks, "install.verify");
+        assertEquals(Status.FAIL, verify.status(), text(checks));
+        assertTrue(String.join("\n", verify.evidence()).contains("resolves to " + elsewhere + ", which is missing"), verify.evidence().toString());
+        Check site = check(checks, "install.site");
+        assertEquals(Status.OK, site.status(), site.toString());
+        assertTrue(site.summary().contains("loader opens " + install.resolve("bin/nvml.so")), site.summary());
+    }
+
+    /**
+     * The library holds the string, but its function ends in a jump to dlopen (gcc -O2), so glibc expands
+     * $ORIGIN to the directory of the program that called it: bin/, not lib/ollama/. Apply put the shim there;
+     * the doctor looks there too, and a shim beside the library does not count.
+     */
+    @Test
+    void aTailCalledDlopenIsLookedForBesideTheCallingProgram() throws Exception {
+        Path dir = tmp.resolve("tail");
+        Path lib = dir.resolve("lib/ollama/libtail.so");
+        Path bin = dir.resolve("bin/ollama");
+        Files.createDirectories(lib.getParent());
+        Files.createDirectories(bin.getParent());
+        Path libSrc = Files.writeString(tmp.resolve("tail.c"),
+                "#include <dlfcn.h>\nvoid *open_nvml(int flags) { return dlopen(\"/usr/local/lib/x86_64-linux-gnu/nvidia/libnvidia-ml.so.1\", flags); }\n");
+        Path binSrc = Files.writeString(tmp.resolve("app.c"),
+                "#include <stdio.h>\nvoid *open_nvml(int flags);\nint main(void) { printf(\"handle=%s\\n\", open_nvml(2) ? \"ok\" : \"none\"); return 0; }\n");
+        cc("gcc", "-O2", "-fPIC", "-shared", "-o", lib.toString(), libSrc.toString());
+        cc("gcc", "-O2", "-o", bin.toString(), binSrc.toString(), "-L" + lib.getParent(), "-ltail", "-Wl,-rpath,$ORIGIN/../lib/ollama");
+        assertEquals(0, Cli.run("apply", dir).exit());
+        assertTrue(Files.isRegularFile(dir.resolve("bin/nvml.so")));
+
+        Check ok = check(Doctor.examine(new Doctor.Options(dir, root.root, false, Map.of(), 30)), "install.site");
+        assertEquals(Status.OK, ok.status(), ok.toString());
+        assertTrue(ok.summary().startsWith(lib + " names $ORIGIN/nvml.so: loader opens " + dir.resolve("bin/nvml.so")), ok.summary());
+        assertTrue(ok.evidence().get(2).startsWith("loader: tail-call: "), ok.evidence().toString());
+
+        // Moved beside the library, where "$ORIGIN is the patched file's directory" would look for it.
+        Files.move(dir.resolve("bin/nvml.so"), dir.resolve("lib/ollama/nvml.so"));
+        List<Check> checks = Doctor.examine(new Doctor.Options(dir, root.root, false, Map.of(), 30));
+        Check gone = check(checks, "install.site");
+        assertEquals(Status.FAIL, gone.status(), text(checks));
+        assertTrue(gone.summary().endsWith("loader opens " + dir.resolve("bin/nvml.so") + ", which does not exist"), gone.summary());
+    }
+
+    /** Each fixture's version, set at link time as Ollama's release build sets it, and its generation as DESIGN.md section 2 has it. */
+    @Test
+    void versionAndGenerationOfEachFixtureAreTheOnesEveryReportReads() throws Exception {
+        Map<String, String> expected = Map.of("gen-a", "version 0.1.32, generation A (0.1.18 - 0.1.32)",
+                "gen-b", "version 0.24.0, generation B (0.12.6 - 0.24.x)",
+                "gen-c", "version 0.30.0, generation C (0.30 and later)",
+                "gen-none", "version 0.12.3, generation none (0.1.33 - 0.12.5)");
+        Map<String, Generation> gens = Map.of("gen-a", Generation.A, "gen-b", Generation.B, "gen-c", Generation.C, "gen-none", Generation.NONE);
+        for (String program : expected.keySet()) {
+            List<Check> checks = Doctor.examine(new Doctor.Options(Fixtures.installDir("x86_64", "release", program), root.root, false, Map.of(), 30));
+            Check v = check(checks, "install.version");
+            assertEquals(expected.get(program) + "; what NVML decides: " + gens.get(program).nvmlDecides(), v.summary(), program);
+            assertTrue(v.evidence().get(0).startsWith("version: " + expected.get(program).substring(8, expected.get(program).indexOf(','))
+                    + " (version string set at link time: "), v.evidence().toString());
+            assertEquals(program.equals("gen-none") ? Status.FAIL : Status.OK, v.status(), v.toString());
+            if (program.equals("gen-none")) assertTrue(v.fix().contains("--lib libcuda.so.1"), v.fix());
+            Check patched = check(checks, "install.patched");
+            if (program.equals("gen-none")) {
+                // Nothing to patch: the check must not send the user to apply, which would find nothing.
+                assertEquals(Status.WARN, patched.status(), patched.toString());
+                assertTrue(!patched.fix().contains("apply"), patched.fix());
+                assertEquals(Status.WARN, check(checks, "ollama.rules").status(), "install.version fails for it once");
+            } else {
+                assertEquals(Status.FAIL, patched.status(), "the fixtures as built are not patched");
+            }
+        }
+    }
+
+    /**
+     * A build without a version (a C program here) tells its generation only by the form of its NVML sites,
+     * which patching removed: the doctor reads them in the backup apply kept.
+     */
+    @Test
+    void aPatchedBinaryWithoutAVersionIsJudgedByTheSitesOfItsBackup() throws Exception {
+        Path dir = tmp.resolve("noversion");
+        Path bin = Files.createDirectories(dir.resolve("bin")).resolve("ollama");
+        Path src = Files.writeString(tmp.resolve("pair.c"), """
+                #include <dlfcn.h>
+                #include <stdio.h>
+                static const char *const nvml_paths[] = {"/usr/lib/wsl/lib/libnvidia-ml.so.1", "libnvidia-ml.so.1"};
+                int main(void) {
+                    for (int i = 0; i < 2; i++) if (dlopen(nvml_paths[i], RTLD_NOW)) { puts("nvml ok"); return 0; }
+                    puts("nvml missing");
+                    return 0;
+                }
+                """);
+        cc("gcc", "-O2", "-fPIE", "-pie", "-o", bin.toString(), src.toString());
+        assertEquals(0, Cli.run("apply", dir).exit());
+        Check v = check(Doctor.examine(new Doctor.Options(dir, root.root, false, Map.of(), 30)), "install.version");
+        assertTrue(v.summary().startsWith("this program, version unknown, generation B (0.12.6 - 0.24.x); what NVML decides: "), v.summary());
+        assertTrue(v.evidence().contains("generation B: from the form of the NVML sites in its backup " + bin.toRealPath() + ".orig"), v.evidence().toString());
+    }
+
+    /** The doctor on a fixture patched as a copy into {@code <tmp>/copy/bin/} ({@code apply -o}: no manifest); its install.site must be ok. */
+    Check siteOfACopy(String program, List<Check> into) throws Exception {
+        Path out = tmp.resolve("copy/bin/" + program);
+        Files.createDirectories(out.getParent());
+        assertEquals(0, Cli.run("apply", Fixtures.binary("x86_64", "release", program), "-o", out).exit());
+        into.addAll(Doctor.examine(new Doctor.Options(out, root.root, false, Map.of(), 30)));
+        Check site = check(into, "install.site");
+        assertEquals(Status.OK, site.status(), text(into));
+        assertTrue(site.summary().contains("loader opens " + out.resolveSibling("nvml.so") + ": present"), site.summary());
+        return site;
+    }
+
+    /** {@code apply -o} writes no manifest: the patched copy is recognised by its bytes, and its sites resolved as apply resolved them. */
+    @Test
+    void aCopyPatchedWithoutAManifestIsReadFromItsBytes() throws Exception {
+        List<Check> checks = new java.util.ArrayList<>();
+        siteOfACopy("gen-c", checks);
+        assertTrue(check(checks, "install.patched").evidence().get(0).endsWith("$ORIGIN/nvml.so (per bytes (no manifest))"), text(checks));
+        assertEquals(Status.WARN, check(checks, "install.verify").status(), text(checks));
+    }
+
+    /** A DT_NEEDED entry patched in a copy (no manifest): $ORIGIN there is the directory of the object that has the entry. */
+    @Test
+    void aNeededEntryPatchedWithoutAManifestIsResolvedAgainstItsObject() throws Exception {
+        Check site = siteOfACopy("needed", new java.util.ArrayList<>());
+        assertTrue(site.evidence().get(2).startsWith("loader: needed: DT_NEEDED entry of `" + tmp.resolve("copy/bin/needed") + "`"),
+                site.evidence().toString());
     }
 
     @Test
@@ -193,8 +324,20 @@ class DoctorTest {
         List<Check> checks = doctor(false, Map.of());
         Check c = check(checks, "install.site");
         assertEquals(Status.FAIL, c.status(), text(checks));
-        assertTrue(c.summary().contains("a aarch64 file, but gen-c is x86_64"), c.summary());
+        assertTrue(c.summary().contains("cannot serve it: " + install.resolve("bin/nvml.so") + " is for aarch64 64-bit, the target is x86_64 64-bit"), c.summary());
+        assertTrue(c.fix().startsWith("install the x86_64 shim"), c.fix());
         assertEquals(Status.FAIL, check(checks, "install.verify").status(), "the shim's hash changed too");
+    }
+
+    /** The same rule as apply's for every shim it installs: each NVML function the binary looks up is exported. */
+    @Test
+    void aShimThatLacksAFunctionTheBinaryLooksUp() throws Exception {
+        Path src = Files.writeString(tmp.resolve("half.c"), "int nvmlInit_v2(void) { return 0; }\nint nvmlShutdown(void) { return 0; }\n");
+        cc("gcc", "-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libnvidia-ml.so.1", "-o", install.resolve("bin/nvml.so").toString(), src.toString());
+        Check c = check(doctor(false, Map.of()), "install.site");
+        assertEquals(Status.FAIL, c.status(), c.toString());
+        assertTrue(c.summary().contains("cannot serve it: " + install.resolve("bin/nvml.so") + " does not export ")
+                && c.summary().contains("nvmlSystemGetDriverVersion"), c.summary());
     }
 
     @Test
@@ -300,6 +443,9 @@ class DoctorTest {
         assertTrue(check(checks, "install.version").summary().contains("generation B"), text(checks));
         assertTrue(check(checks, "install.patched").summary().startsWith("2 patched files (gen-b, libggml-base.so), manifest "), text(checks));
         assertEquals(Status.OK, check(checks, "install.verify").status(), text(checks));
+        // Two sites in each patched file, each pair leading the loader to one file: one line per file.
+        assertEquals(List.of(genB.resolve("bin/nvml.so").toString(), genB.resolve("lib/ollama/nvml.so").toString()),
+                checks.stream().filter(x -> x.id().equals("install.site")).map(x -> x.evidence().get(0)).toList(), text(checks));
         Check c = check(checks, "run.discovery");
         assertEquals(Status.OK, c.status(), text(checks) + "\n" + c.evidence());
         String ev = String.join("\n", c.evidence());
@@ -340,6 +486,16 @@ class DoctorTest {
         assertNotNull(match);
         assertEquals("fail", match.get("status").asText());
         assertTrue(r.err().contains("fail  host.pci-match"), r.err());
+        // Fixed: exit 0, every check ok or warn, and an ok check's fix is null.
+        root.config(FakeRoot.virtualConfig("570.86.15", "00000000:00:05.0"));
+        Cli.Result fixed = Cli.run("doctor", install, "--root", root.root, "--json");
+        assertEquals(0, fixed.exit(), fixed.toString());
+        JsonNode good = Json.MAPPER.readTree(fixed.out());
+        assertTrue(good.get("ok").asBoolean());
+        for (JsonNode c : good.get("checks")) {
+            assertTrue(!c.get("status").asText().equals("fail"), c.toString());
+            assertEquals(c.get("status").asText().equals("ok"), c.get("fix").isNull(), c.toString());
+        }
     }
 
     @Test
@@ -357,12 +513,48 @@ class DoctorTest {
         assertEquals(0, Doctor.exitCode(checks), text(checks));
     }
 
+    /**
+     * What shim-config prints is read back by the shim's own config reader (the installed shim, asked through
+     * nvml-shim-query): three devices, one of them not in the table (no memory, a placeholder name).
+     */
+    @Test
+    void shimConfigForADeviceNotInTheTableIsReadByTheShimItself() throws Exception {
+        root.nvidiaGpu("0000:00:06.0", 0x1e30).nvidiaGpu("0000:81:00.0", 0x2335);
+        Cli.Result r = Cli.run("shim-config", "--root", root.root);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("name = NVIDIA GPU 1e30\n"), r.out());
+        Path conf = Files.writeString(tmp.resolve("generated.conf"), r.out());
+        ShimAnswer a = ShimQuery.ask(install.resolve("bin/nvml.so"), conf.toString(), Map.of());
+        assertTrue(a.initialised(), a.toString());
+        assertEquals(null, a.shimMessage(), "the shim found nothing to say about the file");
+        assertEquals("virtual", a.mode());
+        assertEquals(dev.ollamapatch.ollama.ShimDriverConfig.BUNDLED_DEFAULT, a.driverVersion());
+        assertEquals(List.of("00000000:00:05.0", "00000000:00:06.0", "00000000:81:00.0"),
+                a.devices().stream().map(ShimAnswer.Device::pciBusId).toList());
+        assertEquals(List.of(0x233110deL, 0x1e3010deL, 0x233510deL), a.devices().stream().map(ShimAnswer.Device::pciDeviceId).toList());
+        assertEquals(List.of("NVIDIA H100 PCIe", "NVIDIA GPU 1e30", "NVIDIA H200"), a.devices().stream().map(ShimAnswer.Device::name).toList());
+        assertEquals(ShimConfigWriter.uuidFor("00000000:81:00.0"), a.devices().get(2).uuid());
+        assertEquals(141L << 30, a.devices().get(2).memoryTotal());
+        // The placeholders of the device not in the table: loadable, and failing where Ollama reads them from NVML.
+        assertEquals(0L, a.devices().get(1).memoryTotal());
+        Check rules = Checks.ollamaRules(Generation.B, a, conf.toString());
+        assertEquals(Status.FAIL, rules.status(), rules.toString());
+        assertTrue(rules.fix().startsWith("set 'memory_total' to the bytes of the GPU's (or vGPU profile's) frame buffer in [device.1]"), rules.fix());
+        assertEquals(Status.FAIL, Checks.ollamaRules(Generation.A, a, conf.toString()).status());
+        assertEquals(Status.OK, Checks.ollamaRules(Generation.C, a, conf.toString()).status(), "0.30+ takes memory from CUDA, not NVML");
+    }
+
     @Test
     void aTargetThatIsNotAnInstallIsOneFailingLine() throws Exception {
         Path text = Files.writeString(tmp.resolve("notes.txt"), "not a program\n");
         Cli.Result r = Cli.run("doctor", text, "--root", root.root);
         assertEquals(1, r.exit(), r.toString());
         assertTrue(r.out().contains("fail  install.found") && r.out().contains(text + ": not an ELF file"), r.out());
+        Path tgz = tmp.resolve("ollama-linux-amd64.tgz");
+        cc("tar", "-czf", tgz.toString(), "-C", install.toString(), "bin");
+        Cli.Result archive = Cli.run("doctor", tgz, "--root", root.root);
+        assertEquals(1, archive.exit(), archive.toString());
+        assertTrue(archive.out().contains(tgz + ": a release archive or container image, not an installed Ollama"), archive.out());
         Cli.Result missing = Cli.run("doctor", tmp.resolve("nothing-here"), "--root", root.root);
         assertTrue(missing.out().contains("nothing-here: no such file or directory"), missing.out());
     }

@@ -41,8 +41,8 @@ class HostTest {
     @Test
     void hostGlibcVersionIsWhatGetconfSays() throws Exception {
         String getconf = run("getconf", "GNU_LIBC_VERSION");  // "glibc 2.36"
-        Glibc.Version v = Doctor.hostGlibc(Host.at(Path.of("/")), ShimQuery.hostMachine()).orElseThrow();
-        assertEquals(getconf.replace("glibc ", ""), v.toString());
+        dev.ollamapatch.elf.GlibcVersion v = Doctor.hostGlibc(Host.at(Path.of("/")), ShimQuery.hostMachine()).orElseThrow();
+        assertEquals(getconf.replace("glibc ", ""), Glibc.release(v));
     }
 
     @Test
@@ -71,5 +71,17 @@ class HostTest {
         assertEquals(List.of("avx", "avx2", "fpu", "sse4_2"), List.copyOf(Host.at(tmp).cpuFlags().orElseThrow()));
         assertTrue(Host.at(tmp.resolve("none")).cpuFlags().isEmpty());
         assertTrue(Files.isDirectory(tmp));
+    }
+
+    /** systemd applies drop-ins in file-name order, and one in /etc replaces a vendor one of the same name. */
+    @Test
+    void aDropInInEtcReplacesTheVendorsOfTheSameName() throws Exception {
+        FakeRoot r = new FakeRoot(tmp).file("/usr/lib/systemd/system/ollama.service", "[Service]\nExecStart=/usr/bin/ollama serve\n")
+                .file("/usr/lib/systemd/system/ollama.service.d/gpu.conf", "[Service]\nEnvironment=OLLAMA_PATCH_SHIM_CONFIG=/vendor.conf\n")
+                .file("/usr/lib/systemd/system/ollama.service.d/a.conf", "[Service]\nEnvironment=A=1\n")
+                .file("/etc/systemd/system/ollama.service.d/gpu.conf", "[Service]\nEnvironment=OLLAMA_PATCH_SHIM_CONFIG=/admin.conf\n");
+        assertEquals(List.of(r.path("/usr/lib/systemd/system/ollama.service"), r.path("/usr/lib/systemd/system/ollama.service.d/a.conf"),
+                r.path("/etc/systemd/system/ollama.service.d/gpu.conf")), Host.at(tmp).unitFiles("ollama.service"));
+        assertEquals("/admin.conf", SystemdUnit.read(Host.at(tmp), "ollama.service").environment().get("OLLAMA_PATCH_SHIM_CONFIG"));
     }
 }

@@ -116,6 +116,7 @@ class IdentityTest {
         assertEquals(Generation.NONE, gen("0.1.33"));
         assertEquals(Generation.NONE, gen("0.12.5"));
         assertEquals(Generation.B, gen("0.12.6"));
+        assertEquals(Generation.B, gen("0.24.0"));
         assertEquals(Generation.B, gen("0.24.9"));
         assertEquals(Generation.UNKNOWN, gen("0.25.0"));
         assertEquals(Generation.C, gen("0.30.0"));
@@ -123,6 +124,7 @@ class IdentityTest {
         assertTrue(OllamaVersion.parse("0.0.0").orElseThrow().isUnset());
         assertTrue(OllamaVersion.parse("go1.22.5").isEmpty());
         assertTrue(OllamaVersion.parse("1.2").isEmpty());
+        assertTrue(OllamaVersion.parse(null).isEmpty());
     }
 
     private static Generation gen(String v) {
