@@ -5,12 +5,15 @@ import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
+import dev.ollamapatch.install.TargetLock;
 import dev.ollamapatch.report.Status;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -30,8 +33,9 @@ public final class ArchiveApply {
 
     public static ApplyOutcome run(Options o, Progress progress) throws IOException {
         ArchiveFormat format = checkArguments(o);
-        if (o.checksums() != null) Checksums.verify(o.checksums(), o.archive());
-        if (o.expectSha256() != null) Checksums.expect(o.expectSha256(), o.archive());
+        Optional<Refusal> mismatch = o.checksums() != null ? Checksums.verify(o.checksums(), o.archive()) : Optional.empty();
+        if (mismatch.isEmpty() && o.expectSha256() != null) mismatch = Checksums.expect(o.expectSha256(), o.archive());
+        if (mismatch.isPresent()) return mismatch.get().outcome();
         Path destination = o.output().toAbsolutePath();
         if (o.dryRun()) {
             Path spoolDir = Path.of(System.getProperty("java.io.tmpdir"));
@@ -45,7 +49,9 @@ public final class ArchiveApply {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the directory "
                     + destination.getParent() + " does not exist; nothing written");
         }
-        try (dev.ollamapatch.install.TargetLock lock = dev.ollamapatch.install.TargetLock.acquire(outputLock(destination))) {
+        TargetLock.Attempt attempt = TargetLock.tryAcquire(outputLock(destination));
+        if (attempt.refusal() != null) return attempt.refusal().outcome();
+        try (TargetLock lock = attempt.lock()) {
             // A killed run's output and spool, by their exact names (never a pattern), go first.
             for (Path left : List.of(AtomicFiles.exactTemp(destination), AtomicFiles.exactTemp(Path.of(destination + ".entry")))) {
                 if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {

@@ -10,7 +10,6 @@ import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.site.LibraryTarget;
@@ -101,7 +100,7 @@ final class ArchivePatcher {
     private final List<FileReport> reports;
     private final Set<String> seen = new HashSet<>();
     private final Set<String> shimsAdded = new HashSet<>();
-    private final Map<String, ShimSource> shims = new HashMap<>();
+    private final ShimSource.PerMachine shims;
     private int patched, already;
     /** Set when the pass must stop: see {@link Result}. */
     private String refusal;
@@ -111,6 +110,7 @@ final class ArchivePatcher {
                            Set<String> replace, Prior prior, List<FileReport> reports) {
         this.archive = archive;
         this.options = options;
+        this.shims = new ShimSource.PerMachine(options.userShim());
         this.in = in;
         this.out = out;
         this.progress = progress;
@@ -225,7 +225,7 @@ final class ArchivePatcher {
         if (known == null) {
             Decision d = FileStep.decide(elf, new FileStep.Options(
                     new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
-                    options.scan() ? null : this::shimFor, true));
+                    options.scan() ? null : shims::choose, true));
             known = new Decided(d, Identities.of(elf, null, d.plan().scan(), "", libs));
         }
         decided.put(ordinal, known);
@@ -293,17 +293,6 @@ final class ArchivePatcher {
         outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
                 options.status(), check).withIdentity(id));
-    }
-
-    /** One shim per machine (or the user's): entries of one archive share it. */
-    private ShimSource shimFor(ElfFile elf) throws IOException {
-        String key = options.userShim() != null ? "user" : ElfNames.machine(elf.header().machine());
-        ShimSource s = shims.get(key);
-        if (s == null) {
-            s = ShimSource.choose(options.userShim(), elf);
-            shims.put(key, s);
-        }
-        return s;
     }
 
     private String shimConflict(String name) {

@@ -74,12 +74,9 @@ public final class Main implements Runnable {
             boolean debug = parsed.hasMatchedOption("--debug")
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--debug"));
             if (debug) ex.printStackTrace(err);
-            err.println("ollama-patch: " + oneLine(ex));
-            err.flush();
             boolean json = parsed.hasMatchedOption("--json")
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--json"));
-            if (json) errorDocument(out, wrote, oneLine(ex), exitCode(ex));
-            return exitCode(ex);
+            return Reports.failure(out, err, json && !wrote[0], oneLine(ex), exitCode(ex));
         });
         int code = cmd.execute(args);
         out.flush();

@@ -5,6 +5,7 @@ import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 import dev.ollamapatch.report.Status;
 import dev.ollamapatch.site.LibraryTarget;
 
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -39,11 +41,14 @@ public final class InPlaceApply {
     public static ApplyOutcome run(InstallLayout layout, Options options) throws IOException {
         List<FileReport> reports = new ArrayList<>();
         preflight(layout);
-        InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
+        Optional<Refusal> unsafe = InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
+        if (unsafe.isPresent()) return unsafe.get().outcome();
         // A dry run only reads: no lock file is created and no leftover is cleaned up.
         if (options.dryRun()) return patch(layout, options, reports, recorded(layout));
         requireWritable(layout.manifest().getParent());
-        try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+        TargetLock.Attempt attempt = TargetLock.tryAcquire(layout.lock());
+        if (attempt.refusal() != null) return attempt.refusal().outcome();
+        try (TargetLock lock = attempt.lock()) {
             ManifestPaths.Resolved recorded = recorded(layout);
             List<Path> shimTargets = new ArrayList<>();
             for (Path f : layout.files()) shimTargets.add(ShimInstall.installTarget(f, options.libraries().get(0).defaultPath()));

@@ -17,6 +17,7 @@ import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 import dev.ollamapatch.report.Status;
 import dev.ollamapatch.resolve.InstallResolutions;
 import dev.ollamapatch.resolve.ShimTargets;
@@ -32,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Plans an in-place apply without writing anything: each file's decision ({@link FileStep}), whether
@@ -142,7 +144,8 @@ final class InPlacePlanner {
                         }
                         for (Path shimAt : shimsAt) {
                             if (recorded.shim(shimAt) != null) {
-                                need(shimNeeds, shimAt, ShimSource.choose(options.shim(), elf), file, elf);
+                                Refusal r = need(shimNeeds, shimAt, ShimSource.choose(options.shim(), elf), file, elf);
+                                if (r != null) return new Ends(r.outcome());
                             }
                         }
                     } catch (ElfFormatException ex) {
@@ -184,21 +187,26 @@ final class InPlacePlanner {
                 Path backup = InstallLayout.backupOf(file);
                 if (entry == null && Files.exists(backup, LinkOption.NOFOLLOW_LINKS)) {
                     // Never overwrite (nor later rename away) a file this tool did not write.
-                    throw new PatchException(PatchException.Kind.REFUSED, backup + " exists and was not written by "
-                            + "ollama-patch (no manifest records it); move it elsewhere, then run apply again; nothing changed");
+                    return new Ends(Refusal.refused(backup + " exists and was not written by "
+                            + "ollama-patch (no manifest records it); move it elsewhere, then run apply again; nothing changed")
+                            .outcome());
                 }
                 ShimCheck.Result check = p.shimCheck();
                 if (p.shim() != null) {
                     // Every file a site resolves to (issue 14): beside the object whose call the loader sees.
                     for (Path shimAt : ShimTargets.of(plan, file, LibraryTarget.NVML)) {
                         // A resolution may name another directory than the file's: the same checks as for it.
-                        InstallSafety.checkOutput(file, file, shimAt, options.allowOutside());
-                        need(shimNeeds, shimAt, p.shim(), file, elf);
+                        Optional<Refusal> unsafe = InstallSafety.checkOutput(file, file, shimAt, options.allowOutside());
+                        if (unsafe.isPresent()) return new Ends(unsafe.get().outcome());
+                        Refusal r = need(shimNeeds, shimAt, p.shim(), file, elf);
+                        if (r != null) return new Ends(r.outcome());
                     }
                 }
                 // --lib-file replacements: installed and recorded like the shim (restore removes them).
                 for (Map.Entry<Path, ShimSource> lib : libs.entrySet()) {
-                    if (!shimNeeds.containsKey(lib.getKey())) need(shimNeeds, lib.getKey(), lib.getValue(), file, elf);
+                    if (shimNeeds.containsKey(lib.getKey())) continue;
+                    Refusal r = need(shimNeeds, lib.getKey(), lib.getValue(), file, elf);
+                    if (r != null) return new Ends(r.outcome());
                 }
                 Path from = source;
                 String rel = layout.base().relativize(file).toString();
@@ -209,7 +217,9 @@ final class InPlacePlanner {
             }
         }
         }
-        List<InPlacePlan.ShimChange> shims = planShims(layout, recorded, shimNeeds);
+        List<InPlacePlan.ShimChange> shims = new ArrayList<>();
+        Refusal shimRefused = planShims(layout, recorded, shimNeeds, shims);
+        if (shimRefused != null) return new Ends(shimRefused.outcome());
         boolean shimWork = shims.stream().anyMatch(InPlacePlan.ShimChange::install);
         if (work.isEmpty() && !shimWork) {
             if (alreadyPatched > 0) return new Ends(ApplyOutcome.done(messages, reports));
@@ -236,34 +246,36 @@ final class InPlacePlanner {
     /** A shim some file needs at {@code path}; a second file of another machine (or shim) in that directory is refused. */
     private record ShimNeed(ShimSource source, String sha256, Path firstFile, String machine) {}
 
-    private static void need(Map<Path, ShimNeed> needs, Path path, ShimSource source, Path file, ElfFile elf) {
+    /** Records the need; a refusal when another file needs another shim at the same path, else null. */
+    private static Refusal need(Map<Path, ShimNeed> needs, Path path, ShimSource source, Path file, ElfFile elf) {
         String sha = Sha256.of(ByteSource.of(source.bytes())).hex();
         String machine = ElfNames.machine(elf.header().machine());
         ShimNeed had = needs.putIfAbsent(path, new ShimNeed(source, sha, file, machine));
         if (had != null && !had.sha256.equals(sha)) {
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+            return Refusal.refused(String.format(
                     "%s (%s) and %s (%s) would both load %s, and one shim cannot serve both; patch them from "
                             + "separate directories (or give one the other machine's file with --shim); nothing changed",
                     had.firstFile, had.machine, file, machine, path));
         }
+        return null;
     }
 
 
     /**
-     * A shim is this tool's when a manifest records it as installed (this one, or another target's in
+     * Adds to {@code out} what to do with each shim; returns a refusal (and {@code out} is to be
+     * dropped) when a shim cannot go where it must. A shim is this tool's when a manifest records it as installed (this one, or another target's in
      * the same place: shims are shared). Ours and missing or changed: installed again. Not ours:
      * never overwritten; an identical one is used and recorded as pre-existing (never removed).
      */
-    private static List<InPlacePlan.ShimChange> planShims(InstallLayout layout, ManifestPaths.Resolved recorded,
-                                            Map<Path, ShimNeed> needs) throws IOException {
-        List<InPlacePlan.ShimChange> out = new ArrayList<>();
+    private static Refusal planShims(InstallLayout layout, ManifestPaths.Resolved recorded,
+                                     Map<Path, ShimNeed> needs, List<InPlacePlan.ShimChange> out) throws IOException {
         for (Map.Entry<Path, ShimNeed> e : needs.entrySet()) {
             Path path = e.getKey();
             ShimNeed need = e.getValue();
             Map<Path, Manifest.ShimEntry> others = ShimRefs.others(path, layout.manifest());
             for (Map.Entry<Path, Manifest.ShimEntry> o : others.entrySet()) {
                 if (!o.getValue().sha256().equals(need.sha256)) {
-                    throw new PatchException(PatchException.Kind.REFUSED, String.format(
+                    return Refusal.refused(String.format(
                             "%s is the shim of another patched target (manifest %s), and %s (%s) needs a different one; "
                                     + "one directory cannot hold both; patch it from another directory; nothing changed",
                             path, o.getKey(), need.firstFile, need.machine));
@@ -277,7 +289,7 @@ final class InPlacePlanner {
                 continue;
             }
             if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
-                throw new PatchException(PatchException.Kind.REFUSED, path
+                return Refusal.refused(path
                         + " exists and is not a regular file; move it elsewhere, then run apply again; nothing changed");
             }
             String have = Sha256.of(path).hex();
@@ -288,12 +300,12 @@ final class InPlacePlanner {
             } else if (have.equals(need.sha256)) {
                 out.add(new InPlacePlan.ShimChange(path, need.source, new Manifest.ShimEntry(rel, need.sha256, true), false, true));
             } else {
-                throw new PatchException(PatchException.Kind.REFUSED, path + " exists and was not installed by "
+                return Refusal.refused(path + " exists and was not installed by "
                         + "ollama-patch; move it elsewhere (or give it with --shim if it is the shim to use), "
                         + "then run apply again; nothing changed");
             }
         }
-        return out;
+        return null;
     }
 
     /** A manifest path: relative to the target's base when inside it (always for $ORIGIN), else absolute. */

@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * runs and loads the shim, every header is kept, two runs give the same bytes, and bad input
  * (checksum, corruption, truncation) writes nothing.
  */
-class ArchiveApplyTest {
+class ArchiveApplyIT {
     private Path work;
 
     @BeforeEach
@@ -236,23 +236,7 @@ class ArchiveApplyTest {
         assertEquals(0, Cli.run("apply", first, "-o", once, "--shim", Fixtures.stub("x86_64"), "--prefix", work).exit());
         // Put the original, unpatched binaries back in front of the shims by re-patching a mixed archive:
         // simplest is the bundled layout with an extra nvml.so written before bin/ollama.
-        Path mixed = work.resolve("mixed.tar");
-        try (var raw = Files.newOutputStream(mixed);
-             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(raw, "UTF-8")) {
-            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
-            var old = new TarArchiveEntry("bin/nvml.so", org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
-            old.setSize(3);
-            tar.putArchiveEntry(old);
-            tar.write(new byte[] {'o', 'l', 'd'});
-            tar.closeArchiveEntry();
-            var ollama = new TarArchiveEntry("bin/ollama", org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
-            Path gen = Fixtures.binary("x86_64", "release", "gen-c");
-            ollama.setSize(Files.size(gen));
-            ollama.setMode(0100755);
-            tar.putArchiveEntry(ollama);
-            Files.copy(gen, tar);
-            tar.closeArchiveEntry();
-        }
+        Path mixed = tar(work.resolve("mixed.tar"), List.of("bin/nvml.so", "bin/ollama"));
         Path out = work.resolve("out.tar");
         Cli.Result refused = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work);
         assertEquals(5, refused.exit(), refused.toString());
@@ -280,27 +264,8 @@ class ArchiveApplyTest {
      */
     @Test
     void forceReplacesEveryEarlierShimEntryAtOnce() throws Exception {
-        Path mixed = work.resolve("two.tar");
-        Path gen = Fixtures.binary("x86_64", "release", "gen-c");
-        try (var raw = Files.newOutputStream(mixed);
-             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(raw, "UTF-8")) {
-            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
-            for (String old : List.of("bin/nvml.so", "lib/ollama/nvml.so")) {
-                var e = new TarArchiveEntry(old, org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
-                e.setSize(3);
-                tar.putArchiveEntry(e);
-                tar.write(new byte[] {'o', 'l', 'd'});
-                tar.closeArchiveEntry();
-            }
-            for (String bin : List.of("bin/ollama", "lib/ollama/runner")) {
-                var e = new TarArchiveEntry(bin, org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
-                e.setSize(Files.size(gen));
-                e.setMode(0100755);
-                tar.putArchiveEntry(e);
-                Files.copy(gen, tar);
-                tar.closeArchiveEntry();
-            }
-        }
+        Path mixed = tar(work.resolve("two.tar"),
+                List.of("bin/nvml.so", "lib/ollama/nvml.so", "bin/ollama", "lib/ollama/runner"));
         Path out = work.resolve("two-out.tar");
         Cli.Result dry = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work,
                 "--force", "--dry-run", "--json");
@@ -333,6 +298,25 @@ class ArchiveApplyTest {
         assertEquals(5, r.exit(), r.toString());
         assertTrue(r.err().contains("entry bin/ollama: the shim cannot serve it"), r.err());
         assertFalse(Files.exists(out));
+    }
+
+    /** A tar of {@code names} in order: each "nvml.so" holds "old" (not a shim), every other name gen-c. */
+    private static Path tar(Path file, List<String> names) throws Exception {
+        Path gen = Fixtures.binary("x86_64", "release", "gen-c");
+        try (var raw = Files.newOutputStream(file);
+             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(raw, "UTF-8")) {
+            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
+            for (String name : names) {
+                var e = new TarArchiveEntry(name, org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
+                boolean old = name.endsWith("/nvml.so");
+                e.setSize(old ? 3 : Files.size(gen));
+                if (!old) e.setMode(0100755);
+                tar.putArchiveEntry(e);
+                if (old) tar.write(new byte[] {'o', 'l', 'd'}); else Files.copy(gen, tar);
+                tar.closeArchiveEntry();
+            }
+        }
+        return file;
     }
 
     private void assertNoTemporaryFiles() throws Exception {
