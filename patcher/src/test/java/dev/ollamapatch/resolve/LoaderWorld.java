@@ -55,6 +55,11 @@ final class LoaderWorld implements AutoCloseable {
         return arch.equals("aarch64") ? "aarch64-linux-gnu-gcc" : "gcc";
     }
 
+    /** The C compiler for musl on this world's machine (aarch64: the cross gcc with Debian's arm64 musl specs). */
+    String musl() {
+        return dev.ollamapatch.patch.Fixtures.muslCc(arch);
+    }
+
     /** Compiles {@code source} (C text) into {@code out} under the install with {@code compiler} and flags. */
     Path build(String compiler, String out, String source, String... flags) throws Exception {
         Path src = outside.resolve(out.replace('/', '_') + ".c");
@@ -161,7 +166,15 @@ final class LoaderWorld implements AutoCloseable {
     Run run(Path program, String asUser) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (asUser != null) cmd.addAll(List.of("setpriv", "--reuid=" + asUser, "--regid=nogroup", "--clear-groups"));
-        if (arch.equals("aarch64")) cmd.addAll(List.of("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"));
+        if (arch.equals("aarch64")) {
+            // qemu-user finds the program's interpreter under -L: glibc's cross root, or Debian's arm64 musl.
+            boolean musl;
+            try (ElfFile elf = ElfFile.open(program)) {
+                musl = Loader.interpreter(elf).map(i -> i.contains("ld-musl")).orElse(false);
+            }
+            cmd.addAll(List.of("qemu-aarch64", "-L", musl ? dev.ollamapatch.patch.Fixtures.muslArm64().resolve("root").toString()
+                    : "/usr/aarch64-linux-gnu"));
+        }
         cmd.add(program.toString());
         return exec(cmd, Map.of(), root);
     }

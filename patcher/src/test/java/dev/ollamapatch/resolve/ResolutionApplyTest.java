@@ -156,11 +156,12 @@ class ResolutionApplyTest {
         }
     }
 
-    @Test
-    void aMuslProgramThatCallsDlopenGetsAnAbsolutePathAndLoadsTheShim() throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "apply-musl")) {
-            Path app = w.build("musl-gcc", "bin/app", CALLS_DLOPEN, "-O2");
-            Cli.Result r = Cli.run("apply", w.root, "--shim", w.markerShim("musl-gcc"), "--json");
+    @ParameterizedTest
+    @ValueSource(strings = {"x86_64", "aarch64"})
+    void aMuslProgramThatCallsDlopenGetsAnAbsolutePathAndLoadsTheShim(String arch) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "apply-musl")) {
+            Path app = w.build(w.musl(), "bin/app", CALLS_DLOPEN, "-O2");
+            Cli.Result r = Cli.run("apply", w.root, "--shim", w.markerShim(w.musl()), "--json");
             assertEquals(0, r.exit(), r::toString);
             JsonNode site = onlySite(r, app.toString());
             assertTrue(site.get("replacement").asText().endsWith("/" + w.root.resolve("bin/nvml.so")), site::toString);
