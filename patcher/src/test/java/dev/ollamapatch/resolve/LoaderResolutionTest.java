@@ -240,12 +240,13 @@ class LoaderResolutionTest {
         assertEquals(0, r.exit(), r.err());
     }
 
+    /** aarch64 runs under a qemu given the program's privileges, as binfmt_misc's C flag would (LoaderWorld.qemuFor). */
     @ParameterizedTest
-    @ValueSource(strings = {"capabilities", "set-user-ID"})
-    void secureExecutionStopsOriginForAnUnprivilegedUserSoTheSiteGetsAnAbsolutePath(String how) throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "secure")) {
-            Path app = w.build("gcc", "bin/app", CALLS_DLOPEN, "-O2");
-            w.marker("gcc", "bin");
+    @CsvSource({"x86_64,capabilities", "x86_64,set-user-ID", "aarch64,capabilities", "aarch64,set-user-ID"})
+    void secureExecutionStopsOriginForAnUnprivilegedUserSoTheSiteGetsAnAbsolutePath(String arch, String how) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "secure")) {
+            Path app = w.build(w.cc(), "bin/app", CALLS_DLOPEN, "-O2");
+            w.marker(w.cc(), "bin");
             Path originCopy = w.root.resolve("bin/app-origin");
             Files.copy(app, originCopy);
             LoaderWorld.patch(originCopy, NVML, ORIGIN);
