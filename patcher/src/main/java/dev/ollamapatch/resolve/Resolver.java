@@ -70,6 +70,8 @@ public final class Resolver {
 
     private final java.util.Map<Integer, Optional<String>> addressTaken = new java.util.HashMap<>();
 
+    private final java.util.Map<Integer, Optional<Resolution>> pointerToDlopen = new java.util.HashMap<>();
+
     /**
      * A pointer to dlopen in {@code o}, or in another member it shares functions with (either imports one the
      * other defines, so a pointer can be handed across): calls through it are not followed, and a call made
@@ -77,6 +79,10 @@ public final class Resolver {
      * near the string can be trusted to be the one. Unknown, then: an absolute path or a refusal.
      */
     private Optional<Resolution> pointerToDlopen(int o) {
+        return pointerToDlopen.computeIfAbsent(o, this::findPointerToDlopen);
+    }
+
+    private Optional<Resolution> findPointerToDlopen(int o) {
         for (int x = 0; x < members.size(); x++) {
             if (x != o && !shareFunctions(o, x)) continue;
             Optional<String> taken = addressTaken.computeIfAbsent(x, k -> codes.get(k).addressTaken(DLOPEN));

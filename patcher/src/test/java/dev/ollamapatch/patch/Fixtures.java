@@ -45,6 +45,27 @@ public final class Fixtures {
         return installDir(arch, variant, program).resolve("bin").resolve(program);
     }
 
+    /**
+     * Debian's musl for arm64 as {@code .ci/install-tools} unpacks it (dpkg's architectures stay as they are):
+     * {@code musl-gcc.specs} for aarch64-linux-gnu-gcc, and {@code root/} holding {@code lib/ld-musl-aarch64.so.1}
+     * for {@code qemu-aarch64 -L}. Where: {@code -Dmusl.arm64}, {@code $OLLAMA_PATCH_MUSL_ARM64}, or
+     * {@code ~/.cache/ollama-patch/musl-arm64}.
+     */
+    public static Path muslArm64() {
+        Path p = Path.of(System.getProperty("musl.arm64", System.getenv().getOrDefault("OLLAMA_PATCH_MUSL_ARM64",
+                System.getProperty("user.home") + "/.cache/ollama-patch/musl-arm64")));
+        if (!Files.isRegularFile(p.resolve("musl-gcc.specs")) || !Files.exists(p.resolve("root/lib/ld-musl-aarch64.so.1"))) {
+            throw new AssertionError("no aarch64 musl at " + p + " (musl-gcc.specs, root/lib/ld-musl-aarch64.so.1): "
+                    + "run .ci/install-tools");
+        }
+        return p;
+    }
+
+    /** The C compiler that builds for musl on {@code arch}: musl's gcc wrapper, or the aarch64 cross gcc with Debian's arm64 specs. */
+    public static String muslCc(String arch) {
+        return arch.equals("aarch64") ? "aarch64-linux-gnu-gcc -specs " + muslArm64().resolve("musl-gcc.specs") : "musl-gcc";
+    }
+
     public static Path stub(String arch) {
         Path p = root().resolve(arch).resolve("stub-nvml").resolve("libnvidia-ml.so.1");
         if (!Files.isRegularFile(p)) throw new AssertionError("stub NVML not built: " + p);

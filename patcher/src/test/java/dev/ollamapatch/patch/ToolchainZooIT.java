@@ -54,13 +54,7 @@ class ToolchainZooIT {
     private static final Path BUILDS = Path.of("target/zoo-builds").toAbsolutePath();
     private static final Path RUNS = Path.of("target/zoo-runs").toAbsolutePath();
     private static final String GO = Files.isExecutable(Path.of("/usr/local/go/bin/go")) ? "/usr/local/go/bin/go" : "go";
-    /**
-     * Debian's musl for arm64, unpacked by {@code .ci/install-tools} (dpkg's architectures stay as they are):
-     * {@code musl-gcc.specs} for aarch64-linux-gnu-gcc, and {@code root/} with {@code lib/ld-musl-aarch64.so.1}
-     * for qemu-aarch64 -L.
-     */
-    private static final Path MUSL_ARM64 = Path.of(System.getProperty("zoo.musl.arm64",
-            System.getenv().getOrDefault("OLLAMA_PATCH_MUSL_ARM64", System.getProperty("user.home") + "/.cache/ollama-patch/musl-arm64")));
+
 
     /** The program and the library of the library programs, where Ollama keeps them (the tool patches these two in a tree). */
     private static final String LIB = "lib/ollama/libzoo-opener.so";
@@ -99,11 +93,8 @@ class ToolchainZooIT {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         long t0 = System.nanoTime();
         try {
-            if (builds.stream().anyMatch(b -> b.arch().equals("aarch64") && b.libc().equals("musl"))) {
-                assertTrue(Files.isRegularFile(MUSL_ARM64.resolve("musl-gcc.specs"))
-                        && Files.exists(MUSL_ARM64.resolve("root/lib/ld-musl-aarch64.so.1")), "no aarch64 musl at "
-                        + MUSL_ARM64 + " (musl-gcc.specs, root/lib/ld-musl-aarch64.so.1): run .ci/install-tools");
-            }
+            // Debian's arm64 musl, unpacked by .ci/install-tools (Fixtures.muslArm64 says where, and fails without it).
+            if (builds.stream().anyMatch(b -> b.arch().equals("aarch64") && b.libc().equals("musl"))) Fixtures.muslArm64();
             for (Build b : builds) stub(b.arch(), b.libc());
             ldShims();
             Map<Build, Future<String>> built = new LinkedHashMap<>();
@@ -194,7 +185,7 @@ class ToolchainZooIT {
         if (Files.isRegularFile(so) && Files.getLastModifiedTime(so).compareTo(
                 Files.getLastModifiedTime(SRC.resolve("stub.c"))) > 0) return;
         Files.createDirectories(dir);
-        String cc = libc.equals("musl") ? muslCc(arch) : arch.equals("aarch64") ? "aarch64-linux-gnu-gcc" : "gcc";
+        String cc = libc.equals("musl") ? Fixtures.muslCc(arch) : arch.equals("aarch64") ? "aarch64-linux-gnu-gcc" : "gcc";
         String err = sh(dir, cc + " -O2 -fPIC -shared -Wl,-soname,libnvidia-ml.so.1 -o libnvidia-ml.so.1 "
                 + q(SRC.resolve("stub.c")));
         if (err != null) throw new AssertionError("stub NVML did not build: " + err);
@@ -264,7 +255,7 @@ class ToolchainZooIT {
                 cc.add("clang");
                 if (a64) cc.add("--target=aarch64-linux-gnu");
             }
-            default -> cc.add(muslCc(b.arch()));
+            default -> cc.add(Fixtures.muslCc(b.arch()));
         }
         cc.add(b.opt().equals("lto") ? "-O2 -flto" : "-" + b.opt());
         cc.add("-fuse-ld=" + b.ld());
@@ -279,11 +270,6 @@ class ToolchainZooIT {
                     + " -l:libnvidia-ml.so.1 -ldl";
             default -> throw new IllegalArgumentException(b.program());
         };
-    }
-
-    /** musl's gcc wrapper on x86_64; on aarch64 the cross gcc with the specs of Debian's arm64 musl-dev. */
-    private static String muslCc(String arch) {
-        return arch.equals("aarch64") ? "aarch64-linux-gnu-gcc -specs " + q(MUSL_ARM64.resolve("musl-gcc.specs")) : "musl-gcc";
     }
 
     private static String goScript(Build b) {
@@ -337,7 +323,7 @@ class ToolchainZooIT {
         }
         List<String> cmd = new ArrayList<>();
         if (b.arch().equals("aarch64")) {
-            cmd.addAll(List.of("qemu-aarch64", "-L", b.libc().equals("musl") ? MUSL_ARM64.resolve("root").toString()
+            cmd.addAll(List.of("qemu-aarch64", "-L", b.libc().equals("musl") ? Fixtures.muslArm64().resolve("root").toString()
                     : "/usr/aarch64-linux-gnu"));
         }
         cmd.add(dir.resolve("bin/ollama").toString());

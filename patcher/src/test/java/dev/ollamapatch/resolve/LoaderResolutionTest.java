@@ -177,18 +177,19 @@ class LoaderResolutionTest {
         }
     }
 
-    @Test
-    void muslOpensADlopenArgumentLiterallySoTheSiteGetsAnAbsolutePath() throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "musl")) {
-            Path app = w.build("musl-gcc", "bin/app", CALLS_DLOPEN, "-O2");
-            w.build("musl-gcc", "bin/nvml.so", """
+    @ParameterizedTest
+    @ValueSource(strings = {"x86_64", "aarch64"})
+    void muslOpensADlopenArgumentLiterallySoTheSiteGetsAnAbsolutePath(String arch) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "musl")) {
+            Path app = w.build(w.musl(), "bin/app", CALLS_DLOPEN, "-O2");
+            w.build(w.musl(), "bin/nvml.so", """
                     #include <stdio.h>
                     __attribute__((constructor)) static void hello(void) { printf("shim loaded: %s\\n", MARKER); fflush(stdout); }
                     """, "-shared", "-fPIC", "-DMARKER=\"" + w.root.resolve("bin") + "\"");
             Resolution r = w.resolve(w.resolver(), app, NVML, false);
             assertEquals(Resolution.How.CALL, r.how(), r.detail());
             assertNotNull(r.blocker());
-            assertTrue(r.blocker().startsWith("musl (/lib/ld-musl-x86_64.so.1)"), r.blocker());
+            assertTrue(r.blocker().startsWith("musl (/lib/ld-musl-" + arch + ".so.1)"), r.blocker());
             assertTrue(!r.originWorks());
 
             // What the rule prevents: with $ORIGIN the musl program runs and never finds the shim.
@@ -205,12 +206,13 @@ class LoaderResolutionTest {
         }
     }
 
-    @Test
-    void muslWithDollarOriginInDtNeededWouldNotStartSoAShortEntryIsRefusedNamingTheLengthThatFits() throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "muslneed")) {
-            w.build("musl-gcc", "lib/libnvidia-ml.so.1", "int nvmlInit_v2(void) { return 0; }\n",
+    @ParameterizedTest
+    @ValueSource(strings = {"x86_64", "aarch64"})
+    void muslWithDollarOriginInDtNeededWouldNotStartSoAShortEntryIsRefusedNamingTheLengthThatFits(String arch) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "muslneed")) {
+            w.build(w.musl(), "lib/libnvidia-ml.so.1", "int nvmlInit_v2(void) { return 0; }\n",
                     "-fPIC", "-shared", "-Wl,-soname,libnvidia-ml.so.1");
-            Path app = w.build("musl-gcc", "bin/app", "#include <stdio.h>\nint main(void) { puts(\"handle=ok\"); return 0; }\n",
+            Path app = w.build(w.musl(), "bin/app", "#include <stdio.h>\nint main(void) { puts(\"handle=ok\"); return 0; }\n",
                     "-Wl,--no-as-needed", "-L" + w.root.resolve("lib"), "-l:libnvidia-ml.so.1",
                     "-Wl,-rpath," + w.root.resolve("lib"));
             assertEquals(0, w.run(app, null).exit());
@@ -238,12 +240,13 @@ class LoaderResolutionTest {
         assertEquals(0, r.exit(), r.err());
     }
 
+    /** aarch64 runs under a qemu given the program's privileges, as binfmt_misc's C flag would (LoaderWorld.qemuFor). */
     @ParameterizedTest
-    @ValueSource(strings = {"capabilities", "set-user-ID"})
-    void secureExecutionStopsOriginForAnUnprivilegedUserSoTheSiteGetsAnAbsolutePath(String how) throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "secure")) {
-            Path app = w.build("gcc", "bin/app", CALLS_DLOPEN, "-O2");
-            w.marker("gcc", "bin");
+    @CsvSource({"x86_64,capabilities", "x86_64,set-user-ID", "aarch64,capabilities", "aarch64,set-user-ID"})
+    void secureExecutionStopsOriginForAnUnprivilegedUserSoTheSiteGetsAnAbsolutePath(String arch, String how) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "secure")) {
+            Path app = w.build(w.cc(), "bin/app", CALLS_DLOPEN, "-O2");
+            w.marker(w.cc(), "bin");
             Path originCopy = w.root.resolve("bin/app-origin");
             Files.copy(app, originCopy);
             LoaderWorld.patch(originCopy, NVML, ORIGIN);

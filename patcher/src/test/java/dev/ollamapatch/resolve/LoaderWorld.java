@@ -55,6 +55,11 @@ final class LoaderWorld implements AutoCloseable {
         return arch.equals("aarch64") ? "aarch64-linux-gnu-gcc" : "gcc";
     }
 
+    /** The C compiler for musl on this world's machine (aarch64: the cross gcc with Debian's arm64 musl specs). */
+    String musl() {
+        return dev.ollamapatch.patch.Fixtures.muslCc(arch);
+    }
+
     /** Compiles {@code source} (C text) into {@code out} under the install with {@code compiler} and flags. */
     Path build(String compiler, String out, String source, String... flags) throws Exception {
         Path src = outside.resolve(out.replace('/', '_') + ".c");
@@ -161,9 +166,45 @@ final class LoaderWorld implements AutoCloseable {
     Run run(Path program, String asUser) throws Exception {
         List<String> cmd = new ArrayList<>();
         if (asUser != null) cmd.addAll(List.of("setpriv", "--reuid=" + asUser, "--regid=nogroup", "--clear-groups"));
-        if (arch.equals("aarch64")) cmd.addAll(List.of("qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"));
+        if (arch.equals("aarch64")) {
+            // qemu-user finds the program's interpreter under -L: glibc's cross root, or Debian's arm64 musl.
+            boolean musl;
+            try (ElfFile elf = ElfFile.open(program)) {
+                musl = Loader.interpreter(elf).map(i -> i.contains("ld-musl")).orElse(false);
+            }
+            cmd.addAll(List.of(qemuFor(program), "-L", musl ? dev.ollamapatch.patch.Fixtures.muslArm64().resolve("root").toString()
+                    : "/usr/aarch64-linux-gnu"));
+        }
         cmd.add(program.toString());
         return exec(cmd, Map.of(), root);
+    }
+
+    /**
+     * The qemu-aarch64 that runs {@code program} as the kernel would with binfmt_misc's {@code C} flag
+     * (credentials and so secure execution from the program, not from qemu): qemu itself when the program
+     * has no set-id bits or file capabilities, else a copy of qemu given the same ones. qemu-user hands its own
+     * {@code AT_SECURE} to the guest (linux-user/elfload.c: {@code NEW_AUX_ENT(AT_SECURE,
+     * qemu_getauxval(AT_SECURE))}), so the guest's ld.so sees secure execution exactly when the kernel set it
+     * for the qemu process. An explicit {@code qemu-aarch64 prog}, as elsewhere, never does: the kernel execs
+     * qemu, whose file has no privileges.
+     */
+    private String qemuFor(Path program) throws Exception {
+        SecureExecution s = SecureExecution.of(program);
+        if (!s.secure()) return "qemu-aarch64";
+        Path qemu = outside.resolve("qemu-aarch64-" + (s.setUid() ? "u" : "") + (s.setGid() ? "g" : "")
+                + s.capabilities().replaceAll("[^a-z_+=]", ""));
+        if (!Files.exists(qemu)) {
+            Files.copy(Path.of("/usr/bin/qemu-aarch64"), qemu);
+            Files.setPosixFilePermissions(outside, PosixFilePermissions.fromString("rwxr-xr-x"));
+            int mode = 0755 | (s.setUid() ? 04000 : 0) | (s.setGid() ? 02000 : 0);
+            Run chmod = exec(List.of("chmod", Integer.toOctalString(mode), qemu.toString()), Map.of(), root);
+            assertEquals(0, chmod.exit, chmod.err);
+            if (!s.capabilities().isEmpty()) {
+                Run setcap = exec(List.of("setcap", s.capabilities(), qemu.toString()), Map.of(), root);
+                assertEquals(0, setcap.exit, setcap.err);
+            }
+        }
+        return qemu.toString();
     }
 
     static Run exec(List<String> cmd, Map<String, String> env, Path dir) throws Exception {

@@ -97,12 +97,14 @@ class ResolutionApplyTest {
         }
     }
 
-    @Test
-    void aProgramWithFileCapabilitiesGetsAnAbsolutePathThatANormalUserLoads() throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "apply-caps")) {
-            Path app = w.build("gcc", "bin/app", CALLS_DLOPEN, "-O2");
+    /** aarch64: run under a qemu given the program's capabilities, as binfmt_misc's C flag would (LoaderWorld). */
+    @ParameterizedTest
+    @ValueSource(strings = {"x86_64", "aarch64"})
+    void aProgramWithFileCapabilitiesGetsAnAbsolutePathThatANormalUserLoads(String arch) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "apply-caps")) {
+            Path app = w.build(w.cc(), "bin/app", CALLS_DLOPEN, "-O2");
             assertEquals(0, LoaderWorld.exec(List.of("setcap", "cap_net_bind_service+ep", app.toString()), Map.of(), w.root).exit());
-            Path shim = w.markerShim("gcc");
+            Path shim = w.markerShim(w.cc());
 
             Cli.Result r = Cli.run("apply", w.root, "--shim", shim, "--json");
             assertEquals(0, r.exit(), r::toString);
@@ -156,11 +158,12 @@ class ResolutionApplyTest {
         }
     }
 
-    @Test
-    void aMuslProgramThatCallsDlopenGetsAnAbsolutePathAndLoadsTheShim() throws Exception {
-        try (LoaderWorld w = new LoaderWorld("x86_64", "apply-musl")) {
-            Path app = w.build("musl-gcc", "bin/app", CALLS_DLOPEN, "-O2");
-            Cli.Result r = Cli.run("apply", w.root, "--shim", w.markerShim("musl-gcc"), "--json");
+    @ParameterizedTest
+    @ValueSource(strings = {"x86_64", "aarch64"})
+    void aMuslProgramThatCallsDlopenGetsAnAbsolutePathAndLoadsTheShim(String arch) throws Exception {
+        try (LoaderWorld w = new LoaderWorld(arch, "apply-musl")) {
+            Path app = w.build(w.musl(), "bin/app", CALLS_DLOPEN, "-O2");
+            Cli.Result r = Cli.run("apply", w.root, "--shim", w.markerShim(w.musl()), "--json");
             assertEquals(0, r.exit(), r::toString);
             JsonNode site = onlySite(r, app.toString());
             assertTrue(site.get("replacement").asText().endsWith("/" + w.root.resolve("bin/nvml.so")), site::toString);
