@@ -300,6 +300,52 @@ class ContainerImageIT {
         skopeoAccepts(only, "oci:");
     }
 
+    /**
+     * BuildKit lists an attestation beside each platform, naming the platform's manifest by digest. It
+     * attests the image before patching: the replaced platform's attestation leaves the index, the
+     * others stay, and skopeo still accepts every digest.
+     */
+    @Test
+    void attestationsOfAReplacedPlatformLeaveTheIndexTheOthersStay() throws Exception {
+        TestImages.Built amd64 = TestImages.image("amd64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0)))));
+        TestImages.Built arm64 = TestImages.image("arm64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", Fixtures.binary("aarch64", "release", "gen-c"), 0755, 0, 0)))));
+        Path layout = work.resolve("in");
+        com.fasterxml.jackson.databind.node.ObjectNode amd64Attestation = TestImages.attestation(layout, amd64);
+        com.fasterxml.jackson.databind.node.ObjectNode arm64Attestation = TestImages.attestation(layout, arm64);
+        Path in = TestImages.ociDirectory(layout, "multi", List.of(amd64, arm64), List.of(amd64Attestation, arm64Attestation));
+        skopeoAccepts(in, "oci:"); // the hand-made input is a valid image with its attestations
+        assertEquals(4, innerIndex(in).get("manifests").size());
+
+        Path only = work.resolve("only");
+        Cli.Result p = Cli.run("apply", in, "-o", only, "--platform", "linux/arm64");
+        assertEquals(0, p.exit(), p.toString());
+        assertTrue(p.err().contains("1 attestation manifest of the replaced image left out of the index (they attest "
+                + "the image before patching, not this one): " + arm64Attestation.get("digest").asText()), p.toString());
+        List<String> listed = new ArrayList<>();
+        innerIndex(only).get("manifests").forEach(d -> listed.add(d.get("digest").asText()));
+        assertEquals(3, listed.size(), listed.toString());
+        assertEquals(TestImages.sha256(amd64.manifest()), listed.get(0), "amd64 left as it was");
+        assertFalse(listed.contains(TestImages.sha256(arm64.manifest())));
+        assertEquals(amd64Attestation.get("digest").asText(), listed.get(2), "amd64's attestation still attests amd64");
+        assertFalse(listed.contains(arm64Attestation.get("digest").asText()));
+        skopeoAccepts(only, "oci:");
+
+        Path all = work.resolve("all");
+        Cli.Result r = Cli.run("apply", in, "-o", all);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("2 attestation manifests of the replaced images left out"), r.toString());
+        JsonNode inner = innerIndex(all);
+        assertEquals(2, inner.get("manifests").size(), inner.toString());
+        inner.get("manifests").forEach(d -> assertFalse(d.has("annotations"), d.toString()));
+        skopeoAccepts(all, "oci:");
+        // The attestations' blobs stay in the layout, byte for byte, no longer referenced.
+        String dropped = arm64Attestation.get("digest").asText().substring(7);
+        assertArrayEquals(Files.readAllBytes(in.resolve("blobs/sha256/" + dropped)),
+                Files.readAllBytes(all.resolve("blobs/sha256/" + dropped)));
+    }
+
     @Test
     void aFileWhereTheShimGoesIsReplacedOnlyWithForce() throws Exception {
         Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
