@@ -4,12 +4,15 @@ import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.archive.ArchiveReadException;
 import dev.ollamapatch.archive.EntryHeader;
 import dev.ollamapatch.archive.TarReader;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,8 +40,9 @@ final class MergedView implements AutoCloseable {
         final int layer;
         final String firstName;
         final EntryHeader header;
-        final boolean peeked; // its first bytes were read (a candidate name)
+        boolean peeked;       // its first bytes were read (a candidate name, or read again: see spoolAgain)
         Path spool;           // non-null: an ELF file, copied here
+        String sha256;        // with spool: the file's SHA-256 (hex), computed as it was copied
 
         Inode(int layer, String firstName, EntryHeader header, boolean peeked) {
             this.layer = layer;
@@ -123,21 +127,51 @@ final class MergedView implements AutoCloseable {
         if (!h.isRegular()) return new Node(Kind.OTHER, h, layer, null, null);
         boolean peek = candidate(name) && h.size() >= 4;
         Inode inode = new Inode(layer, name, h, peek);
-        if (peek) {
-            byte[] head = new byte[4];
-            in.readFully(head, 4);
-            if (head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F') {
-                Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
-                spools.add(spool);
-                try (OutputStream s = Files.newOutputStream(spool)) {
-                    s.write(head);
-                    long copied = 4 + in.data().transferTo(s);
-                    if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
-                }
-                inode.spool = spool;
-            }
-        }
+        if (peek) spool(inode, h, in, entry);
         return new Node(Kind.FILE, h, layer, null, inode);
+    }
+
+    /** Copies the entry's data to a spool file when it is an ELF file (its first four bytes say so). */
+    private void spool(Inode inode, EntryHeader h, TarReader in, String entry) throws IOException {
+        byte[] head = new byte[4];
+        in.readFully(head, 4);
+        if (!(head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F')) return;
+        Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
+        spools.add(spool);
+        // Hashed on the way: the report's input hash costs no second pass over the file.
+        MessageDigest sha = Sha256.digest();
+        try (OutputStream s = new DigestOutputStream(Files.newOutputStream(spool), sha)) {
+            s.write(head);
+            long copied = 4 + in.data().transferTo(s);
+            if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
+        }
+        inode.spool = spool;
+        inode.sha256 = Blobs.hex(sha.digest());
+    }
+
+    /**
+     * Reads layer {@code layer} again, as {@link #apply} did, and spools the files of {@code wanted}
+     * (inodes whose content that layer holds, by their entry name) that the first read passed over:
+     * files of an install reached through a symbolic link to a path without {@code ollama} in it,
+     * which the one pass over the layers could not know it would need when the files went past.
+     */
+    void spoolAgain(InputStream raw, Map<String, Inode> wanted, String where) throws IOException {
+        try (TarReader in = TarReader.open(raw, ArchiveFormat.TAR)) {
+            for (EntryHeader h = in.next(); h != null; h = in.next()) {
+                String entry = where + ": entry " + h.name();
+                Inode inode = wanted.get(Names.inside(h.name(), entry));
+                // The last entry of a name is the one stacked: an earlier one spooled is replaced.
+                if (inode == null || !h.isRegular() || h.size() != inode.header.size()) continue;
+                inode.peeked = true;
+                inode.spool = null;
+                if (h.size() >= 4) spool(inode, h, in, entry);
+            }
+        } catch (ArchiveReadException e) {
+            for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+                if (c instanceof PatchException p) throw p;
+            }
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, where + ": corrupt layer: " + e.getMessage(), e);
+        }
     }
 
     private NavigableMap<String, Node> descendants(String dir) {

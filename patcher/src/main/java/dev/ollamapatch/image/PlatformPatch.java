@@ -80,6 +80,11 @@ final class PlatformPatch {
         try (MergedView view = new MergedView(options.spoolDir())) {
             for (int i = 0; i < image.layers().size(); i++) stack(view, i);
             Map<String, TreeSet<String>> roots = OllamaFiles.find(view);
+            // Install files the one pass did not read (reached through a symbolic link to a path without
+            // "ollama" in it): the layers holding them are read a second time, those files only kept.
+            for (Map.Entry<Integer, Map<String, MergedView.Inode>> e : OllamaFiles.unread(view, roots).entrySet()) {
+                readAgain(view, e.getKey(), e.getValue());
+            }
             for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
                 for (String key : r.getValue()) decide(view, r.getKey(), key);
             }
@@ -98,6 +103,19 @@ final class PlatformPatch {
      * layout), decompressing it, and parsing the tar (hashing it, spooling Ollama's files).
      */
     private void stack(MergedView view, int i) throws IOException {
+        read(i, (tar, where) -> view.apply(i, tar, ArchiveFormat.TAR, where));
+    }
+
+    private void readAgain(MergedView view, int i, Map<String, MergedView.Inode> wanted) throws IOException {
+        read(i, (tar, where) -> view.spoolAgain(tar, wanted, where));
+    }
+
+    /** What is done with a layer's tar stream; {@code where} names the layer in errors. */
+    private interface LayerReader {
+        void read(InputStream tar, String where) throws IOException;
+    }
+
+    private void read(int i, LayerReader reader) throws IOException {
         Image.Layer layer = image.layers().get(i);
         String where = label + layer.label();
         BlobCopies copies = options.copies();
@@ -127,7 +145,7 @@ final class PlatformPatch {
         MessageDigest diff = Sha256.digest();
         try (InputStream c = compressed; InputStream p = plain) {
             InputStream tar = new DigestInputStream(p, diff);
-            view.apply(i, unclosed(tar), ArchiveFormat.TAR, where);
+            reader.read(unclosed(tar), where);
             tar.transferTo(java.io.OutputStream.nullOutputStream());
         } catch (IOException e) {
             throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
@@ -156,7 +174,7 @@ final class PlatformPatch {
         try (ElfFile elf = ElfFile.open(spool)) {
             Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key)),
                     options.scan() ? null : this::shimFor, true));
-            String sha = Sha256.of(elf.bytes()).hex();
+            String sha = node.inode().sha256 != null ? node.inode().sha256 : Sha256.of(elf.bytes()).hex();
             if (options.scan()) {
                 if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
                 return;

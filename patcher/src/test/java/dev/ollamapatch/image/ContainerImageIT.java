@@ -301,6 +301,39 @@ class ContainerImageIT {
     }
 
     /**
+     * Ollama installed under /opt/runtime (no "ollama" in its paths) and linked into /usr: the files
+     * are found through the links, as an install directory given by a link is, and patched where
+     * they really are, with the shims beside them; the layer holding them is read a second time.
+     */
+    @Test
+    void anInstallReachedThroughSymbolicLinksToPathsWithoutOllamaIsPatchedWhereItIs() throws Exception {
+        TestImages.Layer runtime = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.dir("opt/"), Entry.dir("opt/runtime/"), Entry.dir("opt/runtime/bin/"),
+                Entry.file("opt/runtime/bin/server", x86("gen-c"), 0755, 0, 0),
+                Entry.dir("opt/runtime/lib/"),
+                Entry.file("opt/runtime/lib/libggml-base.so", ggmlBase("x86_64"), 0644, 0, 0)));
+        TestImages.Layer links = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.dir("usr/"), Entry.dir("usr/bin/"), Entry.symlink("usr/bin/ollama", "/opt/runtime/bin/server"),
+                Entry.dir("usr/lib/"), Entry.symlink("usr/lib/ollama", "../../opt/runtime/lib")));
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1",
+                List.of(TestImages.image("amd64", List.of(runtime, links))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(0, r.exit(), r.toString());
+        List<String> patched = new ArrayList<>();
+        TestImages.JSON.readTree(r.out()).get("files").forEach(f -> patched.add(f.get("path").asText()));
+        assertEquals(List.of("/opt/runtime/bin/server", "/opt/runtime/lib/libggml-base.so"), patched);
+        List<String> names = layerEntries(out, manifestOf(out, 0).get("layers").get(2).get("digest").asText())
+                .stream().map(TarArchiveEntry::getName).toList();
+        assertEquals(List.of("opt/runtime/bin/nvml.so", "opt/runtime/bin/server", "opt/runtime/lib/libggml-base.so",
+                "opt/runtime/lib/nvml.so", "usr/.ollama-patch.json"), names);
+        skopeoAccepts(out, "oci:");
+        Path rootfs = umociUnpack(out, "v1");
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("opt/runtime/bin/server"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    /**
      * BuildKit lists an attestation beside each platform, naming the platform's manifest by digest. It
      * attests the image before patching: the replaced platform's attestation leaves the index, the
      * others stay, and skopeo still accepts every digest.

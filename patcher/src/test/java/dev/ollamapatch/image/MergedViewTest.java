@@ -98,6 +98,30 @@ class MergedViewTest {
     }
 
     @Test
+    void anInstallReachedThroughASymbolicLinkIsFoundAndItsLayerReadAgainForItsFiles() throws IOException {
+        Path elf = Path.of("/bin/true");
+        TestImages.Layer base = TestImages.layer(TestImages.Compression.PLAIN, List.of(
+                Entry.file("opt/rt/bin/server", elf, 0755, 0, 0), Entry.file("opt/rt/lib/libx.so", elf, 0644, 0, 0),
+                Entry.file("opt/rt/lib/other", elf, 0644, 0, 0)));
+        view.apply(0, new ByteArrayInputStream(base.blob()), ArchiveFormat.TAR, "layer 0");
+        stack(1, Entry.symlink("usr/bin/ollama", "/opt/rt/bin/server"), Entry.symlink("usr/lib/ollama", "../../opt/rt/lib"));
+        var roots = OllamaFiles.find(view);
+        assertEquals(List.of("opt/rt/bin/server", "opt/rt/lib/libx.so", "opt/rt/lib/other"), List.copyOf(roots.get("usr")));
+        var unread = OllamaFiles.unread(view, roots);
+        assertEquals(List.of(0), List.copyOf(unread.keySet()), "the files' content is in layer 0, not read in the pass");
+        assertNull(view.get("opt/rt/bin/server").inode().spool);
+
+        view.spoolAgain(new ByteArrayInputStream(base.blob()), unread.get(0), "layer 0");
+        for (String key : roots.get("usr")) {
+            MergedView.Inode inode = view.get(key).inode();
+            assertNotNull(inode.spool, key);
+            assertEquals(Files.size(elf), Files.size(inode.spool), key);
+            assertEquals(dev.ollamapatch.io.Sha256.of(elf).hex(), inode.sha256, key);
+        }
+        assertTrue(OllamaFiles.unread(view, roots).isEmpty());
+    }
+
+    @Test
     void aNameClimbingOutOfTheRootIsInvalidInput() {
         PatchException e = assertThrows(PatchException.class, () -> stack(0, Entry.text("a/../../x", "1")));
         assertEquals(PatchException.Kind.INVALID_INPUT, e.kind());
