@@ -301,6 +301,37 @@ class ContainerImageIT {
     }
 
     /**
+     * A layer whose root directory is opaque hides every layer below it: those are not decompressed,
+     * only copied (checked against their digests). Shown with a lower layer whose diff_id in the
+     * config is wrong: below an opaque root it is never read; without one, it is, and refused.
+     */
+    @Test
+    void layersBelowAnOpaqueRootAreCopiedWithoutBeingDecompressed() throws Exception {
+        TestImages.Layer base = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.dir("etc/"), Entry.text("etc/os-release", "ID=old\n")));
+        TestImages.Layer wrongDiffId = new TestImages.Layer(base.blob(), "sha256:" + "0".repeat(64), base.mediaType());
+        List<Entry> top = List.of(Entry.dir("usr/"), Entry.dir("usr/bin/"),
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0));
+        List<Entry> opaqueTop = new ArrayList<>(top);
+        opaqueTop.add(0, Entry.text(".wh..wh..opq", ""));
+
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64",
+                List.of(wrongDiffId, TestImages.layer(TestImages.Compression.GZIP, opaqueTop)))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        assertArrayEquals(base.blob(), Files.readAllBytes(out.resolve("blobs/sha256/" + base.digest().substring(7))));
+        assertEquals(3, manifestOf(out, 0).get("layers").size());
+        skopeoAccepts(out, "oci:");
+
+        Path visible = TestImages.ociDirectory(work.resolve("visible"), "v1", List.of(TestImages.image("amd64",
+                List.of(wrongDiffId, TestImages.layer(TestImages.Compression.GZIP, top)))));
+        Cli.Result read = Cli.run("apply", visible, "-o", work.resolve("out2"), "--shim", Fixtures.stub("x86_64"));
+        assertEquals(4, read.exit(), read.toString());
+        assertTrue(read.err().contains("layer " + base.digest() + ": diff_id mismatch"), read.toString());
+    }
+
+    /**
      * Ollama installed under /opt/runtime (no "ollama" in its paths) and linked into /usr: the files
      * are found through the links, as an install directory given by a link is, and patched where
      * they really are, with the shims beside them; the layer holding them is read a second time.
