@@ -64,8 +64,6 @@ final class PlatformPatch {
     private final List<Patched> patched = new ArrayList<>();
     private final java.util.Set<MergedView.Inode> decided = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     int already;
-    /** How many layers (the lowest ones) were not read: hidden by an opaque root above them. */
-    int unreadLayers;
 
     PlatformPatch(ImageSource src, Image image, Options options, String label, List<FileReport> reports) {
         this.src = src;
@@ -87,10 +85,7 @@ final class PlatformPatch {
             for (int i = image.layers().size() - 1; i >= 0; i--) {
                 MergedView.Listing l = list(view, i);
                 listings.add(l);
-                if (l.hidesEverythingBelow()) {
-                    unreadLayers = i;
-                    break;
-                }
+                if (l.hidesEverythingBelow()) break; // layers 0..i-1: copied as they are, never decompressed
                 view.above(l);
             }
             for (int k = listings.size() - 1; k >= 0; k--) view.stack(listings.get(k));
