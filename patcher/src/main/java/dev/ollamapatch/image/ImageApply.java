@@ -26,6 +26,7 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -141,10 +142,18 @@ public final class ImageApply {
             }
             Output out = assemble(input, rewrites, kind);
             write(src, kind, out, destination, tempOut, copies, tarOut);
-            return ApplyOutcome.done(List.of(String.format("wrote %s (%s): %d file%s patched, %d shim%s added, "
+            List<String> lines = new ArrayList<>();
+            lines.add(String.format("wrote %s (%s): %d file%s patched, %d shim%s added, "
                             + "in one new layer per image (%d image%s)", destination, kind.description(), patchedFiles,
                     patchedFiles == 1 ? "" : "s", shims, shims == 1 ? "" : "s", rewrites.size(),
-                    rewrites.size() == 1 ? "" : "s")), reports.files());
+                    rewrites.size() == 1 ? "" : "s"));
+            if (!out.droppedAttestations().isEmpty()) {
+                lines.add(out.droppedAttestations().size() + " attestation manifest"
+                        + (out.droppedAttestations().size() == 1 ? "" : "s") + " of the replaced image"
+                        + (rewrites.size() == 1 ? "" : "s") + " left out of the index (they attest the image before "
+                        + "patching, not this one): " + String.join(", ", out.droppedAttestations()));
+            }
+            return ApplyOutcome.done(lines, reports.files());
         } finally {
             if (tarOut != null) tarOut.close();
             deleteTree(work);
@@ -264,8 +273,16 @@ public final class ImageApply {
         return new Rewrite(layer, cb, cd, mb, md);
     }
 
-    /** What the output holds beyond the input: new members (name -> bytes or file) and replaced ones. */
-    private record Output(Map<String, Object> added, Map<String, byte[]> replaced) {}
+    /**
+     * What the output holds beyond the input: new members (name -> bytes or file), replaced ones, and
+     * the digests of the attestation manifests no longer listed.
+     */
+    private record Output(Map<String, Object> added, Map<String, byte[]> replaced, List<String> droppedAttestations) {}
+
+    /** BuildKit's annotations on an index entry that attests another entry (its provenance, its SBOM). */
+    static final String REFERENCE_TYPE = "vnd.docker.reference.type";
+    static final String REFERENCE_DIGEST = "vnd.docker.reference.digest";
+    static final String ATTESTATION = "attestation-manifest";
 
     private static Output assemble(Input input, Map<Image, Rewrite> rewrites, ImageKind kind) {
         Map<String, Object> added = new TreeMap<>();
@@ -292,6 +309,26 @@ public final class ImageApply {
                 d.put("size", r.manifestDescriptor().size());
             }
         }
+        // An attestation names the manifest it attests by digest and describes that image's build: it
+        // does not describe the patched image, and re-pointing it would claim that it did. The entries
+        // attesting a replaced manifest are left out of its index (their blobs stay in the layout,
+        // unreferenced, as the image layout specification allows); the other platforms' stay.
+        List<String> dropped = new ArrayList<>();
+        // (By entry, not by key: an Image's hash covers its parent index, which changes here.)
+        for (Map.Entry<Image, Rewrite> e : rewrites.entrySet()) {
+            Image img = e.getKey();
+            if (img.manifest() == null || e.getValue().manifest() == null) continue;
+            String old = img.manifestDescriptor().digest();
+            ArrayNode list = (ArrayNode) img.parent().get("manifests");
+            for (int i = list.size() - 1; i >= 0; i--) {
+                JsonNode a = list.get(i).path("annotations");
+                if (a.path(REFERENCE_TYPE).asText("").equals(ATTESTATION) && a.path(REFERENCE_DIGEST).asText("").equals(old)) {
+                    dropped.add(list.get(i).path("digest").asText(""));
+                    list.remove(i);
+                }
+            }
+        }
+        Collections.sort(dropped);
         if (input.index() != null) {
             // Nested indexes changed above are rewritten innermost first, then their own descriptors.
             List<Map.Entry<String, ObjectNode>> nested = new ArrayList<>(input.nestedIndexes().entrySet());
@@ -317,7 +354,7 @@ public final class ImageApply {
             }
             replaced.put(ImageKind.DOCKER_MANIFEST, Blobs.bytes(m));
         }
-        return new Output(added, replaced);
+        return new Output(added, replaced, dropped);
     }
 
     private static void retarget(ObjectNode index, String from, String to, long size) {

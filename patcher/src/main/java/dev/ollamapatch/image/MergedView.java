@@ -4,12 +4,15 @@ import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.archive.ArchiveReadException;
 import dev.ollamapatch.archive.EntryHeader;
 import dev.ollamapatch.archive.TarReader;
+import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,8 +40,9 @@ final class MergedView implements AutoCloseable {
         final int layer;
         final String firstName;
         final EntryHeader header;
-        final boolean peeked; // its first bytes were read (a candidate name)
+        boolean peeked;       // its first bytes were read (a candidate name, or read again: see spoolAgain)
         Path spool;           // non-null: an ELF file, copied here
+        String sha256;        // with spool: the file's SHA-256 (hex), computed as it was copied
 
         Inode(int layer, String firstName, EntryHeader header, boolean peeked) {
             this.layer = layer;
@@ -65,13 +69,68 @@ final class MergedView implements AutoCloseable {
     }
 
     /**
-     * Stacks one layer. {@code raw} is its blob as stored, decompressed with {@code format};
+     * One layer's entries as read, in tar order, before they are stacked: what it holds (with the
+     * content of the regular files that may be Ollama's spooled), whites out and makes opaque.
+     */
+    static final class Listing {
+        final int layer;
+        final String where;
+        private final List<Object[]> entries = new ArrayList<>(); // {name, header, inode (regular files) or null}
+        private final List<String> whiteouts = new ArrayList<>();
+        private final List<String> opaque = new ArrayList<>();
+        private boolean linksOutside; // a hard link to a name this layer does not hold before it as a file
+
+        private Listing(int layer, String where) {
+            this.layer = layer;
+            this.where = where;
+        }
+
+        /**
+         * True when no layer below this one can change the merged view: its root directory is opaque
+         * ({@code .wh..wh..opq} at the top), so everything the layers below hold is hidden, and none of
+         * its hard links reaches below it (one that did would keep a lower file's content).
+         */
+        boolean hidesEverythingBelow() {
+            return opaque.contains("") && !linksOutside;
+        }
+    }
+
+    /** What the layers above the one being read hide or replace (read top-down; see {@link #above}). */
+    private final java.util.Set<String> replacedAbove = new java.util.HashSet<>(); // names held or whited out above
+    private final java.util.Set<String> hiddenBelowAbove = new java.util.HashSet<>(); // names whose subtree is hidden
+
+    /**
+     * Notes a layer read top-down (before the layers below it are read): their files that it hides
+     * or replaces are then listed but not spooled, since they cannot be in the merged view (a hard
+     * link to one keeps its content, which {@link OllamaFiles#unread} then finds unread).
+     */
+    void above(Listing l) {
+        for (Object[] e : l.entries) {
+            String name = (String) e[0];
+            replacedAbove.add(name);
+            if (((EntryHeader) e[1]).type() != TarConstants.LF_DIR) hiddenBelowAbove.add(name);
+        }
+        replacedAbove.addAll(l.whiteouts);
+        hiddenBelowAbove.addAll(l.whiteouts);
+        hiddenBelowAbove.addAll(l.opaque);
+    }
+
+    /** Whether the layers noted with {@link #above} hide or replace {@code name} of a layer below them. */
+    private boolean hiddenAbove(String name) {
+        if (replacedAbove.contains(name)) return true;
+        for (String d = Names.parent(name); ; d = Names.parent(d)) {
+            if (hiddenBelowAbove.contains(d)) return true;
+            if (d.isEmpty()) return false;
+        }
+    }
+
+    /**
+     * Reads one layer's entries. {@code raw} is its blob as stored, decompressed with {@code format};
      * {@code where} names the blob in errors. Read failures are invalid input (exit 4).
      */
-    void apply(int layer, InputStream raw, ArchiveFormat format, String where) throws IOException {
-        NavigableMap<String, Node> upper = new TreeMap<>();
-        List<String> whiteouts = new ArrayList<>();
-        List<String> opaque = new ArrayList<>();
+    Listing list(int layer, InputStream raw, ArchiveFormat format, String where) throws IOException {
+        Listing l = new Listing(layer, where);
+        java.util.Set<String> files = new java.util.HashSet<>();
         try (TarReader in = TarReader.open(raw, format)) {
             for (EntryHeader h = in.next(); h != null; h = in.next()) {
                 String entry = where + ": entry " + h.name();
@@ -79,15 +138,24 @@ final class MergedView implements AutoCloseable {
                 if (name.isEmpty()) continue; // the root directory itself
                 String base = Names.base(name), dir = Names.parent(name);
                 if (base.equals(OPAQUE)) {
-                    opaque.add(dir);
+                    l.opaque.add(dir);
                     continue;
                 }
                 if (base.startsWith(WHITEOUT + WHITEOUT)) continue; // other AUFS metadata, never a file
                 if (base.startsWith(WHITEOUT)) {
-                    whiteouts.add(Names.join(dir, base.substring(WHITEOUT.length())));
+                    l.whiteouts.add(Names.join(dir, base.substring(WHITEOUT.length())));
                     continue;
                 }
-                upper.put(name, node(layer, name, h, in, upper, entry));
+                Inode inode = null;
+                if (h.type() == TarConstants.LF_LINK) {
+                    if (!files.contains(Names.inside(h.linkName(), entry + ": hard link"))) l.linksOutside = true;
+                } else if (h.type() != TarConstants.LF_DIR && h.type() != TarConstants.LF_SYMLINK && h.isRegular()) {
+                    boolean peek = candidate(name) && h.size() >= 4 && !hiddenAbove(name);
+                    inode = new Inode(layer, name, h, peek);
+                    if (peek) spool(inode, h, in, entry);
+                    files.add(name);
+                }
+                l.entries.add(new Object[]{name, h, inode});
             }
         } catch (ArchiveReadException e) {
             // A blob that fails its digest is reported as such, not as the tar entry being read when it ended.
@@ -96,8 +164,19 @@ final class MergedView implements AutoCloseable {
             }
             throw new PatchException(PatchException.Kind.INVALID_INPUT, where + ": corrupt layer: " + e.getMessage(), e);
         }
-        for (String d : opaque) descendants(d).clear();
-        for (String w : whiteouts) {
+        return l;
+    }
+
+    /** Stacks one layer on the layers stacked before it (the layer below it first). */
+    void stack(Listing l) {
+        NavigableMap<String, Node> upper = new TreeMap<>();
+        for (Object[] e : l.entries) {
+            String name = (String) e[0];
+            upper.put(name, node(l.layer, name, (EntryHeader) e[1], (Inode) e[2], upper, l.where + ": entry "
+                    + ((EntryHeader) e[1]).name()));
+        }
+        for (String d : l.opaque) descendants(d).clear();
+        for (String w : l.whiteouts) {
             merged.remove(w);
             descendants(w).clear();
         }
@@ -107,8 +186,12 @@ final class MergedView implements AutoCloseable {
         }
     }
 
-    private Node node(int layer, String name, EntryHeader h, TarReader in, Map<String, Node> upper, String entry)
-            throws IOException {
+    /** Reads and stacks one layer on those stacked before it (bottom-up). */
+    void apply(int layer, InputStream raw, ArchiveFormat format, String where) throws IOException {
+        stack(list(layer, raw, format, where));
+    }
+
+    private Node node(int layer, String name, EntryHeader h, Inode inode, Map<String, Node> upper, String entry) {
         byte type = h.type();
         if (type == TarConstants.LF_DIR) return new Node(Kind.DIRECTORY, h, layer, null, null);
         if (type == TarConstants.LF_SYMLINK) return new Node(Kind.SYMLINK, h, layer, h.linkName(), null);
@@ -120,24 +203,51 @@ final class MergedView implements AutoCloseable {
             }
             return new Node(Kind.FILE, h, layer, null, t.inode());
         }
-        if (!h.isRegular()) return new Node(Kind.OTHER, h, layer, null, null);
-        boolean peek = candidate(name) && h.size() >= 4;
-        Inode inode = new Inode(layer, name, h, peek);
-        if (peek) {
-            byte[] head = new byte[4];
-            in.readFully(head, 4);
-            if (head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F') {
-                Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
-                spools.add(spool);
-                try (OutputStream s = Files.newOutputStream(spool)) {
-                    s.write(head);
-                    long copied = 4 + in.data().transferTo(s);
-                    if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
-                }
-                inode.spool = spool;
-            }
-        }
+        if (inode == null) return new Node(Kind.OTHER, h, layer, null, null);
         return new Node(Kind.FILE, h, layer, null, inode);
+    }
+
+    /** Copies the entry's data to a spool file when it is an ELF file (its first four bytes say so). */
+    private void spool(Inode inode, EntryHeader h, TarReader in, String entry) throws IOException {
+        byte[] head = new byte[4];
+        in.readFully(head, 4);
+        if (!(head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F')) return;
+        Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
+        spools.add(spool);
+        // Hashed on the way: the report's input hash costs no second pass over the file.
+        MessageDigest sha = Sha256.digest();
+        try (OutputStream s = new DigestOutputStream(Files.newOutputStream(spool), sha)) {
+            s.write(head);
+            long copied = 4 + in.data().transferTo(s);
+            if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
+        }
+        inode.spool = spool;
+        inode.sha256 = Blobs.hex(sha.digest());
+    }
+
+    /**
+     * Reads layer {@code layer} again, as {@link #apply} did, and spools the files of {@code wanted}
+     * (inodes whose content that layer holds, by their entry name) that the first read passed over:
+     * files of an install reached through a symbolic link to a path without {@code ollama} in it,
+     * which the one pass over the layers could not know it would need when the files went past.
+     */
+    void spoolAgain(InputStream raw, Map<String, Inode> wanted, String where) throws IOException {
+        try (TarReader in = TarReader.open(raw, ArchiveFormat.TAR)) {
+            for (EntryHeader h = in.next(); h != null; h = in.next()) {
+                String entry = where + ": entry " + h.name();
+                Inode inode = wanted.get(Names.inside(h.name(), entry));
+                // The last entry of a name is the one stacked: an earlier one spooled is replaced.
+                if (inode == null || !h.isRegular() || h.size() != inode.header.size()) continue;
+                inode.peeked = true;
+                inode.spool = null;
+                if (h.size() >= 4) spool(inode, h, in, entry);
+            }
+        } catch (ArchiveReadException e) {
+            for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+                if (c instanceof PatchException p) throw p;
+            }
+            throw new PatchException(PatchException.Kind.INVALID_INPUT, where + ": corrupt layer: " + e.getMessage(), e);
+        }
     }
 
     private NavigableMap<String, Node> descendants(String dir) {

@@ -10,7 +10,9 @@ import java.util.TreeSet;
  * Where Ollama is in an image's merged view, by the rules for an install tree ({@code Targets.elfFilesOf}):
  * every directory {@code D} with {@code D/bin/ollama} or a directory {@code D/lib/ollama} is an install
  * (the official image: {@code D = /usr}); its files are {@code D/bin/ollama} and every file below
- * {@code D/lib/ollama}, symbolic links followed inside the image, never the tool's own shims.
+ * {@code D/lib/ollama}, symbolic links followed inside the image (to wherever they lead there, a
+ * name with {@code ollama} in it or not, as an install directory given by a symbolic link is
+ * patched where it really is), never the tool's own shims.
  */
 final class OllamaFiles {
     private OllamaFiles() {}
@@ -41,13 +43,24 @@ final class OllamaFiles {
     private static void add(MergedView view, Map<String, TreeSet<String>> roots, String root, String real) {
         String base = Names.base(real);
         if (base.equals(Targets.SHIM_FILE) || base.endsWith(Targets.BACKUP_SUFFIX)) return;
-        MergedView.Node n = view.get(real);
-        if (!n.inode().peeked && n.header().size() >= 4) {
-            // Only names with an "ollama" component are read closely in the one pass over the layers.
-            throw new PlatformPatch.Refusal("/" + real + " belongs to the Ollama install at /"
-                    + root + " through a symbolic link to a place without \"ollama\" in its path, which the tool "
-                    + "does not read; patch that image by hand");
-        }
         roots.computeIfAbsent(root, r -> new TreeSet<>()).add(real);
+    }
+
+    /**
+     * The files of {@code roots} whose content the pass over the layers did not read (only names with
+     * an {@code ollama} component are read closely then): reached through a symbolic link to a place
+     * without {@code ollama} in its path, or a hard link to such a name. By the layer that holds each
+     * content, then its entry name there.
+     */
+    static Map<Integer, Map<String, MergedView.Inode>> unread(MergedView view, Map<String, TreeSet<String>> roots) {
+        Map<Integer, Map<String, MergedView.Inode>> out = new TreeMap<>();
+        for (TreeSet<String> keys : roots.values()) {
+            for (String key : keys) {
+                MergedView.Inode inode = view.get(key).inode();
+                if (inode.peeked || inode.header.size() < 4) continue;
+                out.computeIfAbsent(inode.layer, l -> new TreeMap<>()).put(inode.firstName, inode);
+            }
+        }
+        return out;
     }
 }

@@ -78,8 +78,23 @@ final class PlatformPatch {
     /** Reads the layers and decides every file; with {@code layerOut} non-null, writes the new layer there. */
     NewLayer run(Path layerOut, boolean plainLayer) throws IOException {
         try (MergedView view = new MergedView(options.spoolDir())) {
-            for (int i = 0; i < image.layers().size(); i++) stack(view, i);
+            // Top-down: a layer's files that the layers above it hide or replace are listed, not spooled;
+            // below a layer that hides everything under it (an opaque root), no layer is read at all.
+            // The layers read are then stacked bottom-up, as the specification applies them.
+            List<MergedView.Listing> listings = new ArrayList<>();
+            for (int i = image.layers().size() - 1; i >= 0; i--) {
+                MergedView.Listing l = list(view, i);
+                listings.add(l);
+                if (l.hidesEverythingBelow()) break; // layers 0..i-1: copied as they are, never decompressed
+                view.above(l);
+            }
+            for (int k = listings.size() - 1; k >= 0; k--) view.stack(listings.get(k));
             Map<String, TreeSet<String>> roots = OllamaFiles.find(view);
+            // Install files the one pass did not read (reached through a symbolic link to a path without
+            // "ollama" in it): the layers holding them are read a second time, those files only kept.
+            for (Map.Entry<Integer, Map<String, MergedView.Inode>> e : OllamaFiles.unread(view, roots).entrySet()) {
+                readAgain(view, e.getKey(), e.getValue());
+            }
             for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
                 for (String key : r.getValue()) decide(view, r.getKey(), key);
             }
@@ -92,12 +107,29 @@ final class PlatformPatch {
         }
     }
 
+    /** Reads layer {@code i}'s entries (see {@link #read}). */
+    private MergedView.Listing list(MergedView view, int i) throws IOException {
+        MergedView.Listing[] l = new MergedView.Listing[1];
+        read(i, (tar, where) -> l[0] = view.list(i, tar, ArchiveFormat.TAR, where));
+        return l[0];
+    }
+
+    private void readAgain(MergedView view, int i, Map<String, MergedView.Inode> wanted) throws IOException {
+        read(i, (tar, where) -> view.spoolAgain(tar, wanted, where));
+    }
+
+    /** What is done with a layer's tar stream; {@code where} names the layer in errors. */
+    private interface LayerReader {
+        void read(InputStream tar, String where) throws IOException;
+    }
+
     /**
-     * Stacks layer {@code i}, checking its blob's digest and its diff_id as it streams past. Three
-     * stages overlap on their own threads: reading the blob (hashing it, and copying it into an output
-     * layout), decompressing it, and parsing the tar (hashing it, spooling Ollama's files).
+     * Hands layer {@code i}'s tar stream to {@code reader}, checking the blob's digest and the diff_id
+     * as it streams past. Three stages overlap on their own threads: reading the blob (hashing it, and
+     * copying it into the output), decompressing it, and parsing the tar (hashing it, spooling
+     * Ollama's files). A plain layer with a descriptor is hashed once: its digest is its diff_id.
      */
-    private void stack(MergedView view, int i) throws IOException {
+    private void read(int i, LayerReader reader) throws IOException {
         Image.Layer layer = image.layers().get(i);
         String where = label + layer.label();
         BlobCopies copies = options.copies();
@@ -124,15 +156,17 @@ final class PlatformPatch {
                         compressed.transferTo(java.io.OutputStream.nullOutputStream());
                     }
                 });
+        boolean hashedAsBlob = layer.format() == ArchiveFormat.TAR && blob != null;
         MessageDigest diff = Sha256.digest();
         try (InputStream c = compressed; InputStream p = plain) {
-            InputStream tar = new DigestInputStream(p, diff);
-            view.apply(i, unclosed(tar), ArchiveFormat.TAR, where);
+            InputStream tar = hashedAsBlob ? p : new DigestInputStream(p, diff);
+            reader.read(unclosed(tar), where);
             tar.transferTo(java.io.OutputStream.nullOutputStream());
         } catch (IOException e) {
             throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
         }
-        String actual = "sha256:" + Blobs.hex(diff.digest());
+        // (The blob's digest was checked when its stream ended, before the one above closed.)
+        String actual = hashedAsBlob ? layer.descriptor().digest() : "sha256:" + Blobs.hex(diff.digest());
         if (!actual.equals(layer.diffId())) {
             throw Blobs.invalid(where + ": diff_id mismatch (config says " + layer.diffId() + ", content is "
                     + actual + ")");
@@ -156,7 +190,7 @@ final class PlatformPatch {
         try (ElfFile elf = ElfFile.open(spool)) {
             Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key)),
                     options.scan() ? null : shims::choose, true));
-            String sha = Sha256.of(elf.bytes()).hex();
+            String sha = node.inode().sha256 != null ? node.inode().sha256 : Sha256.of(elf.bytes()).hex();
             if (options.scan()) {
                 if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
                 return;

@@ -300,6 +300,116 @@ class ContainerImageIT {
         skopeoAccepts(only, "oci:");
     }
 
+    /**
+     * A layer whose root directory is opaque hides every layer below it: those are not decompressed,
+     * only copied (checked against their digests). Shown with a lower layer whose diff_id in the
+     * config is wrong: below an opaque root it is never read; without one, it is, and refused.
+     */
+    @Test
+    void layersBelowAnOpaqueRootAreCopiedWithoutBeingDecompressed() throws Exception {
+        TestImages.Layer base = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.dir("etc/"), Entry.text("etc/os-release", "ID=old\n")));
+        TestImages.Layer wrongDiffId = new TestImages.Layer(base.blob(), "sha256:" + "0".repeat(64), base.mediaType());
+        List<Entry> top = List.of(Entry.dir("usr/"), Entry.dir("usr/bin/"),
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0));
+        List<Entry> opaqueTop = new ArrayList<>(top);
+        opaqueTop.add(0, Entry.text(".wh..wh..opq", ""));
+
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64",
+                List.of(wrongDiffId, TestImages.layer(TestImages.Compression.GZIP, opaqueTop)))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(0, r.exit(), r.toString());
+        assertArrayEquals(base.blob(), Files.readAllBytes(out.resolve("blobs/sha256/" + base.digest().substring(7))));
+        assertEquals(3, manifestOf(out, 0).get("layers").size());
+        skopeoAccepts(out, "oci:");
+
+        Path visible = TestImages.ociDirectory(work.resolve("visible"), "v1", List.of(TestImages.image("amd64",
+                List.of(wrongDiffId, TestImages.layer(TestImages.Compression.GZIP, top)))));
+        Cli.Result read = Cli.run("apply", visible, "-o", work.resolve("out2"), "--shim", Fixtures.stub("x86_64"));
+        assertEquals(4, read.exit(), read.toString());
+        assertTrue(read.err().contains("layer " + base.digest() + ": diff_id mismatch"), read.toString());
+    }
+
+    /**
+     * Ollama installed under /opt/runtime (no "ollama" in its paths) and linked into /usr: the files
+     * are found through the links, as an install directory given by a link is, and patched where
+     * they really are, with the shims beside them; the layer holding them is read a second time.
+     */
+    @Test
+    void anInstallReachedThroughSymbolicLinksToPathsWithoutOllamaIsPatchedWhereItIs() throws Exception {
+        TestImages.Layer runtime = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.dir("opt/"), Entry.dir("opt/runtime/"), Entry.dir("opt/runtime/bin/"),
+                Entry.file("opt/runtime/bin/server", x86("gen-c"), 0755, 0, 0),
+                Entry.dir("opt/runtime/lib/"),
+                Entry.file("opt/runtime/lib/libggml-base.so", ggmlBase("x86_64"), 0644, 0, 0)));
+        TestImages.Layer links = TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.dir("usr/"), Entry.dir("usr/bin/"), Entry.symlink("usr/bin/ollama", "/opt/runtime/bin/server"),
+                Entry.dir("usr/lib/"), Entry.symlink("usr/lib/ollama", "../../opt/runtime/lib")));
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1",
+                List.of(TestImages.image("amd64", List.of(runtime, links))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(0, r.exit(), r.toString());
+        List<String> patched = new ArrayList<>();
+        TestImages.JSON.readTree(r.out()).get("files").forEach(f -> patched.add(f.get("path").asText()));
+        assertEquals(List.of("/opt/runtime/bin/server", "/opt/runtime/lib/libggml-base.so"), patched);
+        List<String> names = layerEntries(out, manifestOf(out, 0).get("layers").get(2).get("digest").asText())
+                .stream().map(TarArchiveEntry::getName).toList();
+        assertEquals(List.of("opt/runtime/bin/nvml.so", "opt/runtime/bin/server", "opt/runtime/lib/libggml-base.so",
+                "opt/runtime/lib/nvml.so", "usr/.ollama-patch.json"), names);
+        skopeoAccepts(out, "oci:");
+        Path rootfs = umociUnpack(out, "v1");
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("opt/runtime/bin/server"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    /**
+     * BuildKit lists an attestation beside each platform, naming the platform's manifest by digest. It
+     * attests the image before patching: the replaced platform's attestation leaves the index, the
+     * others stay, and skopeo still accepts every digest.
+     */
+    @Test
+    void attestationsOfAReplacedPlatformLeaveTheIndexTheOthersStay() throws Exception {
+        TestImages.Built amd64 = TestImages.image("amd64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", x86("gen-c"), 0755, 0, 0)))));
+        TestImages.Built arm64 = TestImages.image("arm64", List.of(TestImages.layer(TestImages.Compression.GZIP, List.of(
+                Entry.file("usr/bin/ollama", Fixtures.binary("aarch64", "release", "gen-c"), 0755, 0, 0)))));
+        Path layout = work.resolve("in");
+        com.fasterxml.jackson.databind.node.ObjectNode amd64Attestation = TestImages.attestation(layout, amd64);
+        com.fasterxml.jackson.databind.node.ObjectNode arm64Attestation = TestImages.attestation(layout, arm64);
+        Path in = TestImages.ociDirectory(layout, "multi", List.of(amd64, arm64), List.of(amd64Attestation, arm64Attestation));
+        skopeoAccepts(in, "oci:"); // the hand-made input is a valid image with its attestations
+        assertEquals(4, innerIndex(in).get("manifests").size());
+
+        Path only = work.resolve("only");
+        Cli.Result p = Cli.run("apply", in, "-o", only, "--platform", "linux/arm64");
+        assertEquals(0, p.exit(), p.toString());
+        assertTrue(p.err().contains("1 attestation manifest of the replaced image left out of the index (they attest "
+                + "the image before patching, not this one): " + arm64Attestation.get("digest").asText()), p.toString());
+        List<String> listed = new ArrayList<>();
+        innerIndex(only).get("manifests").forEach(d -> listed.add(d.get("digest").asText()));
+        assertEquals(3, listed.size(), listed.toString());
+        assertEquals(TestImages.sha256(amd64.manifest()), listed.get(0), "amd64 left as it was");
+        assertFalse(listed.contains(TestImages.sha256(arm64.manifest())));
+        assertEquals(amd64Attestation.get("digest").asText(), listed.get(2), "amd64's attestation still attests amd64");
+        assertFalse(listed.contains(arm64Attestation.get("digest").asText()));
+        skopeoAccepts(only, "oci:");
+
+        Path all = work.resolve("all");
+        Cli.Result r = Cli.run("apply", in, "-o", all);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("2 attestation manifests of the replaced images left out"), r.toString());
+        JsonNode inner = innerIndex(all);
+        assertEquals(2, inner.get("manifests").size(), inner.toString());
+        inner.get("manifests").forEach(d -> assertFalse(d.has("annotations"), d.toString()));
+        skopeoAccepts(all, "oci:");
+        // The attestations' blobs stay in the layout, byte for byte, no longer referenced.
+        String dropped = arm64Attestation.get("digest").asText().substring(7);
+        assertArrayEquals(Files.readAllBytes(in.resolve("blobs/sha256/" + dropped)),
+                Files.readAllBytes(all.resolve("blobs/sha256/" + dropped)));
+    }
+
     @Test
     void aFileWhereTheShimGoesIsReplacedOnlyWithForce() throws Exception {
         Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(

@@ -14,6 +14,7 @@ import java.util.List;
 
 import static dev.ollamapatch.image.TestImages.Entry;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -95,6 +96,94 @@ class MergedViewTest {
         assertNull(view.get("usr/bin/true").inode().spool);
         assertNull(view.get("usr/lib/ollama/README").inode().spool);
         assertTrue(view.get("usr/lib/ollama/README").inode().peeked);
+    }
+
+    @Test
+    void anInstallReachedThroughASymbolicLinkIsFoundAndItsLayerReadAgainForItsFiles() throws IOException {
+        Path elf = Path.of("/bin/true");
+        TestImages.Layer base = TestImages.layer(TestImages.Compression.PLAIN, List.of(
+                Entry.file("opt/rt/bin/server", elf, 0755, 0, 0), Entry.file("opt/rt/lib/libx.so", elf, 0644, 0, 0),
+                Entry.file("opt/rt/lib/other", elf, 0644, 0, 0)));
+        view.apply(0, new ByteArrayInputStream(base.blob()), ArchiveFormat.TAR, "layer 0");
+        stack(1, Entry.symlink("usr/bin/ollama", "/opt/rt/bin/server"), Entry.symlink("usr/lib/ollama", "../../opt/rt/lib"));
+        var roots = OllamaFiles.find(view);
+        assertEquals(List.of("opt/rt/bin/server", "opt/rt/lib/libx.so", "opt/rt/lib/other"), List.copyOf(roots.get("usr")));
+        var unread = OllamaFiles.unread(view, roots);
+        assertEquals(List.of(0), List.copyOf(unread.keySet()), "the files' content is in layer 0, not read in the pass");
+        assertNull(view.get("opt/rt/bin/server").inode().spool);
+
+        view.spoolAgain(new ByteArrayInputStream(base.blob()), unread.get(0), "layer 0");
+        for (String key : roots.get("usr")) {
+            MergedView.Inode inode = view.get(key).inode();
+            assertNotNull(inode.spool, key);
+            assertEquals(Files.size(elf), Files.size(inode.spool), key);
+            assertEquals(dev.ollamapatch.io.Sha256.of(elf).hex(), inode.sha256, key);
+        }
+        assertTrue(OllamaFiles.unread(view, roots).isEmpty());
+    }
+
+    private static MergedView.Listing list(MergedView v, int i, Entry... entries) throws IOException {
+        TestImages.Layer l = TestImages.layer(TestImages.Compression.PLAIN, List.of(entries));
+        return v.list(i, new ByteArrayInputStream(l.blob()), ArchiveFormat.TAR, "layer " + i);
+    }
+
+    private static String describe(MergedView v) {
+        StringBuilder b = new StringBuilder();
+        v.all().forEach((k, n) -> b.append(k).append(' ').append(n.kind()).append(" from ").append(n.layer())
+                .append(n.inode() == null ? "" : " content of layer " + n.inode().layer).append('\n'));
+        return b.toString();
+    }
+
+    /** The same layers read top-down (as an apply reads them) and stacked bottom-up give the view bottom-up reading gives. */
+    @Test
+    void layersReadTopDownStackToTheSameViewAndHiddenFilesAreNotSpooled() throws IOException {
+        Path elf = Path.of("/bin/true");
+        Entry[][] layers = {
+                {Entry.file("usr/lib/ollama/libold.so", elf, 0644, 0, 0), Entry.file("usr/lib/ollama/keep.so", elf, 0644, 0, 0),
+                        Entry.file("usr/lib/ollama/replaced.so", elf, 0644, 0, 0), Entry.file("opt/ollama/bin/ollama", elf, 0755, 0, 0),
+                        Entry.file("usr/lib/ollama/dir/x.so", elf, 0644, 0, 0), Entry.text("etc/a", "1")},
+                {Entry.text("usr/lib/ollama/.wh.libold.so", ""), Entry.dir("opt/ollama/"), Entry.text("opt/ollama/.wh..wh..opq", ""),
+                        Entry.symlink("usr/lib/ollama/dir", "keep.so"), Entry.hardLink("usr/lib/ollama/link.so", "usr/lib/ollama/keep.so")},
+                {Entry.file("usr/lib/ollama/replaced.so", elf, 0644, 0, 0), Entry.text("etc/b", "2")}};
+        for (int i = 0; i < layers.length; i++) stack(i, layers[i]);
+        String bottomUp = describe(view);
+
+        Path spoolTopDown = Files.createTempDirectory("merged-view-top-down");
+        try (MergedView topDown = new MergedView(spoolTopDown)) {
+            MergedView.Listing[] read = new MergedView.Listing[layers.length];
+            for (int i = layers.length - 1; i >= 0; i--) {
+                read[i] = list(topDown, i, layers[i]);
+                assertFalse(read[i].hidesEverythingBelow());
+                topDown.above(read[i]);
+            }
+            for (MergedView.Listing l : read) topDown.stack(l);
+            assertEquals(bottomUp, describe(topDown));
+            assertNotNull(topDown.get("usr/lib/ollama/keep.so").inode().spool);
+            assertEquals(2, topDown.get("usr/lib/ollama/replaced.so").inode().layer);
+            assertNotNull(topDown.get("usr/lib/ollama/replaced.so").inode().spool);
+            // Bottom-up, every ELF file under an "ollama" path is spooled (6); top-down, the ones whited
+            // out, below an opaque directory, replaced above, or under a name a symlink took over are not.
+            try (var a = Files.list(spool); var b = Files.list(spoolTopDown)) {
+                assertEquals(6, a.count());
+                assertEquals(2, b.count(), "keep.so and the upper replaced.so only");
+            }
+        } finally {
+            try (var s = Files.list(spoolTopDown)) {
+                assertEquals(List.of(), s.toList());
+            }
+            Files.delete(spoolTopDown);
+        }
+    }
+
+    @Test
+    void anOpaqueRootHidesEveryLayerBelowUnlessAHardLinkReachesThere() throws IOException {
+        MergedView.Listing opaque = list(view, 2, Entry.text(".wh..wh..opq", ""), Entry.text("usr/bin/ollama", "x"),
+                Entry.hardLink("usr/bin/ollama2", "usr/bin/ollama"));
+        assertTrue(opaque.hidesEverythingBelow());
+        MergedView.Listing linksBelow = list(view, 2, Entry.text(".wh..wh..opq", ""),
+                Entry.hardLink("usr/bin/ollama", "usr/bin/from-below"));
+        assertFalse(linksBelow.hidesEverythingBelow(), "the link keeps a lower layer's file");
+        assertFalse(list(view, 2, Entry.dir("usr/"), Entry.text("usr/.wh..wh..opq", "")).hidesEverythingBelow());
     }
 
     @Test

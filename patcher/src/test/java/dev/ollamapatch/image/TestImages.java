@@ -147,6 +147,11 @@ final class TestImages {
 
     /** Writes an OCI image layout directory holding {@code images} (an index of several when more than one). */
     static Path ociDirectory(Path dir, String tag, List<Built> images) throws IOException {
+        return ociDirectory(dir, tag, images, List.of());
+    }
+
+    /** With {@code extra} entries (attestations, say) after the images' in the index that lists the platforms. */
+    static Path ociDirectory(Path dir, String tag, List<Built> images, List<ObjectNode> extra) throws IOException {
         Files.createDirectories(dir.resolve("blobs/sha256"));
         Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
         ArrayNode manifests = JSON.createArrayNode();
@@ -160,10 +165,11 @@ final class TestImages {
             }
             manifests.add(d);
         }
+        manifests.addAll(extra);
         ObjectNode index = JSON.createObjectNode();
         index.put("schemaVersion", 2);
         index.put("mediaType", "application/vnd.oci.image.index.v1+json");
-        if (images.size() == 1) {
+        if (images.size() == 1 && extra.isEmpty()) {
             ((ObjectNode) manifests.get(0)).putObject("annotations").put("org.opencontainers.image.ref.name", tag);
             index.set("manifests", manifests);
         } else {
@@ -180,6 +186,45 @@ final class TestImages {
         }
         Files.write(dir.resolve("index.json"), bytes(index));
         return dir;
+    }
+
+    /**
+     * A BuildKit attestation of {@code attested} (an SLSA provenance statement), as {@code docker buildx
+     * build --provenance} adds one beside each platform: a manifest whose config is "unknown/unknown" and
+     * whose layer is an in-toto statement, listed in the index with the attested manifest's digest.
+     * Writes its blobs into {@code dir}; returns the index entry.
+     */
+    static ObjectNode attestation(Path dir, Built attested) throws IOException {
+        Files.createDirectories(dir.resolve("blobs/sha256"));
+        String subject = sha256(attested.manifest());
+        byte[] statement = ("{\"_type\":\"https://in-toto.io/Statement/v0.1\",\"predicateType\":"
+                + "\"https://slsa.dev/provenance/v0.2\",\"subject\":[{\"name\":\"fixture\",\"digest\":{\"sha256\":\""
+                + subject.substring(7) + "\"}}],\"predicate\":{\"builder\":{\"id\":\"\"}}}").getBytes(StandardCharsets.UTF_8);
+        ObjectNode config = JSON.createObjectNode();
+        config.put("architecture", "unknown");
+        config.put("os", "unknown");
+        config.putObject("config");
+        ObjectNode rootfs = config.putObject("rootfs");
+        rootfs.put("type", "layers");
+        rootfs.putArray("diff_ids").add(sha256(statement));
+        byte[] cb = bytes(config);
+        ObjectNode m = JSON.createObjectNode();
+        m.put("schemaVersion", 2);
+        m.put("mediaType", "application/vnd.oci.image.manifest.v1+json");
+        m.set("config", descriptor("application/vnd.oci.image.config.v1+json", cb));
+        ObjectNode layer = descriptor("application/vnd.in-toto+json", statement);
+        layer.putObject("annotations").put("in-toto.io/predicate-type", "https://slsa.dev/provenance/v0.2");
+        m.putArray("layers").add(layer);
+        byte[] mb = bytes(m);
+        blob(dir, statement);
+        blob(dir, cb);
+        blob(dir, mb);
+        ObjectNode d = descriptor("application/vnd.oci.image.manifest.v1+json", mb);
+        ObjectNode a = d.putObject("annotations");
+        a.put("vnd.docker.reference.digest", subject);
+        a.put("vnd.docker.reference.type", "attestation-manifest");
+        d.putObject("platform").put("architecture", "unknown").put("os", "unknown");
+        return d;
     }
 
     static Path blob(Path dir, byte[] b) throws IOException {
