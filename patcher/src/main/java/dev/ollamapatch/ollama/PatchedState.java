@@ -75,6 +75,25 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
     public static PatchedState fromBytes(ElfFile elf, Set<String> shimPaths) {
         Set<String> needles = new LinkedHashSet<>(shimPaths);
         needles.add("/nvml.so");
+        // A file's decision and its identity both ask (scan, apply): its data, which may be gigabytes,
+        // is searched once per open file and set of needles.
+        List<String> key = List.copyOf(needles);
+        synchronized (SEARCHED) {
+            PatchedState known = SEARCHED.computeIfAbsent(elf, e -> new java.util.HashMap<>()).get(key);
+            if (known != null) return known;
+        }
+        PatchedState found = search(elf, needles);
+        synchronized (SEARCHED) {
+            SEARCHED.computeIfAbsent(elf, e -> new java.util.HashMap<>()).put(key, found);
+        }
+        return found;
+    }
+
+    /** Results of {@link #fromBytes} by open file (identity, dropped with it) and needles in order. */
+    private static final java.util.Map<ElfFile, java.util.Map<List<String>, PatchedState>> SEARCHED =
+            new java.util.WeakHashMap<>();
+
+    private static PatchedState search(ElfFile elf, Set<String> needles) {
         List<String> evidence = new ArrayList<>();
         List<Written> written = new ArrayList<>();
         Set<String> paths = new LinkedHashSet<>();

@@ -7,6 +7,7 @@ import dev.ollamapatch.elf.ProgramHeader;
 import dev.ollamapatch.elf.Relocation;
 import dev.ollamapatch.elf.SectionHeader;
 import dev.ollamapatch.elf.Symbol;
+import dev.ollamapatch.site.X86Prefilter;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -210,7 +211,15 @@ final class ObjectCode {
         for (Code c : code) {
             if (c.plt) continue;
             forEachWindow(c, (buf, base, from, to) -> {
-                if (machine == EM_X86_64) {
+                if (machine == EM_X86_64 && !absolute) {
+                    // Only RIP-relative leas count here: visit just the positions the prefilter leaves.
+                    X86Prefilter.ripLeaCandidates(buf.array(), from, Math.min(to, buf.limit() - 6), buf.limit(), i -> {
+                        int b0 = buf.get(i) & 0xFF;
+                        if ((b0 & 0xF8) == 0x48 && buf.get(i + 1) == (byte) 0x8D && (buf.get(i + 2) & 0xC7) == 0x05) {
+                            add(ranges, base + i + 7 + buf.getInt(i + 3), base + i, out);
+                        }
+                    });
+                } else if (machine == EM_X86_64) {
                     for (int i = from; i < to && i + 7 <= buf.limit(); i++) {
                         int b0 = buf.get(i) & 0xFF;
                         // REX.W (0x48..0x4f) 8D /r with ModRM mod=00 rm=101: RIP-relative lea (SDM vol. 2, 2.2.1.6).
@@ -331,7 +340,7 @@ final class ObjectCode {
             if (c.plt) continue;
             forEachWindow(c, (buf, base, from, to) -> {
                 if (machine == EM_X86_64) {
-                    for (int i = from; i < to && i + 5 <= buf.limit(); i++) {
+                    X86Prefilter.branchCandidates(buf.array(), from, Math.min(to, buf.limit() - 4), buf.limit(), i -> {
                         int b0 = buf.get(i) & 0xFF;
                         if (b0 == 0xE8 || b0 == 0xE9) {
                             long target = base + i + 5 + buf.getInt(i + 1);
@@ -344,7 +353,7 @@ final class ObjectCode {
                                 out.add(new Branch(base + i, buf.get(i + 1) == 0x15, slot, slots.get(slot)));
                             }
                         }
-                    }
+                    });
                 } else {
                     for (int i = from & ~3; i < to && i + 4 <= buf.limit(); i += 4) {
                         int insn = buf.getInt(i);
@@ -369,17 +378,17 @@ final class ObjectCode {
     private void findStubs(Code c, Set<Long> wanted, Map<Long, String> entries) {
         forEachWindow(c, (buf, base, from, to) -> {
             if (machine == EM_X86_64) {
-                for (int i = from; i < to && i + 6 <= buf.limit(); i++) {
+                X86Prefilter.branchCandidates(buf.array(), from, Math.min(to, buf.limit() - 5), buf.limit(), i -> {
                     if (buf.get(i) == (byte) 0xFF && buf.get(i + 1) == 0x25) {
                         long slot = base + i + 6 + buf.getInt(i + 2);
-                        if (!wanted.contains(slot)) continue;
+                        if (!wanted.contains(slot)) return;
                         // The stub may start with endbr64 (4 bytes), bnd (1) or mold's mov r11d, imm32 (6).
                         for (int back : new int[] {0, 1, 4, 5, 6, 10, 11}) {
                             long entry = base + i - back;
                             if (slotOfStub(entry) == slot) entries.put(entry, slots.get(slot));
                         }
                     }
-                }
+                });
             } else {
                 for (int i = from & ~3; i < to && i + 8 <= buf.limit(); i += 4) {
                     int insn = buf.getInt(i);
