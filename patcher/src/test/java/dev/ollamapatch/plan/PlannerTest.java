@@ -26,6 +26,12 @@ class PlannerTest {
         return site(offset, text, LibraryTarget.NVML, Role.LOCATOR, List.of(), null);
     }
 
+    /** A Go string (generation A's globs are Go literals that filepath.Glob expands). */
+    private static Site goLocator(long offset, String text) {
+        return new Site(offset, text.length(), 0x400000 + offset, ".rodata", SiteKind.GO_STRING, text, LibraryTarget.NVML,
+                Role.LOCATOR, List.of("string header at 0x500000"), List.of(), null);
+    }
+
     private static PlannedSite planOne(Site s, PlanOptions o) {
         Plan plan = Planner.plan(new ScanResult("x86_64", false, "x86-64 lea", List.of(s)), o);
         assertEquals(1, plan.sites().size());
@@ -100,7 +106,7 @@ class PlannerTest {
     @Test
     void aGlobGetsTheShimsAbsolutePathBecauseGoDoesNotExpandOrigin() {
         String glob = "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so*";
-        PlannedSite p = planOne(locator(0, glob), nvml("/opt/ollama/bin"));
+        PlannedSite p = planOne(goLocator(0, glob), nvml("/opt/ollama/bin"));
         assertEquals(Action.RETARGET, p.action());
         assertEquals("/opt/ollama/bin/nvml.so", p.path());
         assertEquals(glob.length(), p.replacementText().length());
@@ -110,9 +116,17 @@ class PlannerTest {
 
     @Test
     void aGlobWithoutAKnownInstallDirectoryIsRefused() {
-        PlannedSite p = planOne(locator(0, "/usr/lib*/libnvidia-ml.so*"), nvml(null));
+        PlannedSite p = planOne(goLocator(0, "/usr/lib*/libnvidia-ml.so*"), nvml(null));
         assertEquals(Action.REFUSE, p.action());
         assertTrue(p.reason().startsWith("glob pattern, expanded by Go which does not know $ORIGIN"), p.reason());
+    }
+
+    @Test
+    void aCStringWithAStarIsAPathForDlopenNotAGlob() {
+        PlannedSite p = planOne(locator(0, "/usr/local/lib*/nvidia/current/libnvidia-ml.so.1"), nvml("/opt/ollama/bin"));
+        assertEquals(Action.RETARGET, p.action());
+        assertEquals("$ORIGIN/nvml.so", p.path());
+        assertTrue(!p.site().isGlob());
     }
 
     @Test
