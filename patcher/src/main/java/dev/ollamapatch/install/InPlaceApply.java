@@ -341,7 +341,8 @@ public final class InPlaceApply {
             boolean exists = Files.exists(path, LinkOption.NOFOLLOW_LINKS);
             String rel = relativeIfInside(layout.base(), path);
             if (!exists) {
-                out.add(new ShimPlan(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false), true, false));
+                out.add(new ShimPlan(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false,
+                        ShimDirectories.missing(layout.base(), path)), true, false));
                 continue;
             }
             if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
@@ -409,12 +410,14 @@ public final class InPlaceApply {
         List<Swapped> swapped = new ArrayList<>();
         List<Path> newBackups = new ArrayList<>();
         List<Path> installedShims = new ArrayList<>();
+        List<Path> shimDirectories = new ArrayList<>();
         List<String> reinstalled = new ArrayList<>();
         try {
             manifest.write(layout.manifest());
             for (ShimPlan s : shims) {
                 if (!s.install) continue;
                 if (!s.existed) installedShims.add(s.path);
+                shimDirectories.addAll(ShimDirectories.resolved(layout.base(), s.entry.directoriesOrEmpty()));
                 ShimInstall.installAtExact(s.source, s.path);
                 if (s.existed || work.isEmpty()) reinstalled.add("installed the shim " + s.path + " again");
             }
@@ -434,7 +437,8 @@ public final class InPlaceApply {
                 swapped.add(new Swapped(file, fresh));
             }
         } catch (IOException | RuntimeException e) {
-            List<String> unfinished = rollBack(swapped, newBackups, installedShims, pending, existing, layout.manifest());
+            List<String> unfinished = rollBack(swapped, newBackups, installedShims, shimDirectories, pending, existing,
+                    layout.manifest());
             if (!unfinished.isEmpty()) {
                 throw new PatchException(PatchException.Kind.FAILED, Main_oneLine(e) + "; putting back failed too ("
                         + String.join("; ", unfinished) + "); every original is kept as <file>" + InstallLayout.BACKUP_SUFFIX
@@ -514,7 +518,8 @@ public final class InPlaceApply {
      * Returns what could not be put back, one phrase each.
      */
     private static List<String> rollBack(List<Swapped> swapped, List<Path> newBackups, List<Path> installedShims,
-                                         List<PendingFile> pending, Manifest previous, Path manifestPath) {
+                                         List<Path> shimDirectories, List<PendingFile> pending, Manifest previous,
+                                         Path manifestPath) {
         List<String> failed = new ArrayList<>();
         List<Path> consumed = new ArrayList<>();
         for (int i = swapped.size() - 1; i >= 0; i--) {
@@ -549,6 +554,7 @@ public final class InPlaceApply {
         for (Path s : installedShims) {
             try { Files.deleteIfExists(s); } catch (IOException e) { clean = false; }
         }
+        ShimDirectories.removeEmpty(shimDirectories); // made by this run; one that holds anything stays
         if (!clean) return failed; // the manifest stays: it records what is left, and restore removes it
         try {
             if (previous != null) previous.write(manifestPath); else Files.deleteIfExists(manifestPath);
@@ -564,13 +570,16 @@ public final class InPlaceApply {
         if (recorded != null) {
             for (ManifestPaths.Shim s : recorded.shims()) {
                 String p = relativeIfInside(base, s.path());
-                all.put(p, new Manifest.ShimEntry(p, s.entry().sha256(), s.entry().preexisting()));
+                all.put(p, new Manifest.ShimEntry(p, s.entry().sha256(), s.entry().preexisting(),
+                        s.entry().directoriesOrEmpty()));
             }
         }
         for (ShimPlan s : planned) {
             Manifest.ShimEntry old = all.get(s.entry.path());
             boolean preexisting = old != null ? old.preexisting() && s.entry.preexisting() : s.entry.preexisting();
-            all.put(s.entry.path(), new Manifest.ShimEntry(s.entry.path(), s.entry.sha256(), preexisting));
+            List<String> dirs = new ArrayList<>(old != null ? old.directoriesOrEmpty() : List.of());
+            for (String d : s.entry.directoriesOrEmpty()) if (!dirs.contains(d)) dirs.add(d);
+            all.put(s.entry.path(), new Manifest.ShimEntry(s.entry.path(), s.entry.sha256(), preexisting, dirs));
         }
         return new ArrayList<>(all.values());
     }
