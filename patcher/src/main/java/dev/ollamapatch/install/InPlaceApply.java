@@ -328,6 +328,7 @@ public final class InPlaceApply {
         for (Map.Entry<Path, ShimNeed> e : needs.entrySet()) {
             Path path = e.getKey();
             ShimNeed need = e.getValue();
+            ShimDirectories.requireNoLinkOnTheWay(layout.base(), path);
             Map<Path, Manifest.ShimEntry> others = ShimRefs.others(path, layout.manifest());
             for (Map.Entry<Path, Manifest.ShimEntry> o : others.entrySet()) {
                 if (!o.getValue().sha256().equals(need.sha256)) {

@@ -35,6 +35,27 @@ final class ShimDirectories {
         return out;
     }
 
+    /**
+     * A shim inside {@code base} is reached through real directories only: a manifest never names a
+     * path through a symbolic link ({@link ManifestPaths}), so a shim installed through one could be
+     * neither verified nor removed. Refused before anything changes.
+     */
+    static void requireNoLinkOnTheWay(Path base, Path shim) {
+        Path abs = shim.toAbsolutePath().normalize();
+        if (!abs.startsWith(base) || abs.equals(base)) return;
+        Path cur = base;
+        Path rel = base.relativize(abs);
+        for (int i = 0; i < rel.getNameCount() - 1; i++) {
+            cur = cur.resolve(rel.getName(i));
+            if (Files.isSymbolicLink(cur)) {
+                throw new dev.ollamapatch.report.PatchException(dev.ollamapatch.report.PatchException.Kind.REFUSED,
+                        abs + ": the shim's directory goes through the symbolic link " + cur
+                                + "; the manifest could not record it; give a --shim-path without it; nothing changed");
+            }
+            if (!Files.exists(cur, LinkOption.NOFOLLOW_LINKS)) return;
+        }
+    }
+
     /** The same, as absolute paths below {@code base}. */
     static List<Path> resolved(Path base, Collection<String> relative) {
         return relative.stream().map(base::resolve).toList();

@@ -99,6 +99,18 @@ class ShimDirectoriesTest {
     }
 
     @Test
+    void aShimPathThroughASymbolicLinkIsRefusedBeforeAnyChange() throws Exception {
+        Path f = program("link");
+        Files.createDirectory(f.resolveSibling("t"));
+        Files.createSymbolicLink(f.resolveSibling("s"), Path.of("t"));
+        Cli.Result r = apply(f, "$ORIGIN/s/nvml.so");
+        // Installed through the link, the shim could be neither verified nor removed (a stuck state).
+        assertEquals(5, r.exit(), r.toString());
+        assertTrue(r.err().contains("goes through the symbolic link"), r.err());
+        assertEquals(Set.of("", "ollama", "s", "t"), TestFiles.listing(f.getParent()));
+    }
+
+    @Test
     void aManifestNamingADirectoryOffTheShimsWayIsRefused() throws Exception {
         Path f = program("forged");
         assertEquals(0, apply(f, "$ORIGIN/a/b/x.so").exit());
