@@ -272,6 +272,8 @@ final class InPlacePlanner {
         for (Map.Entry<Path, ShimNeed> e : needs.entrySet()) {
             Path path = e.getKey();
             ShimNeed need = e.getValue();
+            Refusal linked = ShimDirectories.linkOnTheWay(layout.base(), path);
+            if (linked != null) return linked;
             Map<Path, Manifest.ShimEntry> others = ShimRefs.others(path, layout.manifest());
             for (Map.Entry<Path, Manifest.ShimEntry> o : others.entrySet()) {
                 if (!o.getValue().sha256().equals(need.sha256)) {
@@ -285,7 +287,8 @@ final class InPlacePlanner {
             boolean exists = Files.exists(path, LinkOption.NOFOLLOW_LINKS);
             String rel = relativeIfInside(layout.base(), path);
             if (!exists) {
-                out.add(new InPlacePlan.ShimChange(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false), true, false));
+                out.add(new InPlacePlan.ShimChange(path, need.source, new Manifest.ShimEntry(rel, need.sha256, false,
+                        ShimDirectories.missing(layout.base(), path)), true, false));
                 continue;
             }
             if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
@@ -319,13 +322,16 @@ final class InPlacePlanner {
         if (recorded != null) {
             for (ManifestPaths.Shim s : recorded.shims()) {
                 String p = relativeIfInside(base, s.path());
-                all.put(p, new Manifest.ShimEntry(p, s.entry().sha256(), s.entry().preexisting()));
+                all.put(p, new Manifest.ShimEntry(p, s.entry().sha256(), s.entry().preexisting(),
+                        s.entry().directoriesOrEmpty()));
             }
         }
         for (InPlacePlan.ShimChange s : planned) {
             Manifest.ShimEntry old = all.get(s.entry().path());
             boolean preexisting = old != null ? old.preexisting() && s.entry().preexisting() : s.entry().preexisting();
-            all.put(s.entry().path(), new Manifest.ShimEntry(s.entry().path(), s.entry().sha256(), preexisting));
+            List<String> dirs = new ArrayList<>(old != null ? old.directoriesOrEmpty() : List.of());
+            for (String d : s.entry().directoriesOrEmpty()) if (!dirs.contains(d)) dirs.add(d);
+            all.put(s.entry().path(), new Manifest.ShimEntry(s.entry().path(), s.entry().sha256(), preexisting, dirs));
         }
         return new ArrayList<>(all.values());
     }

@@ -72,6 +72,7 @@ public final class InPlaceTransaction {
         List<Swapped> swapped = new ArrayList<>();
         List<Path> newBackups = new ArrayList<>();
         List<Path> installedShims = new ArrayList<>();
+        List<Path> shimDirectories = new ArrayList<>();
         List<Path> reinstalled = new ArrayList<>();
         try {
             // The manifest first: whatever happens next, it describes both possible states of every file
@@ -80,6 +81,7 @@ public final class InPlaceTransaction {
             for (InPlacePlan.ShimChange s : plan.shims()) {
                 if (!s.install()) continue;
                 if (!s.existed()) installedShims.add(s.path());
+                shimDirectories.addAll(ShimDirectories.resolved(plan.manifestPath().getParent(), s.entry().directoriesOrEmpty()));
                 ShimInstall.installAtExact(s.source(), s.path());
                 if (s.existed() || plan.files().isEmpty()) reinstalled.add(s.path());
             }
@@ -100,7 +102,7 @@ public final class InPlaceTransaction {
                 swapped.add(new Swapped(file, fresh));
             }
         } catch (IOException | RuntimeException e) {
-            List<String> unfinished = rollBack(swapped, newBackups, installedShims, pending, plan.previous(),
+            List<String> unfinished = rollBack(swapped, newBackups, installedShims, shimDirectories, pending, plan.previous(),
                     plan.manifestPath());
             if (!unfinished.isEmpty()) {
                 throw new PatchException(PatchException.Kind.FAILED, oneLine(e) + "; putting back failed too ("
@@ -173,7 +175,7 @@ public final class InPlaceTransaction {
      * Returns what could not be put back, one phrase each.
      */
     private static List<String> rollBack(List<Swapped> swapped, List<Path> newBackups, List<Path> installedShims,
-                                         List<Pending> pending, Manifest previous, Path manifestPath) {
+                                         List<Path> shimDirectories, List<Pending> pending, Manifest previous, Path manifestPath) {
         List<String> failed = new ArrayList<>();
         List<Path> consumed = new ArrayList<>();
         for (int i = swapped.size() - 1; i >= 0; i--) {
@@ -208,6 +210,7 @@ public final class InPlaceTransaction {
         for (Path s : installedShims) {
             try { Files.deleteIfExists(s); } catch (IOException e) { clean = false; }
         }
+        ShimDirectories.removeEmpty(shimDirectories); // made by this run; one that holds anything stays
         if (!clean) return failed; // the manifest stays: it records what is left, and restore removes it
         try {
             if (previous != null) previous.write(manifestPath); else Files.deleteIfExists(manifestPath);

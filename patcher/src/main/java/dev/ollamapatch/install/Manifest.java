@@ -102,7 +102,21 @@ public record Manifest(
     public record ShimEntry(
             @JsonProperty("path") String path,
             @JsonProperty("sha256") String sha256,
-            @JsonProperty("preexisting") boolean preexisting) {}
+            @JsonProperty("preexisting") boolean preexisting,
+            /** Directories apply created for this shim (relative, outermost first): removed again when empty. */
+            @JsonProperty("directories") @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> directories) {
+        public ShimEntry {
+            directories = directories == null ? List.of() : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(directories));
+        }
+
+        public ShimEntry(String path, String sha256, boolean preexisting) {
+            this(path, sha256, preexisting, List.of());
+        }
+
+        public List<String> directoriesOrEmpty() {
+            return directories == null ? List.of() : directories;
+        }
+    }
 
 
     private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");

@@ -27,7 +27,11 @@ public final class ManifestPaths {
     public record File(Manifest.FileEntry entry, String relative, Path path, Path backup) {}
 
     /** {@code external}: an absolute {@code --shim-path} outside the target (verified, never removed). */
-    public record Shim(Manifest.ShimEntry entry, Path path, boolean external) {}
+    public record Shim(Manifest.ShimEntry entry, Path path, boolean external, List<Path> directories) {
+        public Shim(Manifest.ShimEntry entry, Path path, boolean external) {
+            this(entry, path, external, List.of());
+        }
+    }
 
     public record Resolved(Manifest manifest, List<File> files, List<Shim> shims) {
         public File file(Path path) {
@@ -93,7 +97,16 @@ public final class ManifestPaths {
             if (!libraryName(name, libraryNames) || taken.contains(path) || files.stream().anyMatch(f -> f.backup().equals(path))) {
                 throw refused(where, s.path(), "is not a shim this tool installs (a *.so beside the patched files)");
             }
-            shims.add(new Shim(s, path, false));
+            List<Path> dirs = new ArrayList<>();
+            for (String d : s.directoriesOrEmpty()) {
+                Path dir = d == null ? null : confined(base, d, where);
+                // Only a directory on the way from the target to this shim: nothing else is ever removed.
+                if (dir == null || !path.startsWith(dir) || path.equals(dir)) {
+                    throw refused(where, String.valueOf(d), "is not a directory on the way to the shim " + s.path());
+                }
+                dirs.add(dir);
+            }
+            shims.add(new Shim(s, path, false, dirs));
         }
         return new Resolved(m, files, shims);
     }

@@ -96,6 +96,10 @@ public final class Restore {
                     done.add("kept " + shim + ": it is no longer the shim this tool installed");
                 }
             }
+            // Directories apply made for shims, now empty: gone too (never one that was there before).
+            for (ManifestPaths.Shim s : r.shims()) {
+                if (!Files.exists(s.path(), LinkOption.NOFOLLOW_LINKS)) ShimDirectories.removeEmpty(s.directories());
+            }
             try {
                 Files.delete(layout.manifest());
             } catch (IOException e) {

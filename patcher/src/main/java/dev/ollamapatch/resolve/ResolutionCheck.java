@@ -62,7 +62,9 @@ public final class ResolutionCheck {
                         continue;
                     }
                     Set<String> expected = new LinkedHashSet<>();
-                    r.directories().forEach(d -> expected.add(d.resolve(name).toString()));
+                    // $ORIGIN/sub/nvml.so names sub/nvml.so of each directory (ShimPlacement does the same).
+                    String relative = bare(s.replacement()).substring("$ORIGIN/".length());
+                    r.directories().forEach(d -> expected.add(d.resolve(relative).normalize().toString()));
                     if (!expected.equals(new LinkedHashSet<>(s.resolvesTo()))) {
                         problems.add(String.format("%s: site at offset 0x%x now resolves to %s; the manifest records %s (%s)",
                                 file, s.offset(), expected, s.resolvesTo(), r.detail()));

@@ -44,7 +44,11 @@ public record ShimPlacement(String path, List<Path> shims, String refusal) {
         String name = originPath.substring(originPath.lastIndexOf('/') + 1);
         if (resolution.originWorks()) {
             // Whether it fits is the planner's check, with its own message (the longest path that fits).
-            return new ShimPlacement(originPath, resolution.directories().stream().map(d -> d.resolve(name)).toList(), null);
+            // $ORIGIN/sub/nvml.so: the shim goes to sub/ of each directory, not beside the file.
+            String relative = originPath.startsWith(dev.ollamapatch.site.LibraryTarget.ORIGIN + "/")
+                    ? originPath.substring(dev.ollamapatch.site.LibraryTarget.ORIGIN.length() + 1) : name;
+            return new ShimPlacement(originPath, resolution.directories().stream()
+                    .map(d -> d.resolve(relative).normalize()).toList(), null);
         }
         Path fallback = defaultDir.toAbsolutePath().normalize().resolve(name);
         if (bytes(fallback.toString()) <= siteLength) {
