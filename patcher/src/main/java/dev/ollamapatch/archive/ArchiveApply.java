@@ -15,8 +15,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * {@code apply ARCHIVE -o OUT}: checks the input's checksum, patches the archive in one streaming
- * pass into a temporary file beside OUT, verifies it in a second pass, fsyncs it and renames it into
+ * {@code apply ARCHIVE -o OUT}: checks the input's checksum, reads the archive's ELF entries as one
+ * install and decides each of them (where the loader looks for each site: {@link ArchiveInstall}),
+ * writes the patched archive in a second streaming pass into a temporary file beside OUT, verifies it in a second pass, fsyncs it and renames it into
  * place. Any failure deletes the temporary file: OUT is either untouched or complete.
  */
 public final class ArchiveApply {
@@ -117,7 +118,9 @@ public final class ArchiveApply {
                                              ArchivePatcher.Options po, Progress progress, Set<String> replace)
             throws IOException {
         try {
-            return ArchivePatcher.run(archive, format, w, po, progress, replace);
+            // Pass 1 decides every ELF entry with the whole archive as its install; pass 2 writes.
+            ArchiveInstall install = ArchiveInstall.read(archive, format, po, progress);
+            return ArchivePatcher.run(archive, format, w, po, install, progress, replace);
         } catch (ArchiveReadException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
                     + (w == null ? "" : "; nothing written"), e);

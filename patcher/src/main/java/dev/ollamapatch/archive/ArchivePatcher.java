@@ -32,9 +32,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One streaming pass over an archive: every entry is read once, in order; an ELF entry is spooled to
- * a temporary file (mapped, never held in the heap), planned exactly as a file would be, and written
- * patched with the shim added right after it; every other entry is copied straight through. With no
+ * The writing pass over an archive: every entry is read once, in order; an ELF entry is spooled to
+ * a temporary file (mapped, never held in the heap), checked to be the bytes the first pass
+ * ({@link ArchiveInstall}) decided on, and written by that decision, with the shim added right after it
+ * as every entry the sites' resolutions name; every other entry is copied straight through. With no
  * writer (scan, dry run) the same decisions are made and nothing is written.
  */
 final class ArchivePatcher {
@@ -55,8 +56,8 @@ final class ArchivePatcher {
 
     enum Action { COPIED, PATCHED, DROPPED }
 
-    /** What became of one input entry; the verifier walks these against both archives. */
-    record Outcome(EntryHeader input, Action action, List<ByteEdit> edits, ShimAdded shim) {}
+    /** What became of one input entry (and the shim entries added right after it); the verifier walks these against both archives. */
+    record Outcome(EntryHeader input, Action action, List<ByteEdit> edits, List<ShimAdded> shims) {}
 
     /** The shim entry added after a patched entry, and the SHA-256 of its bytes. */
     record ShimAdded(EntryHeader header, String sha256) {}
@@ -76,6 +77,9 @@ final class ArchivePatcher {
 
     private final Path archive;
     private final Options options;
+    /** Pass 1: every ELF entry decided with the whole archive as its install. */
+    private final ArchiveInstall install;
+    private int ordinal = -1;
     private final TarReader in;
     private final TarWriter out;
     private final Progress progress;
@@ -84,14 +88,14 @@ final class ArchivePatcher {
     private final List<FileReport> reports;
     private final Set<String> seen = new HashSet<>();
     private final Set<String> shimsAdded = new HashSet<>();
-    private final Map<String, ShimSource> shims = new HashMap<>();
     private int patched, already;
     /** Set when the pass must stop: see {@link Result}. */
     private String refusal, replaceEarlier;
 
-    private ArchivePatcher(Path archive, Options options, TarReader in, TarWriter out, Progress progress,
-                           Set<String> replace, List<FileReport> reports) {
+    private ArchivePatcher(Path archive, Options options, ArchiveInstall install, TarReader in, TarWriter out,
+                           Progress progress, Set<String> replace, List<FileReport> reports) {
         this.archive = archive;
+        this.install = install;
         this.options = options;
         this.in = in;
         this.out = out;
@@ -104,10 +108,10 @@ final class ArchivePatcher {
      * Runs the pass, up to the end or to the entry that stops it. The result holds each ELF entry's
      * report up to there. {@code replace}: keys of existing entries to drop (see {@link Result#replace}).
      */
-    static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, Progress progress,
-                      Set<String> replace) throws IOException {
+    static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, ArchiveInstall install,
+                      Progress progress, Set<String> replace) throws IOException {
         try (TarReader in = TarReader.open(archive, format, progress)) {
-            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, new ArrayList<>());
+            ArchivePatcher p = new ArchivePatcher(archive, options, install, in, out, progress, replace, new ArrayList<>());
             p.entries();
             return new Result(List.copyOf(p.outcomes), List.copyOf(p.reports), p.patched, p.already,
                     p.shimsAdded.size(), p.refusal, p.replaceEarlier);
@@ -127,12 +131,13 @@ final class ArchivePatcher {
 
     private void entry(EntryHeader h, byte[] head) throws IOException {
         progress.entry(h.name());
+        ordinal++;
         String key = EntryNames.key(h.name());
         EntryNames.checkInside(archive, h.name(), key, symlinks);
         if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
-        if (shimsAdded.contains(key) || replace.contains(key)) {
+        if (shimsAdded.contains(key) || replace.contains(key) || install.shimKeys.contains(key)) {
             if (options.force()) {
-                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
+                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), List.of()));
             } else {
                 refusal = shimConflict(h.name());
             }
@@ -152,7 +157,7 @@ final class ArchivePatcher {
     }
 
     private void copy(EntryHeader h, byte[] head) throws IOException {
-        outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+        outcomes.add(new Outcome(h, Action.COPIED, List.of(), List.of()));
         if (out == null) return;
         out.begin(h);
         if (head != null) out.out().write(head);
@@ -196,27 +201,35 @@ final class ArchivePatcher {
         }
     }
 
+    /** The entry differs from what pass 1 decided on: the input changed between the two passes. */
+    private PatchException changed(String name) {
+        return new PatchException(PatchException.Kind.FAILED, archive + ": entry " + name
+                + ": changed while it was being read (it differs from the first pass); nothing written");
+    }
+
     private void planAndWrite(EntryHeader h, ElfFile elf, Path spool) throws IOException {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
-        Decision d = FileStep.decide(elf, new FileStep.Options(
-                new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
-                options.scan() ? null : this::shimFor, true));
+        ArchiveInstall.Decided decided = install.decided.get(ordinal);
+        if (decided == null) throw changed(name);
+        Decision d = decided.decision();
         Identity id = Identities.of(elf, null, d.plan().scan(), "", libs);
+        String inputSha = Sha256.of(elf.bytes()).hex();
+        if (!inputSha.equals(decided.sha256())) throw changed(name);
         if (options.scan()) {
-            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true).withIdentity(id));
-            outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+            reports.add(d.report(name, inputSha, true).withIdentity(id));
+            outcomes.add(new Outcome(h, Action.COPIED, List.of(), List.of()));
             return;
         }
         if (d instanceof Decision.Refused r) {
-            reports.add(r.report(name, Sha256.of(elf.bytes()).hex(), false).withIdentity(id));
+            reports.add(r.report(name, inputSha, false).withIdentity(id));
             refusal = archive + ": entry " + name + ": " + r.reason() + "; nothing written";
             return;
         }
         if (!(d instanceof Decision.Planned planned)) {
             if (d instanceof Decision.AlreadyPatched) already++;
-            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), false).withIdentity(id));
-            outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+            reports.add(d.report(name, inputSha, false).withIdentity(id));
+            outcomes.add(new Outcome(h, Action.COPIED, List.of(), List.of()));
             if (out != null) {
                 out.begin(h);
                 Files.copy(spool, out.out());
@@ -227,49 +240,41 @@ final class ArchivePatcher {
         Plan plan = planned.plan();
         ShimSource shim = planned.shim();
         ShimCheck.Result check = planned.shimCheck();
-        boolean nvml = plan.retargeted().stream()
-                .anyMatch(p -> p.site().library().name().equals(LibraryTarget.NVML.name()));
-        String shimName = nvml ? EntryNames.shimEntry(name, libs.get(0).defaultPath()) : null;
-        String shimKey = shimName == null ? null : EntryNames.key(shimName);
-        if (shimName != null) EntryNames.checkInside(archive, shimName, shimKey, symlinks);
-        boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
-        if (addShim && seen.contains(shimKey)) {
-            if (options.force()) replaceEarlier = shimKey; else refusal = shimConflict(shimName);
-            return;
+        // The shim goes into every directory the sites' resolutions name (pass 1 worked them out with the
+        // whole archive as the install): beside the entry, or beside the program that calls its dlopen.
+        List<String> toAdd = new ArrayList<>();
+        for (String shimName : decided.shimEntries()) {
+            String shimKey = EntryNames.key(shimName);
+            EntryNames.checkInside(archive, shimName, shimKey, symlinks);
+            if (shimsAdded.contains(shimKey) || toAdd.stream().anyMatch(n -> EntryNames.key(n).equals(shimKey))) continue;
+            if (seen.contains(shimKey)) {
+                if (options.force()) replaceEarlier = shimKey; else refusal = shimConflict(shimName);
+                return;
+            }
+            toAdd.add(shimName);
         }
         patched++;
         if (out == null) {
-            reports.add(new FileReport(name, Sha256.of(elf.bytes()).hex(), plan, null, null, options.status(), check).withIdentity(id));
-            if (addShim) shimsAdded.add(shimKey);
+            reports.add(new FileReport(name, inputSha, plan, null, null, options.status(), check).withIdentity(id));
+            toAdd.forEach(n -> shimsAdded.add(EntryNames.key(n)));
             return;
         }
         out.begin(h);
         EditedCopy.CopyDigests digests = EditedCopy.write(elf.bytes(), plan.edits(), out.channel());
         end(h);
-        ShimAdded added = null;
-        if (addShim) {
+        List<ShimAdded> added = new ArrayList<>();
+        for (String shimName : toAdd) {
             byte[] bytes = shim.bytes();
             EntryHeader sh = EntryHeader.shimBeside(h, shimName, bytes.length);
             out.begin(sh);
             out.out().write(bytes);
             out.end();
-            shimsAdded.add(shimKey);
-            added = new ShimAdded(sh, Sha256.of(bytes).hex());
+            shimsAdded.add(EntryNames.key(shimName));
+            added.add(new ShimAdded(sh, Sha256.of(bytes).hex()));
         }
-        outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
+        outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), List.copyOf(added)));
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
                 options.status(), check).withIdentity(id));
-    }
-
-    /** One shim per machine (or the user's): entries of one archive share it. */
-    private ShimSource shimFor(ElfFile elf) throws IOException {
-        String key = options.userShim() != null ? "user" : ElfNames.machine(elf.header().machine());
-        ShimSource s = shims.get(key);
-        if (s == null) {
-            s = ShimSource.choose(options.userShim(), elf);
-            shims.put(key, s);
-        }
-        return s;
     }
 
     private String shimConflict(String name) {

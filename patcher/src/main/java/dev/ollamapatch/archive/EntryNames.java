@@ -51,9 +51,25 @@ public final class EntryNames {
      * The absolute directory the entry will live in once the archive is extracted under {@code prefix}
      * (Ollama's install script extracts releases into /usr/local): glob sites need it.
      */
-    static String installDir(String prefix, String entryName) {
+    public static String installDir(String prefix, String entryName) {
         Path p = Path.of(prefix).resolve(key(entryName)).normalize().getParent();
         return p == null ? prefix : p.toString();
+    }
+
+    /**
+     * The entry name of a shim the loader will open at {@code shim} (an absolute path once the archive is
+     * extracted under {@code prefix}), in the {@code ./} style of the patched entry {@code entryName}. A
+     * path outside the prefix cannot be an entry: a usage error naming the path that put it there.
+     */
+    public static String shimEntryAt(String entryName, String prefix, Path shim, String shimPath) {
+        Path rel = Path.of(prefix).normalize().relativize(shim.normalize());
+        String normal = rel.toString();
+        if (rel.isAbsolute() || normal.isEmpty() || normal.equals("..") || normal.startsWith("../")) {
+            throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
+                    + ": places the shim outside the archive for entry " + entryName + " (at " + shim
+                    + ", not under --prefix " + prefix + ")");
+        }
+        return entryName.startsWith("./") ? "./" + normal : normal;
     }
 
     /**

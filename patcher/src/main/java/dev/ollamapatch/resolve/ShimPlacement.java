@@ -44,7 +44,10 @@ public record ShimPlacement(String path, List<Path> shims, String refusal) {
         String name = originPath.substring(originPath.lastIndexOf('/') + 1);
         if (resolution.originWorks()) {
             // Whether it fits is the planner's check, with its own message (the longest path that fits).
-            return new ShimPlacement(originPath, resolution.directories().stream().map(d -> d.resolve(name)).toList(), null);
+            // $ORIGIN/sub/nvml.so is sub/nvml.so below each directory, not nvml.so in it.
+            String rest = originPath.substring(originPath.indexOf('/') + 1);
+            return new ShimPlacement(originPath, resolution.directories().stream().map(d -> d.resolve(rest).normalize())
+                    .toList(), null);
         }
         Path fallback = defaultDir.toAbsolutePath().normalize().resolve(name);
         if (bytes(fallback.toString()) <= siteLength) {
