@@ -52,6 +52,8 @@ final class ArchiveInstall {
     final Set<String> shimKeys = new HashSet<>();
 
     private final Map<String, ShimSource> shims = new HashMap<>();
+    /** ELF entries that a later entry of the same name replaces on extraction. */
+    private final List<Member> shadowed = new ArrayList<>();
     private final ArchivePatcher.Options options;
 
     private ArchiveInstall(ArchivePatcher.Options options) {
@@ -70,6 +72,7 @@ final class ArchiveInstall {
             install.decide(archive, members);
         } finally {
             for (Member m : members) m.elf().close();
+            for (Member m : install.shadowed) m.elf().close();
         }
         return install;
     }
@@ -92,17 +95,16 @@ final class ArchiveInstall {
                 Path at = Path.of(options.prefix()).resolve(key).normalize();
                 Integer earlier = installed.put(key, ordinal);
                 if (earlier != null) {
-                    // The later entry replaces the earlier on extraction: only it is part of the install.
-                    members.removeIf(m -> m.ordinal() == earlier && close(m));
+                    // The later entry replaces the earlier on extraction: only it is part of the install; the
+                    // earlier one is still written, decided on its own as before (no resolution).
+                    for (Member m : members) {
+                        if (m.ordinal() == earlier) shadowed.add(m);
+                    }
+                    members.removeAll(shadowed);
                 }
                 members.add(new Member(ordinal, h.name(), at, spoolAndMap(archive, h, head, in), h));
             }
         }
-    }
-
-    private static boolean close(Member m) {
-        m.elf().close();
-        return true;
     }
 
     /** Spools the entry by one exact name, maps it, and deletes the name: the mapping keeps the pages. */
@@ -135,11 +137,14 @@ final class ArchiveInstall {
                     m.header().extraPax())));
         }
         InstallResolutions resolutions = InstallResolutions.ofMembers(install);
-        for (Member m : members) {
+        List<Member> all = new ArrayList<>(members);
+        all.addAll(shadowed);
+        for (Member m : all) {
             try {
+                boolean inInstall = members.contains(m);
                 Decision d = FileStep.decide(m.elf(), new FileStep.Options(
                         new PlanOptions(options.libs(), m.installed().getParent().toString(),
-                                resolutions.forFile(m.installed())),
+                                inInstall ? resolutions.forFile(m.installed()) : null),
                         options.scan() ? null : this::shimFor, true));
                 List<String> shimEntries = new ArrayList<>();
                 if (d instanceof Decision.Planned planned && !options.scan()) {
