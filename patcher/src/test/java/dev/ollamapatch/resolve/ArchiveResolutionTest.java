@@ -266,6 +266,43 @@ class ArchiveResolutionTest {
     }
 
     @Test
+    void anEntryWithFileCapabilitiesInItsPaxRecordsGetsAnAbsolutePathThatANormalUserLoads() throws Exception {
+        try (LoaderWorld w = new LoaderWorld("x86_64", "arc-caps")) {
+            Path app = w.build("gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            assertEquals(0, LoaderWorld.exec(List.of("setcap", "cap_net_bind_service+ep", app.toString()), Map.of(), w.root).exit());
+            Path shim = w.markerShim("gcc");
+            Path x = prefix(w);
+            // GNU tar keeps the capability as the PAX record SCHILY.xattr.security.capability.
+            Path in = Path.of(w.root + ".src/release.tgz");
+            Path out = Path.of(w.root + ".src/patched.tgz");
+            List<String> xattrs = List.of("--xattrs", "--xattrs-include=security.capability");
+            List<String> pack = new ArrayList<>(List.of("tar"));
+            pack.addAll(xattrs);
+            pack.addAll(List.of("-czf", in.toString(), "-C", w.root.toString(), "bin"));
+            assertEquals(0, LoaderWorld.exec(pack, Map.of(), w.root).exit());
+            try {
+                Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", shim, "--prefix", x, "--json");
+                assertEquals(0, r.exit(), r::toString);
+                JsonNode site = retargeted(r, "bin/app");
+                String absolute = x.resolve("bin/nvml.so").toString();
+                assertTrue(site.get("replacement").asText().endsWith("/" + absolute), site::toString);
+                assertTrue(site.get("resolution").get("blocker").asText().contains("file capabilities"), site::toString);
+
+                List<String> unpack = new ArrayList<>(List.of("tar"));
+                unpack.addAll(xattrs);
+                unpack.addAll(List.of("-xzpf", out.toString(), "-C", x.toString()));
+                assertEquals(0, LoaderWorld.exec(unpack, Map.of(), x).exit());
+                LoaderWorld.Run caps = LoaderWorld.exec(List.of("getcap", x.resolve("bin/app").toString()), Map.of(), x);
+                assertTrue(caps.out().contains("cap_net_bind_service=ep"), caps::toString);
+                LoaderWorld.Run run = w.run(x.resolve("bin/app"), "nobody");
+                assertEquals(List.of(Path.of(absolute)), run.loadedFiles(), run::toString);
+            } finally {
+                cleanUp(x);
+            }
+        }
+    }
+
+    @Test
     void scanOfAnArchiveShowsEachSitesResolution() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-scan")) {
             w.build("gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
