@@ -92,7 +92,7 @@ final class ArchiveInstall {
                 if (!h.isRegular() || h.size() < head.length) continue;
                 in.readFully(head, head.length);
                 if (!ElfConstants.hasElfMagic(head)) continue;
-                Path at = Path.of(options.prefix()).resolve(key).normalize();
+                Path at = EntryNames.installedAt(options.prefix(), key);
                 Integer earlier = installed.put(key, ordinal);
                 if (earlier != null) {
                     // The later entry replaces the earlier on extraction: only it is part of the install; the
@@ -143,7 +143,7 @@ final class ArchiveInstall {
             try {
                 boolean inInstall = members.contains(m);
                 Decision d = FileStep.decide(m.elf(), new FileStep.Options(
-                        new PlanOptions(options.libs(), m.installed().getParent().toString(),
+                        new PlanOptions(options.libs(), EntryNames.installDir(options.prefix(), m.name()),
                                 inInstall ? resolutions.forFile(m.installed()) : null),
                         options.scan() ? null : this::shimFor, true));
                 List<String> shimEntries = new ArrayList<>();

@@ -1,15 +1,11 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.site.LibraryTarget;
-
 import dev.ollamapatch.report.PatchException;
 
 import java.nio.file.Path;
 
-/** Pure rules for entry names: how they compare, where an entry is installed, where its shim goes. */
+/** Pure rules for entry names: how they compare, where an entry is installed, which entry a shim becomes. */
 public final class EntryNames {
-    private static final String ORIGIN = LibraryTarget.ORIGIN + "/";
-
     private EntryNames() {}
 
     /** The name as a path for comparison: {@code ./bin/ollama}, {@code bin/ollama} and {@code bin//ollama} are one. */
@@ -51,9 +47,14 @@ public final class EntryNames {
      * The absolute directory the entry will live in once the archive is extracted under {@code prefix}
      * (Ollama's install script extracts releases into /usr/local): glob sites need it.
      */
-    public static String installDir(String prefix, String entryName) {
-        Path p = Path.of(prefix).resolve(key(entryName)).normalize().getParent();
+    static String installDir(String prefix, String entryName) {
+        Path p = installedAt(prefix, entryName).getParent();
         return p == null ? prefix : p.toString();
+    }
+
+    /** Where the entry will be once the archive is extracted under {@code prefix}: its name in the install. */
+    static Path installedAt(String prefix, String entryName) {
+        return Path.of(prefix).resolve(key(entryName)).normalize();
     }
 
     /**
@@ -70,27 +71,5 @@ public final class EntryNames {
                     + ", not under --prefix " + prefix + ")");
         }
         return entryName.startsWith("./") ? "./" + normal : normal;
-    }
-
-    /**
-     * The entry name the shim gets beside {@code entryName} for a site path {@code $ORIGIN/REST}: in the
-     * same directory and with the same {@code ./} style as the entry, so the two extract side by side.
-     */
-    public static String shimEntry(String entryName, String shimPath) {
-        if (!shimPath.startsWith(ORIGIN)) {
-            throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
-                    + ": in an archive the shim is added beside each patched entry, so the path must start with "
-                    + ORIGIN);
-        }
-        String rest = shimPath.substring(ORIGIN.length());
-        int slash = entryName.lastIndexOf('/');
-        String dir = slash < 0 ? "" : entryName.substring(0, slash + 1);
-        String joined = dir + rest;
-        String normal = Path.of(joined).normalize().toString();
-        if (normal.startsWith("..") || normal.isEmpty()) {
-            throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
-                    + ": places the shim outside the archive for entry " + entryName);
-        }
-        return entryName.startsWith("./") && !normal.startsWith("./") ? "./" + normal : normal;
     }
 }

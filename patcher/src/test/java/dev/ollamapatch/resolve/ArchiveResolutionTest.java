@@ -303,6 +303,30 @@ class ArchiveResolutionTest {
     }
 
     @Test
+    void aMuslProgramInAnArchiveGetsAnAbsolutePathBecauseMuslNeverExpandsOriginInDlopen() throws Exception {
+        try (LoaderWorld w = new LoaderWorld("x86_64", "arc-musl")) {
+            w.build("musl-gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            Path shim = w.markerShim("musl-gcc");
+            Path x = prefix(w);
+            Path in = pack(w, Path.of(w.root + ".src/release.tgz"), Map.of());
+            Path out = Path.of(w.root + ".src/patched.tgz");
+            try {
+                Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", shim, "--prefix", x, "--json");
+                assertEquals(0, r.exit(), r::toString);
+                JsonNode site = retargeted(r, "bin/app");
+                String absolute = x.resolve("bin/nvml.so").toString();
+                assertTrue(site.get("replacement").asText().endsWith("/" + absolute), site::toString);
+                assertTrue(site.get("resolution").get("blocker").asText().contains("musl"), site::toString);
+                extract(out, x);
+                LoaderWorld.Run run = w.run(x.resolve("bin/app"), null);
+                assertEquals(List.of(Path.of(absolute)), run.loadedFiles(), run::toString);
+            } finally {
+                cleanUp(x);
+            }
+        }
+    }
+
+    @Test
     void scanOfAnArchiveShowsEachSitesResolution() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-scan")) {
             w.build("gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
