@@ -85,6 +85,7 @@ final class ArchiveInstall {
         try (TarReader in = TarReader.open(archive, format, progress)) {
             int ordinal = 0;
             for (EntryHeader h = in.next(); h != null; h = in.next(), ordinal++) {
+                progress.entry(h.name());
                 String key = EntryNames.key(h.name());
                 EntryNames.checkInside(archive, h.name(), key, symlinks);
                 if (h.type() == TarConstants.LF_SYMLINK) symlinks.add(key);
