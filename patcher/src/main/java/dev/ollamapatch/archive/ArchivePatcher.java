@@ -56,7 +56,7 @@ final class ArchivePatcher {
 
     enum Action { COPIED, PATCHED, DROPPED }
 
-    /** What became of one input entry (and the shim entries added right after it); the verifier walks these against both archives. */
+    /** What became of one input entry and the shim entries added right after it; the verifier walks these. */
     record Outcome(EntryHeader input, Action action, List<ByteEdit> edits, List<ShimAdded> shims) {}
 
     /** The shim entry added after a patched entry, and the SHA-256 of its bytes. */

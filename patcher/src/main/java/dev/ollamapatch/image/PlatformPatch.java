@@ -189,8 +189,8 @@ final class PlatformPatch {
 
     /**
      * The keys of the files the shim must be added as: every file the sites' resolutions name for
-     * {@code key}, the name the resolver knows the file by; for another name of the same content (a hard link), what lies in or below
-     * the resolved name's own directory is named again in or below its directory.
+     * {@code key}, the name the resolver knows the file by; for another name of the same content (a hard
+     * link), what lies in or below the resolved name's own directory is named again in or below its own.
      */
     private static List<String> shimKeys(Plan plan, String key, List<String> names) {
         java.util.LinkedHashSet<String> keys = new java.util.LinkedHashSet<>();
