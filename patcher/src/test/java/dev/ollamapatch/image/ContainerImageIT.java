@@ -390,6 +390,39 @@ class ContainerImageIT {
     }
 
     @Test
+    void aSetUidProgramGetsAnAbsolutePathInTheContainerOrIsRefusedWithNothingWrittenWhereNoneFits() throws Exception {
+        Path app = gcc("ollama", """
+                #include <dlfcn.h>
+                #include <stdio.h>
+                int main(void) { printf("handle=%s\\n", dlopen("libnvidia-ml.so.1", RTLD_NOW) ? "ok" : "none"); return 0; }
+                """, "-O2");
+        // Under /usr the container path /usr/bin/nvml.so (16 bytes) fits the 17-byte site.
+        Path fits = TestImages.ociDirectory(work.resolve("fits"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/bin/"),
+                        Entry.file("usr/bin/ollama", app, 04755, 0, 0)))))));
+        Cli.Result ok = Cli.run("apply", fits, "-o", work.resolve("fits-out"), "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(0, ok.exit(), ok.toString());
+        JsonNode site = TestImages.JSON.readTree(ok.out()).get("files").get(0).get("sites").get(0);
+        assertEquals("//usr/bin/nvml.so", site.get("replacement").asText(), site.toString());
+        assertTrue(site.get("resolution").get("blocker").asText().contains("set-user-ID"), site.toString());
+        assertTrue(Files.isRegularFile(umociUnpack(work.resolve("fits-out"), "v1").resolve("usr/bin/nvml.so")));
+
+        // Under /opt/ollama, /opt/ollama/bin/nvml.so (23 bytes) does not: refused, nothing written.
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("opt/"), Entry.dir("opt/ollama/"),
+                        Entry.dir("opt/ollama/bin/"), Entry.file("opt/ollama/bin/ollama", app, 04755, 0, 0)))))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(5, r.exit(), r.toString());
+        assertTrue(r.err().contains("/opt/ollama/bin/ollama") && r.err().contains("set-user-ID"), r.toString());
+        assertTrue(r.err().contains("give --shim-path with an absolute path of at most 17 bytes"), r.toString());
+        assertFalse(Files.exists(out), "nothing written");
+        try (Stream<Path> s = Files.list(work)) {
+            assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith(".out")), "nothing left behind");
+        }
+    }
+
+    @Test
     void usageErrorsWriteNothing() throws Exception {
         Path in = goodLayout();
         Cli.Result noOut = Cli.run("apply", in);
