@@ -5,20 +5,22 @@ import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
+import dev.ollamapatch.install.TargetLock;
 import dev.ollamapatch.report.Status;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
+import java.util.Optional;
 
 /**
  * {@code apply ARCHIVE -o OUT}: checks the input's checksum, reads the archive's ELF entries as one
- * install and decides each of them (where the loader looks for each site: {@link ArchiveInstall}),
- * writes the patched archive in a second streaming pass into a temporary file beside OUT, verifies it in a second pass, fsyncs it and renames it into
- * place. Any failure deletes the temporary file: OUT is either untouched or complete.
+ * install and decides each of them, the shim entries and the existing entries where a shim goes
+ * ({@link ArchiveInstall}, pass 1, nothing written), writes the patched archive in one more streaming
+ * pass into a temporary file beside OUT ({@link ArchivePatcher}, pass 2), verifies it, fsyncs it and
+ * renames it into place. Any failure deletes the temporary file: OUT is either untouched or complete.
  */
 public final class ArchiveApply {
     /**
@@ -32,30 +34,31 @@ public final class ArchiveApply {
 
     public static ApplyOutcome run(Options o, Progress progress) throws IOException {
         ArchiveFormat format = checkArguments(o);
-        if (o.checksums() != null) Checksums.verify(o.checksums(), o.archive());
-        if (o.expectSha256() != null) Checksums.expect(o.expectSha256(), o.archive());
+        Optional<Refusal> mismatch = o.checksums() != null ? Checksums.verify(o.checksums(), o.archive()) : Optional.empty();
+        if (mismatch.isEmpty() && o.expectSha256() != null) mismatch = Checksums.expect(o.expectSha256(), o.archive());
+        if (mismatch.isPresent()) return mismatch.get().outcome();
         Path destination = o.output().toAbsolutePath();
-        Set<String> replace = new HashSet<>();
         if (o.dryRun()) {
-            ArchivePatcher.Result r;
-            do {
-                r = pass(o, format, null, progress, replace, Status.PLANNED,
-                        Path.of(System.getProperty("java.io.tmpdir")));
-            } while (r.replace() != null && replace.add(r.replace()));
+            ArchivePatcher.Options po = options(o, false, Status.PLANNED, Path.of(System.getProperty("java.io.tmpdir")));
+            ArchiveInstall install = firstPass(o.archive(), format, po, progress);
+            if (install.refusal().isPresent()) return install.refusal().get().outcome();
+            ArchivePatcher.Result r = secondPass(o.archive(), format, null, po, install, progress);
             return ended(o, r).orElse(ApplyOutcome.done(List.of(), r.reports()));
         }
         if (!Files.isDirectory(destination.getParent())) {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + o.output() + ": the directory "
                     + destination.getParent() + " does not exist; nothing written");
         }
-        try (dev.ollamapatch.install.TargetLock lock = dev.ollamapatch.install.TargetLock.acquire(outputLock(destination))) {
+        TargetLock.Attempt attempt = TargetLock.tryAcquire(outputLock(destination));
+        if (attempt.refusal() != null) return attempt.refusal().outcome();
+        try (TargetLock lock = attempt.lock()) {
             // A killed run's output and spool, by their exact names (never a pattern), go first.
             for (Path left : List.of(AtomicFiles.exactTemp(destination), AtomicFiles.exactTemp(Path.of(destination + ".entry")))) {
                 if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {
                     Files.delete(left);
                 }
             }
-            return write(o, format, destination, progress, replace);
+            return write(o, format, destination, progress);
         }
     }
 
@@ -65,29 +68,25 @@ public final class ArchiveApply {
         return abs.resolveSibling("." + abs.getFileName() + ".ollama-patch.lock");
     }
 
-    private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress,
-                                      Set<String> replace) throws IOException {
+    private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress)
+            throws IOException {
+        ArchivePatcher.Options po = options(o, true, Status.PATCHED, destination.getParent());
+        ArchiveInstall install = firstPass(o.archive(), format, po, progress);
+        if (install.refusal().isPresent()) return install.refusal().get().outcome();
         Path temp = AtomicFiles.createExactTemp(destination);
         try {
-            while (true) {
-                ArchivePatcher.Result r;
-                try (TarWriter w = TarWriter.create(temp, format)) {
-                    r = pass(o, format, w, progress, replace, Status.PATCHED, destination.getParent());
-                    if (r.replace() != null) {
-                        // --force: start over, dropping the earlier entry where the shim goes.
-                        replace.add(r.replace());
-                        continue;
-                    }
-                    ApplyOutcome ended = ended(o, r).orElse(null);
-                    if (ended != null) return ended;
-                    w.finish();
-                }
-                ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
-                AtomicFiles.commit(temp, destination);
-                return ApplyOutcome.done(List.of(String.format(
-                        "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
-                        r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")), r.reports());
+            ArchivePatcher.Result r;
+            try (TarWriter w = TarWriter.create(temp, format)) {
+                r = secondPass(o.archive(), format, w, po, install, progress);
+                if (ended(o, r).isEmpty()) w.finish();
             }
+            ApplyOutcome ended = ended(o, r).orElse(null);
+            if (ended != null) return ended;
+            ArchiveVerifier.verify(o.archive(), temp, format, r.entries());
+            AtomicFiles.commit(temp, destination);
+            return ApplyOutcome.done(List.of(String.format(
+                    "wrote %s: %d entr%s patched, %d shim%s added, verified", destination, r.patched(),
+                    r.patched() == 1 ? "y" : "ies", r.shims(), r.shims() == 1 ? "" : "s")), r.reports());
         } finally {
             Files.deleteIfExists(temp);
         }
@@ -98,37 +97,59 @@ public final class ArchiveApply {
         ArchiveFormat format = ArchiveFormat.of(archive).orElseThrow();
         ArchivePatcher.Options po = new ArchivePatcher.Options(libs, null, checkPrefix(prefix), false,
                 Path.of(System.getProperty("java.io.tmpdir")), null, Status.FOUND, true);
-        return run(archive, format, null, po, Progress.NONE, Set.of()).reports();
+        ArchiveInstall install = firstPass(archive, format, po, Progress.NONE);
+        return secondPass(archive, format, null, po, install, Progress.NONE).reports();
     }
 
-    private static ArchivePatcher.Result pass(Options o, ArchiveFormat format, TarWriter w, Progress progress,
-                                              Set<String> replace, Status status,
-                                              Path spoolDir) throws IOException {
-        ArchivePatcher.Options po = new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()),
-                o.force(), spoolDir, w == null ? null : o.output().toAbsolutePath().toString(), status, false);
+    /** {@code writing}: OUT is written (spools go beside it, reports name it). */
+    private static ArchivePatcher.Options options(Options o, boolean writing, Status status, Path spoolDir) {
+        return new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()), o.force(), spoolDir,
+                writing ? o.output().toAbsolutePath().toString() : null, status, false);
+    }
+
+    /**
+     * Pass 1: every ELF entry decided with the whole archive as one install, and the entries where a shim
+     * goes found (a refusal without --force), before anything is written.
+     */
+    private static ArchiveInstall firstPass(Path archive, ArchiveFormat format, ArchivePatcher.Options po,
+                                            Progress progress) throws IOException {
         try {
-            return run(o.archive(), format, w, po, progress, replace);
+            return ArchiveInstall.read(archive, format, po, progress);
+        } catch (ArchiveReadException e) {
+            throw readFailure(archive, po, e);
+        } catch (IOException e) {
+            throw ioFailure(archive, po, false, e);
         } finally {
             progress.finish();
         }
     }
 
-    /** Maps read failures to exit 4 and write failures to exit 1, each naming the archive. */
-    private static ArchivePatcher.Result run(Path archive, ArchiveFormat format, TarWriter w,
-                                             ArchivePatcher.Options po, Progress progress, Set<String> replace)
-            throws IOException {
+    /** Pass 2, the one pass that writes into {@code w} (null: nothing written), by pass 1's decisions. */
+    private static ArchivePatcher.Result secondPass(Path archive, ArchiveFormat format, TarWriter w,
+                                                    ArchivePatcher.Options po, ArchiveInstall install,
+                                                    Progress progress) throws IOException {
         try {
-            // Pass 1 decides every ELF entry with the whole archive as its install; pass 2 writes.
-            ArchiveInstall install = ArchiveInstall.read(archive, format, po, progress);
-            return ArchivePatcher.run(archive, format, w, po, install, progress, replace);
+            return ArchivePatcher.run(archive, format, w, po, install, progress);
         } catch (ArchiveReadException e) {
-            throw new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
-                    + (w == null ? "" : "; nothing written"), e);
+            throw readFailure(archive, po, e);
         } catch (IOException e) {
-            throw new PatchException(PatchException.Kind.FAILED, archive + ": " + (w == null ? "" : "writing "
-                    + po.output() + ": ") + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
-                    + (w == null ? "" : "; nothing written"), e);
+            throw ioFailure(archive, po, w != null, e);
+        } finally {
+            progress.finish();
         }
+    }
+
+    /** A read failure is exit 4, naming the archive. */
+    private static PatchException readFailure(Path archive, ArchivePatcher.Options po, ArchiveReadException e) {
+        return new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
+                + (po.output() == null ? "" : "; nothing written"), e);
+    }
+
+    /** Any other I/O failure is exit 1, naming the archive and, while writing, the output. */
+    private static PatchException ioFailure(Path archive, ArchivePatcher.Options po, boolean writing, IOException e) {
+        return new PatchException(PatchException.Kind.FAILED, archive + ": " + (writing ? "writing "
+                + po.output() + ": " : "") + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                + (po.output() == null ? "" : "; nothing written"), e);
     }
 
     /**

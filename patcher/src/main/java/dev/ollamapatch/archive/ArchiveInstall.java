@@ -6,11 +6,11 @@ import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 import dev.ollamapatch.resolve.InstallResolutions;
 import dev.ollamapatch.resolve.Resolver;
 import dev.ollamapatch.resolve.SecureExecution;
@@ -25,8 +25,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -35,7 +38,10 @@ import java.util.Set;
  * to the directory of the program in {@code bin/} that calls it, which only the program's entry can
  * tell. Each ELF entry is spooled to a file only until it is mapped (the file is deleted at once; the
  * mapping keeps its pages), so at most one spool name exists at a time and nothing is held in the heap.
- * Every entry is decided here; the second pass ({@link ArchivePatcher}) writes by these decisions.
+ * Every entry is decided here, and so, before anything is written, is every entry the shim is added as
+ * and every existing entry that sits where a shim goes: without {@code --force} that is a refusal, with
+ * it the second pass ({@link ArchivePatcher}) drops those entries. The second pass writes by these
+ * decisions, once: a stream cannot take back what it wrote, so nothing it needs is found only there.
  */
 final class ArchiveInstall {
     /**
@@ -46,18 +52,30 @@ final class ArchiveInstall {
 
     /** Decisions by the entry's ordinal in the archive (0 = first header). */
     final Map<Integer, Decided> decided = new HashMap<>();
-    /** Every entry's key, as {@link EntryNames#key} makes it. */
-    final Set<String> keys = new HashSet<>();
+    /** Every entry's key, as {@link EntryNames#key} makes it, and the name of its first entry, in archive order. */
+    final Map<String, String> keys = new LinkedHashMap<>();
     /** The keys of every shim entry some decision adds. */
     final Set<String> shimKeys = new HashSet<>();
+    /**
+     * The keys of existing entries where a shim goes, in archive order (before or after the entry the shim
+     * is added for): with {@code --force} pass 2 drops them; without it {@link #refusal} names the first.
+     */
+    final Set<String> replaced = new LinkedHashSet<>();
+    private Refusal refusal;
 
-    private final Map<String, ShimSource> shims = new HashMap<>();
+    private final ShimSource.PerMachine shims;
     /** ELF entries that a later entry of the same name replaces on extraction. */
     private final List<Member> shadowed = new ArrayList<>();
     private final ArchivePatcher.Options options;
 
     private ArchiveInstall(ArchivePatcher.Options options) {
         this.options = options;
+        this.shims = new ShimSource.PerMachine(options.userShim());
+    }
+
+    /** Why the archive is refused before anything is written: an entry where a shim goes, without --force. */
+    Optional<Refusal> refusal() {
+        return Optional.ofNullable(refusal);
     }
 
     /** One ELF entry, mapped: where it will be once extracted under the prefix, and its header. */
@@ -70,6 +88,7 @@ final class ArchiveInstall {
         try {
             install.readMembers(archive, format, progress, members);
             install.decide(archive, members);
+            install.findReplaced(archive);
         } finally {
             for (Member m : members) m.elf().close();
             for (Member m : install.shadowed) m.elf().close();
@@ -89,7 +108,7 @@ final class ArchiveInstall {
                 String key = EntryNames.key(h.name());
                 EntryNames.checkInside(archive, h.name(), key, symlinks);
                 if (h.type() == TarConstants.LF_SYMLINK) symlinks.add(key);
-                keys.add(key);
+                keys.putIfAbsent(key, h.name());
                 if (!h.isRegular() || h.size() < head.length) continue;
                 in.readFully(head, head.length);
                 if (!ElfConstants.hasElfMagic(head)) continue;
@@ -146,7 +165,7 @@ final class ArchiveInstall {
                 Decision d = FileStep.decide(m.elf(), new FileStep.Options(
                         new PlanOptions(options.libs(), EntryNames.installDir(options.prefix(), m.name()),
                                 inInstall ? resolutions.forFile(m.installed()) : null),
-                        options.scan() ? null : this::shimFor, true));
+                        options.scan() ? null : shims::choose, true));
                 List<String> shimEntries = new ArrayList<>();
                 if (d instanceof Decision.Planned planned && !options.scan()) {
                     for (Path shim : ShimTargets.of(planned.plan(), m.installed(), LibraryTarget.NVML)) {
@@ -164,14 +183,15 @@ final class ArchiveInstall {
         }
     }
 
-    /** One shim per machine (or the user's): entries of one archive share it. */
-    ShimSource shimFor(ElfFile elf) throws IOException {
-        String key = options.userShim() != null ? "user" : ElfNames.machine(elf.header().machine());
-        ShimSource s = shims.get(key);
-        if (s == null) {
-            s = ShimSource.choose(options.userShim(), elf);
-            shims.put(key, s);
+    /** The existing entries where a shim goes: see {@link #replaced}. */
+    private void findReplaced(Path archive) {
+        for (Map.Entry<String, String> e : keys.entrySet()) {
+            if (!shimKeys.contains(e.getKey())) continue;
+            replaced.add(e.getKey());
+            if (refusal == null && !options.force()) {
+                refusal = Refusal.refused(archive + ": entry " + e.getValue()
+                        + ": the archive already has an entry where the shim goes; --force replaces it; nothing written");
+            }
         }
-        return s;
     }
 }

@@ -10,7 +10,6 @@ import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfConstants;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.site.LibraryTarget;
@@ -25,18 +24,18 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
  * The writing pass over an archive: every entry is read once, in order; an ELF entry is spooled to
  * a temporary file (mapped, never held in the heap), checked to be the bytes the first pass
  * ({@link ArchiveInstall}) decided on, and written by that decision, with the shim added right after it
- * as every entry the sites' resolutions name; every other entry is copied straight through. With no
- * writer (scan, dry run) the same decisions are made and nothing is written.
+ * as every entry the sites' resolutions name; every other entry is copied straight through, and an
+ * entry where a shim goes (pass 1 found them all, and refused them without {@code --force}) is dropped.
+ * One pass writes the whole output: it never starts over. With no writer (scan, dry run) the same
+ * decisions are reported and nothing is written.
  */
 final class ArchivePatcher {
     private static final int MAGIC = ElfConstants.SELFMAG;
@@ -66,14 +65,9 @@ final class ArchivePatcher {
      * How the pass ended.
      *
      * @param refusal  why the archive is refused (the whole line for the user), or null
-     * @param replace  the key of an earlier entry where the shim goes, which --force replaces: the
-     *                 pass stopped there and must run again dropping that entry (a stream cannot take
-     *                 back what it wrote); null when the pass completed
      */
     record Result(List<Outcome> entries, List<FileReport> reports, int patched, int alreadyPatched, int shims,
-                  String refusal, String replace) {
-        boolean complete() { return refusal == null && replace == null; }
-    }
+                  String refusal) {}
 
     private final Path archive;
     private final Options options;
@@ -83,38 +77,36 @@ final class ArchivePatcher {
     private final TarReader in;
     private final TarWriter out;
     private final Progress progress;
-    private final Set<String> replace;
     private final List<Outcome> outcomes = new ArrayList<>();
     private final List<FileReport> reports;
-    private final Set<String> seen = new HashSet<>();
     private final Set<String> shimsAdded = new HashSet<>();
     private int patched, already;
     /** Set when the pass must stop: see {@link Result}. */
-    private String refusal, replaceEarlier;
+    private String refusal;
 
     private ArchivePatcher(Path archive, Options options, ArchiveInstall install, TarReader in, TarWriter out,
-                           Progress progress, Set<String> replace, List<FileReport> reports) {
+                           Progress progress, List<FileReport> reports) {
         this.archive = archive;
         this.install = install;
         this.options = options;
         this.in = in;
         this.out = out;
         this.progress = progress;
-        this.replace = replace;
         this.reports = reports;
     }
 
     /**
-     * Runs the pass, up to the end or to the entry that stops it. The result holds each ELF entry's
-     * report up to there. {@code replace}: keys of existing entries to drop (see {@link Result#replace}).
+     * Runs the pass, up to the end or to the entry that refuses the archive. The result holds each ELF
+     * entry's report up to there. {@code install}: pass 1 over the same archive, which did not refuse it.
      */
     static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, ArchiveInstall install,
-                      Progress progress, Set<String> replace) throws IOException {
+                      Progress progress) throws IOException {
+        if (install.refusal().isPresent()) throw new IllegalArgumentException("pass 1 refused the archive");
         try (TarReader in = TarReader.open(archive, format, progress)) {
-            ArchivePatcher p = new ArchivePatcher(archive, options, install, in, out, progress, replace, new ArrayList<>());
+            ArchivePatcher p = new ArchivePatcher(archive, options, install, in, out, progress, new ArrayList<>());
             p.entries();
             return new Result(List.copyOf(p.outcomes), List.copyOf(p.reports), p.patched, p.already,
-                    p.shimsAdded.size(), p.refusal, p.replaceEarlier);
+                    p.shimsAdded.size(), p.refusal);
         }
     }
 
@@ -122,7 +114,7 @@ final class ArchivePatcher {
         byte[] head = new byte[MAGIC];
         for (EntryHeader h = in.next(); h != null; h = in.next()) {
             entry(h, head);
-            if (refusal != null || replaceEarlier != null) return;
+            if (refusal != null) return;
         }
     }
 
@@ -135,15 +127,11 @@ final class ArchivePatcher {
         String key = EntryNames.key(h.name());
         EntryNames.checkInside(archive, h.name(), key, symlinks);
         if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
-        if (shimsAdded.contains(key) || replace.contains(key) || install.shimKeys.contains(key)) {
-            if (options.force()) {
-                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), List.of()));
-            } else {
-                refusal = shimConflict(h.name());
-            }
+        if (install.replaced.contains(key)) {
+            // Where a shim goes, found by pass 1: there is one only with --force (else pass 1 refused).
+            outcomes.add(new Outcome(h, Action.DROPPED, List.of(), List.of()));
             return;
         }
-        seen.add(key);
         if (h.isRegular() && h.size() >= MAGIC) {
             in.readFully(head, MAGIC);
             if (ElfConstants.hasElfMagic(head)) {
@@ -246,11 +234,8 @@ final class ArchivePatcher {
         for (String shimName : decided.shimEntries()) {
             String shimKey = EntryNames.key(shimName);
             EntryNames.checkInside(archive, shimName, shimKey, symlinks);
+            // An existing entry at shimKey, before or after this one, is dropped (pass 1's install.replaced).
             if (shimsAdded.contains(shimKey) || toAdd.stream().anyMatch(n -> EntryNames.key(n).equals(shimKey))) continue;
-            if (seen.contains(shimKey)) {
-                if (options.force()) replaceEarlier = shimKey; else refusal = shimConflict(shimName);
-                return;
-            }
             toAdd.add(shimName);
         }
         patched++;
@@ -276,10 +261,4 @@ final class ArchivePatcher {
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
                 options.status(), check).withIdentity(id));
     }
-
-    private String shimConflict(String name) {
-        return archive + ": entry " + name
-                + ": the archive already has an entry where the shim goes; --force replaces it; nothing written";
-    }
-
 }

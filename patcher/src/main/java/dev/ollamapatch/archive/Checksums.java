@@ -2,6 +2,7 @@ package dev.ollamapatch.archive;
 
 import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,8 +35,8 @@ public final class Checksums {
         return Optional.empty();
     }
 
-    /** Refuses (exit 5) unless {@code file} matches its line in {@code checksumsFile}. */
-    public static void verify(Path checksumsFile, Path file) throws IOException {
+    /** A refusal (exit 5) unless {@code file} matches its line in {@code checksumsFile}. */
+    public static Optional<Refusal> verify(Path checksumsFile, Path file) throws IOException {
         List<String> lines;
         try {
             lines = Files.readAllLines(checksumsFile, StandardCharsets.UTF_8);
@@ -43,22 +44,26 @@ public final class Checksums {
             throw new PatchException(PatchException.Kind.USAGE, "--checksums " + checksumsFile + ": no such file");
         }
         String name = file.getFileName().toString();
-        String want = expected(lines, name).orElseThrow(() -> new PatchException(PatchException.Kind.REFUSED,
-                checksumsFile + " has no SHA-256 line for " + name + "; nothing written"));
-        Sha256 got = sha256(file);
-        if (!got.matches(want)) {
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                    "%s: SHA-256 is %s, %s says %s; nothing written", file, got, checksumsFile, want));
+        Optional<String> want = expected(lines, name);
+        if (want.isEmpty()) {
+            return Optional.of(Refusal.refused(checksumsFile + " has no SHA-256 line for " + name + "; nothing written"));
         }
+        Sha256 got = sha256(file);
+        if (!got.matches(want.get())) {
+            return Optional.of(Refusal.refused(String.format(
+                    "%s: SHA-256 is %s, %s says %s; nothing written", file, got, checksumsFile, want.get())));
+        }
+        return Optional.empty();
     }
 
-    /** Refuses (exit 5) unless {@code file} has the SHA-256 {@code hex}. */
-    public static void expect(String hex, Path file) throws IOException {
+    /** A refusal (exit 5) unless {@code file} has the SHA-256 {@code hex}. */
+    public static Optional<Refusal> expect(String hex, Path file) throws IOException {
         Sha256 got = sha256(file);
         if (!got.matches(hex)) {
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
-                    "%s: SHA-256 is %s, expected %s; nothing written", file, got, hex.toLowerCase(Locale.ROOT)));
+            return Optional.of(Refusal.refused(String.format(
+                    "%s: SHA-256 is %s, expected %s; nothing written", file, got, hex.toLowerCase(Locale.ROOT))));
         }
+        return Optional.empty();
     }
 
     /** Streamed: a release archive is not read into memory. */

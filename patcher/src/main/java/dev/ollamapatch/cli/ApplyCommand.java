@@ -9,6 +9,7 @@ import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,6 +22,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /**
@@ -93,7 +95,10 @@ final class ApplyCommand implements Callable<Integer> {
         dev.ollamapatch.install.Targets.requireExists(target);
         if (ImageApply.isImage(target)) return ImageCommands.apply(this, out, err);
         if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);
-        if (archive.checksums != null) Checksums.verify(archive.checksums, target);
+        if (archive.checksums != null) {
+            Optional<Refusal> mismatch = Checksums.verify(archive.checksums, target);
+            if (mismatch.isPresent()) return finish(out, err, null, mismatch.get().outcome());
+        }
         if (output == null) {
             return inPlace(out, err);
         }
@@ -113,6 +118,10 @@ final class ApplyCommand implements Callable<Integer> {
      * the exit status. {@code archive}: the archive the reports' entries came from, or null.
      */
     int finish(PrintWriter out, PrintWriter err, String archive, ApplyOutcome outcome) throws IOException {
+        if (outcome.stopped()) {
+            // Before any file: told as a failure is, with no report.
+            return Reports.failure(out, err, json, outcome.messages().get(0), ExitCodes.of(outcome.ending()));
+        }
         List<FileReport> reports = archive == null ? outcome.reports()
                 : outcome.reports().stream().map(r -> r.inArchive(archive)).toList();
         if (quiet && outcome.ending() == ApplyOutcome.Ending.DONE) {

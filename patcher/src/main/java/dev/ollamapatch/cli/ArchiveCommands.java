@@ -2,6 +2,7 @@ package dev.ollamapatch.cli;
 
 import dev.ollamapatch.report.PatchException;
 import dev.ollamapatch.archive.ArchiveApply;
+import dev.ollamapatch.archive.Checksums;
 import dev.ollamapatch.report.FileReport;
 
 import java.io.IOException;
@@ -26,8 +27,8 @@ final class ArchiveCommands {
         return c.finish(out, err, c.target.toString(), ArchiveApply.run(o, ArchiveApply.progress(err, c.target, bar)));
     }
 
+    /** The archive's entries' reports; {@code --checksums} is checked first ({@link Checksums#verify}). */
     static List<FileReport> scan(Path archive, LibraryOptions libraries, ArchiveOptions options) throws IOException {
-        if (options.checksums != null) dev.ollamapatch.archive.Checksums.verify(options.checksums, archive);
         return ArchiveApply.scan(archive, libraries.targets(null), options.prefix);
     }
 }

@@ -23,6 +23,7 @@ public final class ExitCodes {
             case DONE: return OK;
             case NOTHING_TO_PATCH: return NOTHING_TO_PATCH;
             case REFUSED: return REFUSED;
+            case BUSY: return FAILED;
             default: throw new IllegalArgumentException(ending.name());
         }
     }

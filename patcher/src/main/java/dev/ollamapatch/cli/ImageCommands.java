@@ -2,11 +2,14 @@ package dev.ollamapatch.cli;
 
 import dev.ollamapatch.image.ImageApply;
 import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.archive.Checksums;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /** The container image branch of {@code apply} and {@code scan}: options in, reports and exit status out. */
 final class ImageCommands {
@@ -17,8 +20,10 @@ final class ImageCommands {
             throw new PatchException(PatchException.Kind.USAGE, c.target + ": an OCI layout directory has no "
                     + "single SHA-256; its blobs are checked against their digests anyway");
         }
-        if (c.archive.checksums != null) dev.ollamapatch.archive.Checksums.verify(c.archive.checksums, c.target);
-        if (c.expectSha256 != null) dev.ollamapatch.archive.Checksums.expect(c.expectSha256, c.target);
+        Optional<Refusal> mismatch = c.archive.checksums != null
+                ? Checksums.verify(c.archive.checksums, c.target) : Optional.empty();
+        if (mismatch.isEmpty() && c.expectSha256 != null) mismatch = Checksums.expect(c.expectSha256, c.target);
+        if (mismatch.isPresent()) return c.finish(out, err, null, mismatch.get().outcome());
         ImageApply.Options o = new ImageApply.Options(c.target, c.output, c.libraries.targets(c.shimPath), c.shim,
                 c.dryRun, c.force, c.image.platform, Version.tool());
         ImageApply.Reports reports = new ImageApply.Reports();

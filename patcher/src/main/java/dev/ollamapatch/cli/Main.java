@@ -67,19 +67,9 @@ public final class Main implements Runnable {
             boolean debug = parsed.hasMatchedOption("--debug")
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--debug"));
             if (debug) ex.printStackTrace(err);
-            err.println("ollama-patch: " + oneLine(ex));
-            err.flush();
             boolean json = parsed.hasMatchedOption("--json")
                     || parsed.subcommands().stream().anyMatch(p -> p.hasMatchedOption("--json"));
-            if (json && !wrote[0]) {
-                // --json promises one JSON document on stdout, an error included.
-                var n = dev.ollamapatch.report.Json.MAPPER.createObjectNode();
-                n.put("error", oneLine(ex));
-                n.put("exit_code", exitCode(ex));
-                out.println(n.toString());
-                out.flush();
-            }
-            return exitCode(ex);
+            return Reports.failure(out, err, json && !wrote[0], oneLine(ex), exitCode(ex));
         });
         int code = cmd.execute(args);
         out.flush();

@@ -49,4 +49,22 @@ final class Reports {
     static void error(PrintWriter err, String line) {
         err.println("ollama-patch: " + line);
     }
+
+    /**
+     * A run that ends without a report (a failure, or a refusal before any file): its line on stderr
+     * and, with {@code --json} when nothing was printed on stdout yet, a JSON document naming it, since
+     * --json promises one document. Returns {@code exitCode}.
+     */
+    static int failure(PrintWriter out, PrintWriter err, boolean json, String line, int exitCode) {
+        error(err, line);
+        err.flush();
+        if (json) {
+            var n = Json.MAPPER.createObjectNode();
+            n.put("error", line);
+            n.put("exit_code", exitCode);
+            out.println(n.toString());
+            out.flush();
+        }
+        return exitCode;
+    }
 }

@@ -81,6 +81,13 @@ final class ScanCommand implements Callable<Integer> {
                 continue;
             }
             if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) {
+                if (archive.checksums != null) {
+                    var mismatch = dev.ollamapatch.archive.Checksums.verify(archive.checksums, target);
+                    if (mismatch.isPresent()) {
+                        return Reports.failure(spec.commandLine().getOut(), spec.commandLine().getErr(), json,
+                                mismatch.get().outcome().messages().get(0), ExitCodes.of(mismatch.get().ending()));
+                    }
+                }
                 try {
                     for (FileReport entry : ArchiveCommands.scan(target, libraries, archive)) {
                         reports.add(entry.inArchive(target.toString()));

@@ -54,4 +54,28 @@ public final class ShimSource {
             throw new PatchException(PatchException.Kind.REFUSED, name + " is not a valid ELF file: " + e.getMessage());
         }
     }
+
+    /**
+     * The shim for each file of one archive or image, chosen once per machine (or the user's one
+     * file for all): its entries share it, and the bundled shim is read once.
+     */
+    public static final class PerMachine {
+        private final Path userShim;
+        private final java.util.Map<String, ShimSource> byMachine = new java.util.HashMap<>();
+
+        /** {@code userShim}: {@code --shim}, or null for the bundled shim of each file's machine. */
+        public PerMachine(Path userShim) {
+            this.userShim = userShim;
+        }
+
+        public ShimSource choose(ElfFile elf) throws IOException {
+            String key = userShim != null ? "user" : ElfNames.machine(elf.header().machine());
+            ShimSource s = byMachine.get(key);
+            if (s == null) {
+                s = ShimSource.choose(userShim, elf);
+                byMachine.put(key, s);
+            }
+            return s;
+        }
+    }
 }

@@ -7,7 +7,6 @@ import dev.ollamapatch.archive.TarWriter;
 import dev.ollamapatch.elf.EditedCopy;
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.elf.ElfFormatException;
-import dev.ollamapatch.elf.ElfNames;
 import dev.ollamapatch.install.Manifest;
 import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.decide.Decision;
@@ -67,7 +66,7 @@ final class PlatformPatch {
     private final Options options;
     private final String label;
     private final List<FileReport> reports;
-    private final Map<String, ShimSource> shims = new HashMap<>();
+    private final ShimSource.PerMachine shims;
     private final List<Patched> patched = new ArrayList<>();
     private final java.util.Set<MergedView.Inode> decided = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     int already;
@@ -76,6 +75,7 @@ final class PlatformPatch {
         this.src = src;
         this.image = image;
         this.options = options;
+        this.shims = new ShimSource.PerMachine(options.userShim());
         this.label = label;
         this.reports = reports;
     }
@@ -220,7 +220,7 @@ final class PlatformPatch {
         try {
             ElfFile elf = mapped.get(node.inode());
             Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key),
-                    resolutions.forFile(Path.of("/" + key))), options.scan() ? null : this::shimFor, true));
+                    resolutions.forFile(Path.of("/" + key))), options.scan() ? null : shims::choose, true));
             String sha = Sha256.of(elf.bytes()).hex();
             if (options.scan()) {
                 if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
@@ -273,16 +273,6 @@ final class PlatformPatch {
     private static boolean sameShim(MergedView.Node there, ShimSource shim) throws IOException {
         Path s = there.inode() == null ? null : there.inode().spool;
         return s != null && java.util.Arrays.equals(Files.readAllBytes(s), shim.bytes());
-    }
-
-    private ShimSource shimFor(ElfFile elf) throws IOException {
-        String key = options.userShim() != null ? "user" : ElfNames.machine(elf.header().machine());
-        ShimSource s = shims.get(key);
-        if (s == null) {
-            s = ShimSource.choose(options.userShim(), elf);
-            shims.put(key, s);
-        }
-        return s;
     }
 
     /** The new layer: patched files, hard links to them, shims, and one manifest per install. */

@@ -12,6 +12,7 @@ import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.FileReport;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 import dev.ollamapatch.report.Status;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.resolve.InstallResolutions;
@@ -25,6 +26,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 
 /**
@@ -51,7 +53,8 @@ public final class CopyApply {
             throw new PatchException(PatchException.Kind.USAGE, "-o " + output + ": is a directory; name the file to write");
         }
         Path shimTarget = ShimInstall.installTarget(destination, o.libraries().get(0).defaultPath());
-        InstallSafety.checkOutput(target, destination, shimTarget, o.allowOutside());
+        Optional<Refusal> unsafe = InstallSafety.checkOutput(target, destination, shimTarget, o.allowOutside());
+        if (unsafe.isPresent()) return unsafe.get().outcome();
         List<FileReport> reports = new ArrayList<>();
         try (ElfFile elf = ElfFile.open(target)) {
             // With --expect-sha256 the input is hashed before anything else (refuse before anything
@@ -185,7 +188,9 @@ public final class CopyApply {
             return ApplyOutcome.done(messages, reports);
         }
         Files.createDirectories(destination.getParent()); // -o /opt/o/ollama makes /opt/o, as install(1) -D
-        try (TargetLock lock = TargetLock.acquire(dev.ollamapatch.archive.ArchiveApply.outputLock(destination))) {
+        TargetLock.Attempt attempt = TargetLock.tryAcquire(dev.ollamapatch.archive.ArchiveApply.outputLock(destination));
+        if (attempt.refusal() != null) return attempt.refusal().outcome();
+        try (TargetLock lock = attempt.lock()) {
             // A killed run's patched copy, by its exact name, goes first.
             Path left = AtomicFiles.exactTemp(destination);
             if (Files.isRegularFile(left, java.nio.file.LinkOption.NOFOLLOW_LINKS) || Files.isSymbolicLink(left)) {

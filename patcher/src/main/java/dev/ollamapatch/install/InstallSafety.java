@@ -1,7 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.site.LibraryTarget;
-import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,11 +11,12 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.UserPrincipal;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * Where the tool may write when it runs as root (README "Robustness"). All checks are read-only and
- * run before anything is created; a violation is a {@link PatchException} of kind REFUSED (exit 5).
+ * run before anything is created; a violation is a {@link Refusal} (exit 5), returned.
  *
  * <ol>
  *   <li>As root, a directory that receives the shim, the patched file or their temporary files must
@@ -47,45 +48,52 @@ public final class InstallSafety {
         return "root".equals(System.getProperty("user.name"));
     }
 
-    /** Checks for {@code apply TARGET} in place, before the lock is taken. */
-    public static void checkInPlace(InstallLayout layout, List<LibraryTarget> libraries, boolean allowOutside)
+    /** Checks for {@code apply TARGET} in place, before the lock is taken: the first rule broken, if any. */
+    public static Optional<Refusal> checkInPlace(InstallLayout layout, List<LibraryTarget> libraries, boolean allowOutside)
             throws IOException {
         Path tree = layout.directory() ? layout.target() : layout.target().getParent();
-        noLink(layout.manifest(), "manifest");
-        noLink(layout.lock(), "lock file");
+        Optional<Refusal> r = noLink(layout.manifest(), "manifest").or(() -> noLink(layout.lock(), "lock file"));
+        if (r.isPresent()) return r;
         String nvmlPath = libraries.get(0).defaultPath();
         boolean root = isRoot();
         for (Path file : layout.files()) {
-            noLink(InstallLayout.backupOf(file), "backup");
+            r = noLink(InstallLayout.backupOf(file), "backup");
+            if (r.isPresent()) return r;
             UserPrincipal owner = Files.readAttributes(file, PosixFileAttributes.class).owner();
-            if (root) checkDirectory(file.getParent(), owner, "the patched file");
-            checkShimPath(ShimInstall.installTarget(file, nvmlPath), tree, owner, root, allowOutside);
+            if (root && (r = checkDirectory(file.getParent(), owner, "the patched file")).isPresent()) return r;
+            r = checkShimPath(ShimInstall.installTarget(file, nvmlPath), tree, owner, root, allowOutside);
+            if (r.isPresent()) return r;
         }
+        return Optional.empty();
     }
 
-    /** Checks for {@code apply TARGET -o OUT}: OUT's directory and the shim's. */
-    public static void checkOutput(Path source, Path destination, Path shim, boolean allowOutside) throws IOException {
+    /** Checks for {@code apply TARGET -o OUT}: OUT's directory and the shim's; the first rule broken, if any. */
+    public static Optional<Refusal> checkOutput(Path source, Path destination, Path shim, boolean allowOutside)
+            throws IOException {
         Path dest = destination.toAbsolutePath().normalize();
         Path tree = resolve(dest.getParent());
         boolean root = isRoot();
         UserPrincipal owner = Files.readAttributes(source, PosixFileAttributes.class).owner();
-        if (root) checkDirectory(dest.getParent(), owner, "the patched copy");
-        if (shim != null) checkShimPath(shim, tree, owner, root, allowOutside);
+        Optional<Refusal> r;
+        if (root && (r = checkDirectory(dest.getParent(), owner, "the patched copy")).isPresent()) return r;
+        if (shim != null) return checkShimPath(shim, tree, owner, root, allowOutside);
+        return Optional.empty();
     }
 
-    private static void checkShimPath(Path shim, Path tree, UserPrincipal owner, boolean root, boolean allowOutside)
-            throws IOException {
+    private static Optional<Refusal> checkShimPath(Path shim, Path tree, UserPrincipal owner, boolean root,
+                                                   boolean allowOutside) throws IOException {
         Path abs = shim.toAbsolutePath().normalize();
-        noLink(abs, "shim path");
+        Optional<Refusal> r = noLink(abs, "shim path");
+        if (r.isPresent()) return r;
         Path parent = abs.getParent();
         Path real = resolve(parent);
         if (!real.equals(parent) && !real.startsWith(tree) && !allowOutside) {
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+            return Optional.of(Refusal.refused(String.format(
                     "%s: the shim's directory %s leads through a symbolic link to %s, outside %s; "
                             + "refusing to install there (use --allow-outside if that is intended); nothing changed",
-                    abs, parent, real, tree));
+                    abs, parent, real, tree)));
         }
-        if (root) checkDirectory(parent, owner, "the shim");
+        return root ? checkDirectory(parent, owner, "the shim") : Optional.empty();
     }
 
     /**
@@ -93,28 +101,29 @@ public final class InstallSafety {
      * is where it would be created) must be writable by its owner alone, and owned by root or by
      * {@code owner}.
      */
-    static void checkDirectory(Path dir, UserPrincipal owner, String what) throws IOException {
+    static Optional<Refusal> checkDirectory(Path dir, UserPrincipal owner, String what) throws IOException {
         Path d = dir.toAbsolutePath().normalize();
         while (d != null && !Files.exists(d)) d = d.getParent();
-        if (d == null) return;
+        if (d == null) return Optional.empty();
         PosixFileAttributes a = Files.readAttributes(d, PosixFileAttributes.class);
         Set<PosixFilePermission> p = a.permissions();
         List<String> writable = new ArrayList<>();
         if (p.contains(PosixFilePermission.GROUP_WRITE)) writable.add("group");
         if (p.contains(PosixFilePermission.OTHERS_WRITE)) writable.add("others");
         if (!writable.isEmpty()) {
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+            return Optional.of(Refusal.refused(String.format(
                     "%s: directory for %s is writable by %s; as root, refusing to install into it "
                             + "(chmod go-w it, or choose another place); nothing changed",
-                    d, what, String.join(" and ", writable)));
+                    d, what, String.join(" and ", writable))));
         }
         String dirOwner = a.owner().getName();
         if (!dirOwner.equals("root") && !a.owner().equals(owner)) {
-            throw new PatchException(PatchException.Kind.REFUSED, String.format(
+            return Optional.of(Refusal.refused(String.format(
                     "%s: directory for %s is owned by %s, neither root nor the owner of the file (%s); "
                             + "as root, refusing to install into it; nothing changed",
-                    d, what, dirOwner, owner.getName()));
+                    d, what, dirOwner, owner.getName())));
         }
+        return Optional.empty();
     }
 
     /** The real path of {@code p}: its longest existing prefix resolved through links, the rest appended. */
@@ -126,10 +135,11 @@ public final class InstallSafety {
         return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
     }
 
-    private static void noLink(Path p, String what) {
+    private static Optional<Refusal> noLink(Path p, String what) {
         if (Files.isSymbolicLink(p)) {
-            throw new PatchException(PatchException.Kind.REFUSED, p + ": the " + what
-                    + " path is a symbolic link; refusing to write through it; nothing changed");
+            return Optional.of(Refusal.refused(p + ": the " + what
+                    + " path is a symbolic link; refusing to write through it; nothing changed"));
         }
+        return Optional.empty();
     }
 }

@@ -1,6 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -38,12 +39,26 @@ public final class TargetLock implements AutoCloseable {
         this.lock = lock;
     }
 
+    /** The lock; a refusal (busy, or a symbolic link where the lock file goes) is thrown as its exception. */
     public static TargetLock acquire(Path lockFile) throws IOException {
+        Attempt a = tryAcquire(lockFile);
+        if (a.refusal() != null) throw a.refusal().exception();
+        return a.lock();
+    }
+
+    /** Either the lock or why it was not taken (never both). */
+    public record Attempt(TargetLock lock, Refusal refusal) {}
+
+    /**
+     * Takes the lock, or says why not: another run holds it (busy, exit 1), or the lock path is a
+     * symbolic link (refused, exit 5). Failing to take a free lock 20 times is a fault (thrown).
+     */
+    public static Attempt tryAcquire(Path lockFile) throws IOException {
         Path abs = lockFile.toAbsolutePath();
         for (int attempt = 0; attempt < 20; attempt++) {
             if (Files.isSymbolicLink(abs)) {
-                throw new PatchException(PatchException.Kind.REFUSED, abs
-                        + " is a symbolic link; refusing to use it as a lock; nothing changed");
+                return new Attempt(null, Refusal.refused(abs
+                        + " is a symbolic link; refusing to use it as a lock; nothing changed"));
             }
             FileChannel ch = FileChannel.open(abs, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     LinkOption.NOFOLLOW_LINKS);
@@ -55,12 +70,12 @@ public final class TargetLock implements AutoCloseable {
             }
             if (l == null) {
                 ch.close();
-                throw new PatchException(PatchException.Kind.FAILED, "another ollama-patch is working on this target (lock "
-                        + abs + " is held); nothing changed");
+                return new Attempt(null, Refusal.busy("another ollama-patch is working on this target (lock "
+                        + abs + " is held); nothing changed"));
             }
             Boolean current = lockedInodeIsAtPath(abs);
-            if (current == null) return new TargetLock(abs, ch, l, false);
-            if (current) return new TargetLock(abs, ch, l, true);
+            if (current == null) return new Attempt(new TargetLock(abs, ch, l, false), null);
+            if (current) return new Attempt(new TargetLock(abs, ch, l, true), null);
             // The run that held it removed it (and another may have made a new one): lock what is there now.
             l.release();
             ch.close();

@@ -10,7 +10,8 @@ import java.util.List;
  * @param vaddr      virtual address of the first byte, or -1 when not loaded
  * @param section    section holding it, or the segment ("LOAD[2]") where there are no section headers
  * @param evidence   how the extent is known ("NUL-terminated", "string header at 0x...", ...)
- * @param innerRefs  file offsets of references that point inside the string after its start
+ * @param innerRefs  file offsets (as {@code offset}, never virtual addresses) of references that point inside
+ *                   the string after its start; planning compares them with the offsets the path takes
  *                   (tail-merged C strings, dynamic-table offsets)
  * @param reason     for anything but a clean locator: why it is left alone or refused
  */

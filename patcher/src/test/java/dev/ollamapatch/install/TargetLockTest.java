@@ -39,4 +39,19 @@ class TargetLockTest {
         assertEquals(PatchException.Kind.REFUSED, e.kind());
         assertTrue(Files.notExists(target), "nothing created through the link");
     }
+
+    @Test
+    void tryingALockHeldElsewhereGivesABusyRefusalAsAValue() throws IOException {
+        Path file = tmp.resolve(".lock");
+        try (TargetLock first = TargetLock.acquire(file)) {
+            TargetLock.Attempt second = TargetLock.tryAcquire(file);
+            assertEquals(null, second.lock());
+            assertEquals(dev.ollamapatch.report.ApplyOutcome.Ending.BUSY, second.refusal().ending());
+            assertEquals("another ollama-patch is working on this target (lock " + file + " is held); nothing changed",
+                    second.refusal().line());
+        }
+        TargetLock.Attempt free = TargetLock.tryAcquire(file);
+        assertEquals(null, free.refusal());
+        free.lock().close();
+    }
 }

@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * runs and loads the shim, every header is kept, two runs give the same bytes, and bad input
  * (checksum, corruption, truncation) writes nothing.
  */
-class ArchiveApplyTest {
+class ArchiveApplyIT {
     private Path work;
 
     @BeforeEach
@@ -236,23 +236,7 @@ class ArchiveApplyTest {
         assertEquals(0, Cli.run("apply", first, "-o", once, "--shim", Fixtures.stub("x86_64"), "--prefix", work).exit());
         // Put the original, unpatched binaries back in front of the shims by re-patching a mixed archive:
         // simplest is the bundled layout with an extra nvml.so written before bin/ollama.
-        Path mixed = work.resolve("mixed.tar");
-        try (var raw = Files.newOutputStream(mixed);
-             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(raw, "UTF-8")) {
-            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
-            var old = new TarArchiveEntry("bin/nvml.so", org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
-            old.setSize(3);
-            tar.putArchiveEntry(old);
-            tar.write(new byte[] {'o', 'l', 'd'});
-            tar.closeArchiveEntry();
-            var ollama = new TarArchiveEntry("bin/ollama", org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
-            Path gen = Fixtures.binary("x86_64", "release", "gen-c");
-            ollama.setSize(Files.size(gen));
-            ollama.setMode(0100755);
-            tar.putArchiveEntry(ollama);
-            Files.copy(gen, tar);
-            tar.closeArchiveEntry();
-        }
+        Path mixed = tar(work.resolve("mixed.tar"), List.of("bin/nvml.so", "bin/ollama"));
         Path out = work.resolve("out.tar");
         Cli.Result refused = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work);
         assertEquals(5, refused.exit(), refused.toString());
@@ -274,6 +258,38 @@ class ArchiveApplyTest {
         assertNoTemporaryFiles();
     }
 
+    /**
+     * Two entries where shims go, both before the binaries that need them: --force replaces both in
+     * one more pass (it used to start over once per entry found), and a dry run reports the same.
+     */
+    @Test
+    void forceReplacesEveryEarlierShimEntryAtOnce() throws Exception {
+        Path mixed = tar(work.resolve("two.tar"),
+                List.of("bin/nvml.so", "lib/ollama/nvml.so", "bin/ollama", "lib/ollama/runner"));
+        Path out = work.resolve("two-out.tar");
+        Cli.Result dry = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work,
+                "--force", "--dry-run", "--json");
+        assertEquals(0, dry.exit(), dry.toString());
+        assertFalse(Files.exists(out));
+        Cli.Result forced = Cli.run("apply", mixed, "-o", out, "--shim", Fixtures.stub("x86_64"), "--prefix", work,
+                "--force", "--json");
+        assertEquals(0, forced.exit(), forced.toString());
+        assertTrue(forced.err().contains("2 entries patched, 2 shims added, verified"), forced.err());
+        List<TarArchiveEntry> entries = ReleaseArchives.entries(out);
+        assertEquals(List.of("bin/ollama", "bin/nvml.so", "lib/ollama/runner", "lib/ollama/nvml.so"),
+                entries.stream().map(TarArchiveEntry::getName).toList());
+        JsonNode planned = new ObjectMapper().readTree(dry.out()).get("files");
+        JsonNode patched = new ObjectMapper().readTree(forced.out()).get("files");
+        assertEquals(2, planned.size(), dry.out());
+        assertEquals(2, patched.size(), forced.out());
+        for (int i = 0; i < 2; i++) {
+            assertEquals(patched.get(i).get("path"), planned.get(i).get("path"));
+            assertEquals("planned", planned.get(i).get("status").asText());
+            assertEquals("patched", patched.get(i).get("status").asText());
+        }
+        assertNoTemporaryFiles();
+    }
+
     @Test
     void theShimMustServeEveryPatchedEntry() throws Exception {
         Path in = ReleaseArchives.write(work.resolve("ollama-linux-amd64.tar"), false, 0);
@@ -282,6 +298,25 @@ class ArchiveApplyTest {
         assertEquals(5, r.exit(), r.toString());
         assertTrue(r.err().contains("entry bin/ollama: the shim cannot serve it"), r.err());
         assertFalse(Files.exists(out));
+    }
+
+    /** A tar of {@code names} in order: each "nvml.so" holds "old" (not a shim), every other name gen-c. */
+    private static Path tar(Path file, List<String> names) throws Exception {
+        Path gen = Fixtures.binary("x86_64", "release", "gen-c");
+        try (var raw = Files.newOutputStream(file);
+             var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(raw, "UTF-8")) {
+            tar.setLongFileMode(org.apache.commons.compress.archivers.tar.TarArchiveOutputStream.LONGFILE_POSIX);
+            for (String name : names) {
+                var e = new TarArchiveEntry(name, org.apache.commons.compress.archivers.tar.TarConstants.LF_NORMAL, true);
+                boolean old = name.endsWith("/nvml.so");
+                e.setSize(old ? 3 : Files.size(gen));
+                if (!old) e.setMode(0100755);
+                tar.putArchiveEntry(e);
+                if (old) tar.write(new byte[] {'o', 'l', 'd'}); else Files.copy(gen, tar);
+                tar.closeArchiveEntry();
+            }
+        }
+        return file;
     }
 
     private void assertNoTemporaryFiles() throws Exception {

@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code bin/ollama-patch} runs this build of the tool. The patched {@code bin/ollama} is then run
  * with the bundled shim in virtual mode and must report the configured device.
  */
-class PipelinesDocTest {
+class PipelinesDocIT {
     private static final Path DOC = Path.of(System.getProperty("user.dir")).resolve("../docs/pipelines.md").normalize();
 
     private Path work;

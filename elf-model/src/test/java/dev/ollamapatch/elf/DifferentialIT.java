@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Compares this library with readelf (binutils) and with jelf on the ELF files of this machine,
  * plus ELF32 and big-endian images made here. Fails if fewer than {@link #MINIMUM} were compared.
  */
-class DifferentialTest {
+class DifferentialIT {
     private static final int MINIMUM = 200;
     private static final int WANTED = 320;
     private static final long MAX_SIZE = 96L << 20; // keeps the run short; big files are covered by ByteSourceTest

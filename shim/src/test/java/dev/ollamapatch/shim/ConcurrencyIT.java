@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  * own init/shutdown so the reference count keeps crossing zero. Also under ThreadSanitizer and under
  * AddressSanitizer+UndefinedBehaviorSanitizer, with the shim's sources built with those flags.
  */
-class ConcurrencyTest {
+class ConcurrencyIT {
     static final int THREADS = 8;
 
     @TempDir

@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * forward mode, the lookup through a real ld.so.cache in both formats, trace reset — and must give
  * byte-for-byte the answers and the stderr of the plain build. Runs in every ./mvnw test / verify.
  */
-class SanitizerTest {
+class SanitizerIT {
     @TempDir
     Path dir;
 

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The lazily parsed views on real binaries, checked against readelf -r / -V / -n. */
-class RealFilesTest {
+class RealFilesIT {
     private static final Path LS = Path.of("/bin/ls");
 
     private static String readelf(String... args) throws Exception {

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * tool ends within seconds with a documented exit code, says what is wrong in one line naming the
  * file, shows no stack trace (unless --debug), writes nothing and leaves the input as it was.
  */
-class MalformedInputCliTest {
+class MalformedInputCliIT {
     private static final Duration LIMIT = Duration.ofSeconds(10);
 
     /** A real ELF64 little-endian shared library with NVML sites (gen-b's libggml-base.so). */
@@ -123,7 +123,7 @@ class MalformedInputCliTest {
         }
         tests.add(DynamicTest.dynamicTest("summary", () -> {
             assertFalse(exits.isEmpty());
-            System.out.println("MalformedInputCliTest: " + variants.size() + " inputs x 5 commands; exit codes " + exits);
+            System.out.println("MalformedInputCliIT: " + variants.size() + " inputs x 5 commands; exit codes " + exits);
         }));
         return tests.stream();
     }
