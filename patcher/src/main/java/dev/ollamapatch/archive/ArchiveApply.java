@@ -14,12 +14,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 /**
- * {@code apply ARCHIVE -o OUT}: checks the input's checksum, patches the archive in one streaming
- * pass into a temporary file beside OUT, verifies it in a second pass, fsyncs it and renames it into
- * place. Any failure deletes the temporary file: OUT is either untouched or complete.
+ * {@code apply ARCHIVE -o OUT}: checks the input's checksum, reads the archive's ELF entries as one
+ * install and decides each of them, the shim entries and the existing entries where a shim goes
+ * ({@link ArchiveInstall}, pass 1, nothing written), writes the patched archive in one more streaming
+ * pass into a temporary file beside OUT ({@link ArchivePatcher}, pass 2), verifies it, fsyncs it and
+ * renames it into place. Any failure deletes the temporary file: OUT is either untouched or complete.
  */
 public final class ArchiveApply {
     /**
@@ -38,11 +39,10 @@ public final class ArchiveApply {
         if (mismatch.isPresent()) return mismatch.get().outcome();
         Path destination = o.output().toAbsolutePath();
         if (o.dryRun()) {
-            Path spoolDir = Path.of(System.getProperty("java.io.tmpdir"));
-            ArchivePatcher.Result r = pass(o, format, null, progress, Set.of(), ArchivePatcher.Prior.NONE,
-                    Status.PLANNED, spoolDir);
-            // --force replaces earlier entries where a shim goes: the reports are those of the pass that drops them.
-            if (!r.replace().isEmpty()) r = again(o, format, null, progress, r, Status.PLANNED, spoolDir);
+            ArchivePatcher.Options po = options(o, false, Status.PLANNED, Path.of(System.getProperty("java.io.tmpdir")));
+            ArchiveInstall install = firstPass(o.archive(), format, po, progress);
+            if (install.refusal().isPresent()) return install.refusal().get().outcome();
+            ArchivePatcher.Result r = secondPass(o.archive(), format, null, po, install, progress);
             return ended(o, r).orElse(ApplyOutcome.done(List.of(), r.reports()));
         }
         if (!Files.isDirectory(destination.getParent())) {
@@ -73,21 +73,15 @@ public final class ArchiveApply {
 
     private static ApplyOutcome write(Options o, ArchiveFormat format, Path destination, Progress progress)
             throws IOException {
+        ArchivePatcher.Options po = options(o, true, Status.PATCHED, destination.getParent());
+        ArchiveInstall install = firstPass(o.archive(), format, po, progress);
+        if (install.refusal().isPresent()) return install.refusal().get().outcome();
         Path temp = AtomicFiles.createExactTemp(destination);
         try {
             ArchivePatcher.Result r;
             try (TarWriter w = TarWriter.create(temp, format)) {
-                r = pass(o, format, w, progress, Set.of(), ArchivePatcher.Prior.NONE, Status.PATCHED,
-                        destination.getParent());
-                if (r.replace().isEmpty() && ended(o, r).isEmpty()) w.finish();
-            }
-            if (!r.replace().isEmpty()) {
-                // --force replaces earlier entries where a shim goes, which this stream had written already:
-                // one more pass drops them all, with the decisions the first pass made.
-                try (TarWriter w = TarWriter.create(temp, format)) {
-                    r = again(o, format, w, progress, r, Status.PATCHED, destination.getParent());
-                    if (ended(o, r).isEmpty()) w.finish();
-                }
+                r = secondPass(o.archive(), format, w, po, install, progress);
+                if (ended(o, r).isEmpty()) w.finish();
             }
             ApplyOutcome ended = ended(o, r).orElse(null);
             if (ended != null) return ended;
@@ -106,49 +100,59 @@ public final class ArchiveApply {
         ArchiveFormat format = ArchiveFormat.of(archive).orElseThrow();
         ArchivePatcher.Options po = new ArchivePatcher.Options(libs, null, checkPrefix(prefix), false,
                 Path.of(System.getProperty("java.io.tmpdir")), null, Status.FOUND, true);
-        return run(archive, format, null, po, Progress.NONE, Set.of(), ArchivePatcher.Prior.NONE).reports();
+        ArchiveInstall install = firstPass(archive, format, po, Progress.NONE);
+        return secondPass(archive, format, null, po, install, Progress.NONE).reports();
     }
 
-    private static ArchivePatcher.Result pass(Options o, ArchiveFormat format, TarWriter w, Progress progress,
-                                              Set<String> replace, ArchivePatcher.Prior prior, Status status,
-                                              Path spoolDir) throws IOException {
-        ArchivePatcher.Options po = new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()),
-                o.force(), spoolDir, w == null ? null : o.output().toAbsolutePath().toString(), status, false);
+    /** {@code writing}: OUT is written (spools go beside it, reports name it). */
+    private static ArchivePatcher.Options options(Options o, boolean writing, Status status, Path spoolDir) {
+        return new ArchivePatcher.Options(o.libs(), o.userShim(), checkPrefix(o.prefix()), o.force(), spoolDir,
+                writing ? o.output().toAbsolutePath().toString() : null, status, false);
+    }
+
+    /**
+     * Pass 1: every ELF entry decided with the whole archive as one install, and the entries where a shim
+     * goes found (a refusal without --force), before anything is written.
+     */
+    private static ArchiveInstall firstPass(Path archive, ArchiveFormat format, ArchivePatcher.Options po,
+                                            Progress progress) throws IOException {
         try {
-            return run(o.archive(), format, w, po, progress, replace, prior);
+            return ArchiveInstall.read(archive, format, po, progress);
+        } catch (ArchiveReadException e) {
+            throw readFailure(archive, po, e);
+        } catch (IOException e) {
+            throw ioFailure(archive, po, false, e);
         } finally {
             progress.finish();
         }
     }
 
-    /**
-     * The pass that drops every earlier entry {@code first} found where a shim goes, taking its decisions.
-     * It finds no more: it sees a subset of the entries {@code first} saw, and the same shims.
-     */
-    private static ArchivePatcher.Result again(Options o, ArchiveFormat format, TarWriter w, Progress progress,
-                                               ArchivePatcher.Result first, Status status, Path spoolDir)
-            throws IOException {
-        ArchivePatcher.Result r = pass(o, format, w, progress, first.replace(), first.decided(), status, spoolDir);
-        if (!r.replace().isEmpty()) {
-            throw new IllegalStateException("a second pass found more entries to replace: " + r.replace());
+    /** Pass 2, the one pass that writes into {@code w} (null: nothing written), by pass 1's decisions. */
+    private static ArchivePatcher.Result secondPass(Path archive, ArchiveFormat format, TarWriter w,
+                                                    ArchivePatcher.Options po, ArchiveInstall install,
+                                                    Progress progress) throws IOException {
+        try {
+            return ArchivePatcher.run(archive, format, w, po, install, progress);
+        } catch (ArchiveReadException e) {
+            throw readFailure(archive, po, e);
+        } catch (IOException e) {
+            throw ioFailure(archive, po, w != null, e);
+        } finally {
+            progress.finish();
         }
-        return r;
     }
 
-    /** Maps read failures to exit 4 and write failures to exit 1, each naming the archive. */
-    private static ArchivePatcher.Result run(Path archive, ArchiveFormat format, TarWriter w,
-                                             ArchivePatcher.Options po, Progress progress, Set<String> replace,
-                                             ArchivePatcher.Prior prior) throws IOException {
-        try {
-            return ArchivePatcher.run(archive, format, w, po, progress, replace, prior);
-        } catch (ArchiveReadException e) {
-            throw new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
-                    + (w == null ? "" : "; nothing written"), e);
-        } catch (IOException e) {
-            throw new PatchException(PatchException.Kind.FAILED, archive + ": " + (w == null ? "" : "writing "
-                    + po.output() + ": ") + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
-                    + (w == null ? "" : "; nothing written"), e);
-        }
+    /** A read failure is exit 4, naming the archive. */
+    private static PatchException readFailure(Path archive, ArchivePatcher.Options po, ArchiveReadException e) {
+        return new PatchException(PatchException.Kind.INVALID_INPUT, archive + ": " + e.getMessage()
+                + (po.output() == null ? "" : "; nothing written"), e);
+    }
+
+    /** Any other I/O failure is exit 1, naming the archive and, while writing, the output. */
+    private static PatchException ioFailure(Path archive, ArchivePatcher.Options po, boolean writing, IOException e) {
+        return new PatchException(PatchException.Kind.FAILED, archive + ": " + (writing ? "writing "
+                + po.output() + ": " : "") + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName())
+                + (po.output() == null ? "" : "; nothing written"), e);
     }
 
     /**

@@ -24,17 +24,18 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
- * One streaming pass over an archive: every entry is read once, in order; an ELF entry is spooled to
- * a temporary file (mapped, never held in the heap), planned exactly as a file would be, and written
- * patched with the shim added right after it; every other entry is copied straight through. With no
- * writer (scan, dry run) the same decisions are made and nothing is written.
+ * The writing pass over an archive: every entry is read once, in order; an ELF entry is spooled to
+ * a temporary file (mapped, never held in the heap), checked to be the bytes the first pass
+ * ({@link ArchiveInstall}) decided on, and written by that decision, with the shim added right after it
+ * as every entry the sites' resolutions name; every other entry is copied straight through, and an
+ * entry where a shim goes (pass 1 found them all, and refused them without {@code --force}) is dropped.
+ * One pass writes the whole output: it never starts over. With no writer (scan, dry run) the same
+ * decisions are reported and nothing is written.
  */
 final class ArchivePatcher {
     private static final int MAGIC = ElfConstants.SELFMAG;
@@ -54,8 +55,8 @@ final class ArchivePatcher {
 
     enum Action { COPIED, PATCHED, DROPPED }
 
-    /** What became of one input entry; the verifier walks these against both archives. */
-    record Outcome(EntryHeader input, Action action, List<ByteEdit> edits, ShimAdded shim) {}
+    /** What became of one input entry and the shim entries added right after it; the verifier walks these. */
+    record Outcome(EntryHeader input, Action action, List<ByteEdit> edits, List<ShimAdded> shims) {}
 
     /** The shim entry added after a patched entry, and the SHA-256 of its bytes. */
     record ShimAdded(EntryHeader header, String sha256) {}
@@ -64,81 +65,54 @@ final class ArchivePatcher {
      * How the pass ended.
      *
      * @param refusal  why the archive is refused (the whole line for the user), or null
-     * @param replace  keys of earlier entries where a shim goes, which --force replaces: a stream cannot
-     *                 take back what it wrote, so the pass went on to the end without writing, to find
-     *                 them all, and one more pass drops them ({@link Prior}); empty when the pass is complete
-     * @param decided  what this pass decided for each ELF entry, for that next pass
      */
     record Result(List<Outcome> entries, List<FileReport> reports, int patched, int alreadyPatched, int shims,
-                  String refusal, Set<String> replace, Prior decided) {
-        boolean complete() { return refusal == null && replace.isEmpty(); }
-    }
-
-    /**
-     * What an earlier pass over the same archive decided, by the entry's ordinal in the stream: the
-     * pass that drops the entries a shim replaces takes these instead of finding the sites again.
-     */
-    record Prior(Map<Integer, Decided> byOrdinal) {
-        static final Prior NONE = new Prior(Map.of());
-    }
-
-    /** One ELF entry's decision and identity. */
-    record Decided(Decision decision, Identity identity) {}
+                  String refusal) {}
 
     private final Path archive;
     private final Options options;
-    private final TarReader in;
-    /** Null when nothing is written, and from the first entry --force must take back (see {@link Result#replace}). */
-    private TarWriter out;
-    private final Progress progress;
-    private final Set<String> replace;
-    private final Prior prior;
-    private final Map<Integer, Decided> decided = new HashMap<>();
-    /** The ordinal of the entry being read, in the input's order. */
+    /** Pass 1: every ELF entry decided with the whole archive as its install. */
+    private final ArchiveInstall install;
     private int ordinal = -1;
+    private final TarReader in;
+    private final TarWriter out;
+    private final Progress progress;
     private final List<Outcome> outcomes = new ArrayList<>();
     private final List<FileReport> reports;
-    private final Set<String> seen = new HashSet<>();
     private final Set<String> shimsAdded = new HashSet<>();
-    private final ShimSource.PerMachine shims;
     private int patched, already;
     /** Set when the pass must stop: see {@link Result}. */
     private String refusal;
-    private final Set<String> replaceEarlier = new java.util.LinkedHashSet<>();
 
-    private ArchivePatcher(Path archive, Options options, TarReader in, TarWriter out, Progress progress,
-                           Set<String> replace, Prior prior, List<FileReport> reports) {
+    private ArchivePatcher(Path archive, Options options, ArchiveInstall install, TarReader in, TarWriter out,
+                           Progress progress, List<FileReport> reports) {
         this.archive = archive;
+        this.install = install;
         this.options = options;
-        this.shims = new ShimSource.PerMachine(options.userShim());
         this.in = in;
         this.out = out;
         this.progress = progress;
-        this.replace = replace;
-        this.prior = prior;
         this.reports = reports;
     }
 
     /**
      * Runs the pass, up to the end or to the entry that refuses the archive. The result holds each ELF
-     * entry's report up to there. {@code replace}: keys of existing entries to drop, and {@code prior}
-     * what the pass that found them decided (see {@link Result#replace}); empty and {@link Prior#NONE}
-     * for a first pass.
+     * entry's report up to there. {@code install}: pass 1 over the same archive, which did not refuse it.
      */
-    static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, Progress progress,
-                      Set<String> replace, Prior prior) throws IOException {
+    static Result run(Path archive, ArchiveFormat format, TarWriter out, Options options, ArchiveInstall install,
+                      Progress progress) throws IOException {
+        if (install.refusal().isPresent()) throw new IllegalArgumentException("pass 1 refused the archive");
         try (TarReader in = TarReader.open(archive, format, progress)) {
-            ArchivePatcher p = new ArchivePatcher(archive, options, in, out, progress, replace, prior, new ArrayList<>());
+            ArchivePatcher p = new ArchivePatcher(archive, options, install, in, out, progress, new ArrayList<>());
             p.entries();
             return new Result(List.copyOf(p.outcomes), List.copyOf(p.reports), p.patched, p.already,
-                    p.shimsAdded.size(), p.refusal, Set.copyOf(p.replaceEarlier), new Prior(Map.copyOf(p.decided)));
+                    p.shimsAdded.size(), p.refusal);
         }
     }
 
     private void entries() throws IOException {
         byte[] head = new byte[MAGIC];
         for (EntryHeader h = in.next(); h != null; h = in.next()) {
-            ordinal++;
             entry(h, head);
             if (refusal != null) return;
         }
@@ -149,18 +123,15 @@ final class ArchivePatcher {
 
     private void entry(EntryHeader h, byte[] head) throws IOException {
         progress.entry(h.name());
+        ordinal++;
         String key = EntryNames.key(h.name());
         EntryNames.checkInside(archive, h.name(), key, symlinks);
         if (h.type() == org.apache.commons.compress.archivers.tar.TarConstants.LF_SYMLINK) symlinks.add(key);
-        if (shimsAdded.contains(key) || replace.contains(key)) {
-            if (options.force()) {
-                outcomes.add(new Outcome(h, Action.DROPPED, List.of(), null));
-            } else {
-                refusal = shimConflict(h.name());
-            }
+        if (install.replaced.contains(key)) {
+            // Where a shim goes, found by pass 1: there is one only with --force (else pass 1 refused).
+            outcomes.add(new Outcome(h, Action.DROPPED, List.of(), List.of()));
             return;
         }
-        seen.add(key);
         if (h.isRegular() && h.size() >= MAGIC) {
             in.readFully(head, MAGIC);
             if (ElfConstants.hasElfMagic(head)) {
@@ -174,7 +145,7 @@ final class ArchivePatcher {
     }
 
     private void copy(EntryHeader h, byte[] head) throws IOException {
-        outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+        outcomes.add(new Outcome(h, Action.COPIED, List.of(), List.of()));
         if (out == null) return;
         out.begin(h);
         if (head != null) out.out().write(head);
@@ -218,33 +189,35 @@ final class ArchivePatcher {
         }
     }
 
+    /** The entry differs from what pass 1 decided on: the input changed between the two passes. */
+    private PatchException changed(String name) {
+        return new PatchException(PatchException.Kind.FAILED, archive + ": entry " + name
+                + ": changed while it was being read (it differs from the first pass); nothing written");
+    }
+
     private void planAndWrite(EntryHeader h, ElfFile elf, Path spool) throws IOException {
         String name = h.name();
         List<LibraryTarget> libs = options.libs();
-        Decided known = prior.byOrdinal().get(ordinal);
-        if (known == null) {
-            Decision d = FileStep.decide(elf, new FileStep.Options(
-                    new PlanOptions(libs, EntryNames.installDir(options.prefix(), name)),
-                    options.scan() ? null : shims::choose, true));
-            known = new Decided(d, Identities.of(elf, null, d.plan().scan(), "", libs));
-        }
-        decided.put(ordinal, known);
-        Decision d = known.decision();
-        Identity id = known.identity();
+        ArchiveInstall.Decided decided = install.decided.get(ordinal);
+        if (decided == null) throw changed(name);
+        Decision d = decided.decision();
+        Identity id = Identities.of(elf, null, d.plan().scan(), "", libs);
+        String inputSha = Sha256.of(elf.bytes()).hex();
+        if (!inputSha.equals(decided.sha256())) throw changed(name);
         if (options.scan()) {
-            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true).withIdentity(id));
-            outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+            reports.add(d.report(name, inputSha, true).withIdentity(id));
+            outcomes.add(new Outcome(h, Action.COPIED, List.of(), List.of()));
             return;
         }
         if (d instanceof Decision.Refused r) {
-            reports.add(r.report(name, Sha256.of(elf.bytes()).hex(), false).withIdentity(id));
+            reports.add(r.report(name, inputSha, false).withIdentity(id));
             refusal = archive + ": entry " + name + ": " + r.reason() + "; nothing written";
             return;
         }
         if (!(d instanceof Decision.Planned planned)) {
             if (d instanceof Decision.AlreadyPatched) already++;
-            reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), false).withIdentity(id));
-            outcomes.add(new Outcome(h, Action.COPIED, List.of(), null));
+            reports.add(d.report(name, inputSha, false).withIdentity(id));
+            outcomes.add(new Outcome(h, Action.COPIED, List.of(), List.of()));
             if (out != null) {
                 out.begin(h);
                 Files.copy(spool, out.out());
@@ -255,49 +228,37 @@ final class ArchivePatcher {
         Plan plan = planned.plan();
         ShimSource shim = planned.shim();
         ShimCheck.Result check = planned.shimCheck();
-        boolean nvml = plan.retargeted().stream()
-                .anyMatch(p -> p.site().library().name().equals(LibraryTarget.NVML.name()));
-        String shimName = nvml ? EntryNames.shimEntry(name, libs.get(0).defaultPath()) : null;
-        String shimKey = shimName == null ? null : EntryNames.key(shimName);
-        if (shimName != null) EntryNames.checkInside(archive, shimName, shimKey, symlinks);
-        boolean addShim = shimKey != null && !shimsAdded.contains(shimKey);
-        if (addShim && seen.contains(shimKey)) {
-            if (!options.force()) {
-                refusal = shimConflict(shimName);
-                return;
-            }
-            // --force: the earlier entry was copied already. Nothing more is written (this output is
-            // dropped); the pass goes on as if it were not there, to find every such entry at once.
-            replaceEarlier.add(shimKey);
-            out = null;
+        // The shim goes into every directory the sites' resolutions name (pass 1 worked them out with the
+        // whole archive as the install): beside the entry, or beside the program that calls its dlopen.
+        List<String> toAdd = new ArrayList<>();
+        for (String shimName : decided.shimEntries()) {
+            String shimKey = EntryNames.key(shimName);
+            EntryNames.checkInside(archive, shimName, shimKey, symlinks);
+            // An existing entry at shimKey, before or after this one, is dropped (pass 1's install.replaced).
+            if (shimsAdded.contains(shimKey) || toAdd.stream().anyMatch(n -> EntryNames.key(n).equals(shimKey))) continue;
+            toAdd.add(shimName);
         }
         patched++;
         if (out == null) {
-            reports.add(new FileReport(name, Sha256.of(elf.bytes()).hex(), plan, null, null, options.status(), check).withIdentity(id));
-            if (addShim) shimsAdded.add(shimKey);
+            reports.add(new FileReport(name, inputSha, plan, null, null, options.status(), check).withIdentity(id));
+            toAdd.forEach(n -> shimsAdded.add(EntryNames.key(n)));
             return;
         }
         out.begin(h);
         EditedCopy.CopyDigests digests = EditedCopy.write(elf.bytes(), plan.edits(), out.channel());
         end(h);
-        ShimAdded added = null;
-        if (addShim) {
+        List<ShimAdded> added = new ArrayList<>();
+        for (String shimName : toAdd) {
             byte[] bytes = shim.bytes();
             EntryHeader sh = EntryHeader.shimBeside(h, shimName, bytes.length);
             out.begin(sh);
             out.out().write(bytes);
             out.end();
-            shimsAdded.add(shimKey);
-            added = new ShimAdded(sh, Sha256.of(bytes).hex());
+            shimsAdded.add(EntryNames.key(shimName));
+            added.add(new ShimAdded(sh, Sha256.of(bytes).hex()));
         }
-        outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), added));
+        outcomes.add(new Outcome(h, Action.PATCHED, plan.edits(), List.copyOf(added)));
         reports.add(new FileReport(name, digests.inputHex(), plan, options.output(), digests.outputHex(),
                 options.status(), check).withIdentity(id));
     }
-
-    private String shimConflict(String name) {
-        return archive + ": entry " + name
-                + ": the archive already has an entry where the shim goes; --force replaces it; nothing written";
-    }
-
 }

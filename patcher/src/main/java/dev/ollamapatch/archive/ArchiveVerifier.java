@@ -37,12 +37,12 @@ final class ArchiveVerifier {
                 d = in.difference(out);
                 if (d != null) throw fail(written, "entry " + in.name() + ": header differs: " + d);
                 compare(in, a.data(), b.data(), o.edits(), written);
-                if (o.shim() != null) {
+                for (ArchivePatcher.ShimAdded added : o.shims()) {
                     EntryHeader shim = b.next();
-                    if (shim == null) throw fail(written, "shim entry " + o.shim().header().name() + " is missing");
-                    d = o.shim().header().difference(shim);
+                    if (shim == null) throw fail(written, "shim entry " + added.header().name() + " is missing");
+                    d = added.header().difference(shim);
                     if (d != null) throw fail(written, "shim entry " + shim.name() + ": header differs: " + d);
-                    if (!sha256(b.data()).equals(o.shim().sha256())) {
+                    if (!sha256(b.data()).equals(added.sha256())) {
                         throw fail(written, "shim entry " + shim.name() + " does not hold the shim's bytes");
                     }
                 }

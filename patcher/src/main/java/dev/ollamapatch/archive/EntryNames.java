@@ -1,15 +1,11 @@
 package dev.ollamapatch.archive;
 
-import dev.ollamapatch.site.LibraryTarget;
-
 import dev.ollamapatch.report.PatchException;
 
 import java.nio.file.Path;
 
-/** Pure rules for entry names: how they compare, where an entry is installed, where its shim goes. */
+/** Pure rules for entry names: how they compare, where an entry is installed, which entry a shim becomes. */
 public final class EntryNames {
-    private static final String ORIGIN = LibraryTarget.ORIGIN + "/";
-
     private EntryNames() {}
 
     /** The name as a path for comparison: {@code ./bin/ollama}, {@code bin/ollama} and {@code bin//ollama} are one. */
@@ -52,29 +48,28 @@ public final class EntryNames {
      * (Ollama's install script extracts releases into /usr/local): glob sites need it.
      */
     static String installDir(String prefix, String entryName) {
-        Path p = Path.of(prefix).resolve(key(entryName)).normalize().getParent();
+        Path p = installedAt(prefix, entryName).getParent();
         return p == null ? prefix : p.toString();
     }
 
+    /** Where the entry will be once the archive is extracted under {@code prefix}: its name in the install. */
+    static Path installedAt(String prefix, String entryName) {
+        return Path.of(prefix).resolve(key(entryName)).normalize();
+    }
+
     /**
-     * The entry name the shim gets beside {@code entryName} for a site path {@code $ORIGIN/REST}: in the
-     * same directory and with the same {@code ./} style as the entry, so the two extract side by side.
+     * The entry name of a shim the loader will open at {@code shim} (an absolute path once the archive is
+     * extracted under {@code prefix}), in the {@code ./} style of the patched entry {@code entryName}. A
+     * path outside the prefix cannot be an entry: a usage error naming the path that put it there.
      */
-    public static String shimEntry(String entryName, String shimPath) {
-        if (!shimPath.startsWith(ORIGIN)) {
+    public static String shimEntryAt(String entryName, String prefix, Path shim, String shimPath) {
+        Path rel = Path.of(prefix).normalize().relativize(shim.normalize());
+        String normal = rel.toString();
+        if (rel.isAbsolute() || normal.isEmpty() || normal.equals("..") || normal.startsWith("../")) {
             throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
-                    + ": in an archive the shim is added beside each patched entry, so the path must start with "
-                    + ORIGIN);
+                    + ": places the shim outside the archive for entry " + entryName + " (at " + shim
+                    + ", not under --prefix " + prefix + ")");
         }
-        String rest = shimPath.substring(ORIGIN.length());
-        int slash = entryName.lastIndexOf('/');
-        String dir = slash < 0 ? "" : entryName.substring(0, slash + 1);
-        String joined = dir + rest;
-        String normal = Path.of(joined).normalize().toString();
-        if (normal.startsWith("..") || normal.isEmpty()) {
-            throw new PatchException(PatchException.Kind.USAGE, "--shim-path " + shimPath
-                    + ": places the shim outside the archive for entry " + entryName);
-        }
-        return entryName.startsWith("./") && !normal.startsWith("./") ? "./" + normal : normal;
+        return entryName.startsWith("./") ? "./" + normal : normal;
     }
 }

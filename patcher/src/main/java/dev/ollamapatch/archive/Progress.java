@@ -22,7 +22,8 @@ public class Progress implements LongConsumer {
     private boolean drawn;
     private String label = "";
 
-    private Progress(PrintWriter err, long total) {
+    /** Package-private so that a test can hear each entry every pass names. */
+    Progress(PrintWriter err, long total) {
         this.err = err;
         this.total = total;
     }

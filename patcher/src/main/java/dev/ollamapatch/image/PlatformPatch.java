@@ -21,6 +21,10 @@ import dev.ollamapatch.plan.PlanOptions;
 import dev.ollamapatch.plan.PlannedSite;
 import dev.ollamapatch.plan.ShimCheck;
 import dev.ollamapatch.decide.ShimSource;
+import dev.ollamapatch.resolve.InstallResolutions;
+import dev.ollamapatch.resolve.Resolver;
+import dev.ollamapatch.resolve.SecureExecution;
+import dev.ollamapatch.resolve.ShimTargets;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.FilterInputStream;
@@ -47,9 +51,12 @@ final class PlatformPatch {
     record Options(List<LibraryTarget> libs, Path userShim, boolean force, Path spoolDir, Status status,
                    boolean scan, String tool, BlobCopies copies, String output) {}
 
-    /** A file to patch: its merged-view names (the first is written, the others become hard links to it). */
+    /**
+     * A file to patch: its merged-view names (the first is written, the others become hard links to it),
+     * and the keys of every file the shim must be added as (each directory its sites' resolutions name).
+     */
     private record Patched(List<String> names, EntryHeader header, Path spool, Plan plan, ShimSource shim,
-                           String root, ShimCheck.Result check, int layer) {}
+                           String root, ShimCheck.Result check, int layer, List<String> shimKeys) {}
 
     /** The new layer, once written: its blob file, descriptor and diff_id. */
     record NewLayer(Path file, Blobs.Descriptor descriptor, String diffId, int files, int shims) {}
@@ -95,8 +102,14 @@ final class PlatformPatch {
             for (Map.Entry<Integer, Map<String, MergedView.Inode>> e : OllamaFiles.unread(view, roots).entrySet()) {
                 readAgain(view, e.getKey(), e.getValue());
             }
-            for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
-                for (String key : r.getValue()) decide(view, r.getKey(), key);
+            try {
+                resolutions = install(view, roots);
+                for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
+                    for (String key : r.getValue()) decide(view, r.getKey(), key);
+                }
+            } finally {
+                mapped.values().forEach(ElfFile::close);
+                mapped.clear();
             }
             if (layerOut == null || patched.isEmpty()) return null;
             // The new layer is compressed as the layer it overrides was (docker save: plain tar, as docker writes).
@@ -179,6 +192,57 @@ final class PlatformPatch {
         };
     }
 
+    /** The ELF files of Ollama's installs in the view, mapped from their spools, by content. */
+    private final Map<MergedView.Inode, ElfFile> mapped = new java.util.IdentityHashMap<>();
+    private InstallResolutions resolutions;
+
+    /**
+     * The ELF files of every install in the view as one install for the resolver (docs/resolution.md), each
+     * named by its path in the container and with the set-id bits and capabilities of its layer entry: a
+     * library's tail-called dlopen resolves to the program in {@code bin/} that calls it.
+     */
+    private InstallResolutions install(MergedView view, Map<String, TreeSet<String>> roots) throws IOException {
+        List<Resolver.Member> members = new ArrayList<>();
+        for (TreeSet<String> keys : roots.values()) {
+            for (String key : keys) {
+                MergedView.Inode inode = view.get(key).inode();
+                if (inode.spool == null || mapped.containsKey(inode)) continue;
+                try {
+                    ElfFile elf = ElfFile.open(inode.spool);
+                    mapped.put(inode, elf);
+                    members.add(new Resolver.Member(Path.of("/" + key), elf,
+                            SecureExecution.ofEntry(inode.header.mode(), inode.header.extraPax())));
+                } catch (ElfFormatException e) {
+                    throw new PatchException(PatchException.Kind.INVALID_INPUT, label + "/" + key + ": ELF: "
+                            + e.getMessage() + "; nothing written", e);
+                }
+            }
+        }
+        return InstallResolutions.ofMembers(members);
+    }
+
+    /**
+     * The keys of the files the shim must be added as: every file the sites' resolutions name for
+     * {@code key}, the name the resolver knows the file by; for another name of the same content (a hard
+     * link), what lies in or below the resolved name's own directory is named again in or below its own.
+     */
+    private static List<String> shimKeys(Plan plan, String key, List<String> names) {
+        java.util.LinkedHashSet<String> keys = new java.util.LinkedHashSet<>();
+        Path first = Path.of("/" + key);
+        List<Path> targets = ShimTargets.of(plan, first, LibraryTarget.NVML);
+        for (Path t : targets) keys.add(Names.key(t.toString().substring(1)));
+        for (String other : names) {
+            if (other.equals(key)) continue;
+            Path dir = Path.of("/" + other).getParent();
+            for (Path t : targets) {
+                if (t.startsWith(first.getParent())) {
+                    keys.add(Names.key(dir.resolve(first.getParent().relativize(t)).normalize().toString().substring(1)));
+                }
+            }
+        }
+        return List.copyOf(keys);
+    }
+
     private void decide(MergedView view, String root, String key) throws IOException {
         MergedView.Node node = view.get(key);
         Path spool = node.inode().spool;
@@ -187,9 +251,10 @@ final class PlatformPatch {
         if (!decided.add(node.inode())) return;
         String name = "/" + key;
         List<LibraryTarget> libs = options.libs();
-        try (ElfFile elf = ElfFile.open(spool)) {
-            Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key)),
-                    options.scan() ? null : shims::choose, true));
+        try {
+            ElfFile elf = mapped.get(node.inode());
+            Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key),
+                    resolutions.forFile(Path.of("/" + key))), options.scan() ? null : shims::choose, true));
             String sha = node.inode().sha256 != null ? node.inode().sha256 : Sha256.of(elf.bytes()).hex();
             if (options.scan()) {
                 if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
@@ -213,9 +278,9 @@ final class PlatformPatch {
                 if (e.getValue().inode() == node.inode()) all.add(e.getKey());
             }
             boolean nvml = plan.retargets(LibraryTarget.NVML);
+            List<String> shimKeys = nvml ? shimKeys(plan, key, all) : List.of();
             if (nvml) {
-                for (String n : all) {
-                    String shimKey = Names.key(EntryNames.shimEntry(n, libs.get(0).defaultPath()));
+                for (String shimKey : shimKeys) {
                     MergedView.Node there = view.get(shimKey);
                     if (there != null && !options.force() && !sameShim(there, shim)) {
                         throw new Refusal(label + "/" + shimKey + ": the image already has a file where the shim goes; "
@@ -224,7 +289,7 @@ final class PlatformPatch {
                 }
             }
             patched.add(new Patched(all, node.inode().header, spool, plan, nvml ? shim : null, root,
-                    planned.shimCheck(), node.inode().layer));
+                    planned.shimCheck(), node.inode().layer, shimKeys));
             reports.add(new FileReport(name, sha, plan, null, null, options.status(), planned.shimCheck()));
         } catch (ElfFormatException e) {
             throw new PatchException(PatchException.Kind.INVALID_INPUT, label + name + ": ELF: " + e.getMessage()
@@ -266,8 +331,7 @@ final class PlatformPatch {
             if (p.shim() != null) {
                 byte[] bytes = p.shim().bytes();
                 String sha = Blobs.hex(Sha256.digest().digest(bytes));
-                for (String n : p.names()) {
-                    String shimKey = Names.key(EntryNames.shimEntry(n, options.libs().get(0).defaultPath()));
+                for (String shimKey : p.shimKeys()) {
                     if (entries.containsKey(shimKey)) continue;
                     entries.put(shimKey, bytes);
                     headers.put(shimKey, new EntryHeader(shimKey, TarConstants.LF_NORMAL, 0100755, h.uid(), h.gid(),
@@ -359,7 +423,9 @@ final class PlatformPatch {
     /** The manifest's record of a plan's retargeted sites, as an in-place apply writes it. */
     private static List<Manifest.SiteEntry> siteEntries(Plan plan) {
         return plan.retargeted().stream().map(p -> new Manifest.SiteEntry(p.site().offset(), p.site().length(),
-                p.site().kind().label(), p.site().original(), p.replacementText())).toList();
+                p.site().kind().label(), p.site().original(), p.replacementText(),
+                p.resolution() == null ? null : p.resolution().how().label(),
+                p.shims().isEmpty() ? null : p.shims().stream().map(Path::toString).toList())).toList();
     }
 
     /** Names of the patched files, for the history entry. */

@@ -15,8 +15,7 @@ import java.util.function.Function;
  *                        expands without knowing {@code $ORIGIN}, get this directory instead of it.
  *                        Null when unknown (then glob sites are refused).
  * @param resolutions     where the loader will look for each site (package {@code resolve}); null where
- *                        the install cannot be seen (archive entries): {@code $ORIGIN} is then taken to be
- *                        the file's own directory
+ *                        no install is given: {@code $ORIGIN} is then taken to be the file's own directory
  */
 public record PlanOptions(List<LibraryTarget> libraries, String installDir, Function<Site, Resolution> resolutions) {
     public PlanOptions {

@@ -38,6 +38,20 @@ public final class InstallResolutions implements AutoCloseable {
         }
     }
 
+    /**
+     * The install of members that are not files on disk where they will be installed (the ELF entries of
+     * an archive, the ELF files of an image's merged view): each already mapped by the caller, named by the
+     * path it will have once extracted, with the set-id bits and capabilities its archive header gives.
+     * The caller keeps the mappings open while this is used and closes them.
+     */
+    public static InstallResolutions ofMembers(List<Resolver.Member> members) {
+        return new InstallResolutions(new Resolver(members));
+    }
+
+    private InstallResolutions(Resolver resolver) {
+        this.resolver = resolver;
+    }
+
     /** The install of these files, each read where it stands. */
     public static InstallResolutions of(List<Path> files) throws IOException {
         Map<Path, Path> m = new LinkedHashMap<>();

@@ -56,6 +56,19 @@ public record SecureExecution(boolean setUid, boolean setGid, String capabilitie
         return "getcap";
     }
 
+    /** The PAX record in which GNU tar ({@code --xattrs}) and container layers carry file capabilities. */
+    public static final String CAPABILITY_PAX = "SCHILY.xattr.security.capability";
+
+    /**
+     * What an archive entry's header says: the set-id bits of its mode, and file capabilities when its PAX
+     * records carry {@code security.capability} (extracted with its attributes, the file gets them; the
+     * value is the kernel's binary {@code vfs_cap_data}, so the report names the record, not the set).
+     */
+    public static SecureExecution ofEntry(int mode, java.util.Map<String, String> paxRecords) {
+        String caps = paxRecords.containsKey(CAPABILITY_PAX) ? "(security.capability in the entry's PAX records)" : "";
+        return new SecureExecution((mode & 04000) != 0, (mode & 02000) != 0, caps);
+    }
+
     private static String capabilitiesOf(Path file) {
         try {
             Process p = new ProcessBuilder(getcap(), file.toString()).redirectErrorStream(true).start();

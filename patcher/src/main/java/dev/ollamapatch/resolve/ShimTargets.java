@@ -17,7 +17,7 @@ public final class ShimTargets {
     private ShimTargets() {}
 
     /**
-     * The files each site resolves to; a site planned without a resolution (archive entries) gets the
+     * The files each site resolves to; a site planned without a resolution (a glob, or no install given) gets the
      * shim its path names relative to {@code file} ({@code $ORIGIN/...} beside it, or the absolute path).
      */
     public static List<Path> of(Plan plan, Path file, LibraryTarget library) {

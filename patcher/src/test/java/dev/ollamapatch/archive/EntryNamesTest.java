@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.ollamapatch.report.PatchException;
+import java.nio.file.Path;
+
 import org.junit.jupiter.api.Test;
 
 /** Entry names compared as paths, their install directory, and where the shim entry goes. */
@@ -23,21 +25,31 @@ class EntryNamesTest {
         assertEquals("/opt", EntryNames.installDir("/opt", "ollama"));
     }
 
-    @Test
-    void theShimGoesBesideTheEntryInTheSameStyle() {
-        assertEquals("./bin/nvml.so", EntryNames.shimEntry("./bin/ollama", "$ORIGIN/nvml.so"));
-        assertEquals("bin/nvml.so", EntryNames.shimEntry("bin/ollama", "$ORIGIN/nvml.so"));
-        assertEquals("nvml.so", EntryNames.shimEntry("ollama", "$ORIGIN/nvml.so"));
-        assertEquals("lib/ollama/nvml.so", EntryNames.shimEntry("bin/ollama", "$ORIGIN/../lib/ollama/nvml.so"));
+    /** Where the shim lands once extracted under /usr/local (resolved like a site: beside the caller). */
+    private static String at(String entry, String shim, String shimPath) {
+        return EntryNames.shimEntryAt(entry, "/usr/local", Path.of(shim), shimPath);
     }
 
     @Test
-    void aShimPathLeavingTheArchiveOrNotBesideTheEntryIsAUsageError() {
-        PatchException out = assertThrows(PatchException.class, () -> EntryNames.shimEntry("bin/ollama", "$ORIGIN/../../nvml.so"));
+    void theShimGoesWhereTheResolutionPointsInTheEntrysStyle() {
+        assertEquals("./bin/nvml.so", at("./bin/ollama", "/usr/local/bin/nvml.so", "$ORIGIN/nvml.so"));
+        assertEquals("bin/nvml.so", at("bin/ollama", "/usr/local/bin/nvml.so", "$ORIGIN/nvml.so"));
+        assertEquals("nvml.so", at("ollama", "/usr/local/nvml.so", "$ORIGIN/nvml.so"));
+        assertEquals("lib/ollama/nvml.so", at("bin/ollama", "/usr/local/lib/ollama/nvml.so", "$ORIGIN/../lib/ollama/nvml.so"));
+        // A library's tail-called dlopen: the shim beside the program that calls it, not beside the library.
+        assertEquals("./bin/nvml.so", at("./lib/ollama/libggml-base.so", "/usr/local/bin/nvml.so", "$ORIGIN/nvml.so"));
+        // An absolute --shim-path under the prefix is an entry as well.
+        assertEquals("opt/nvml.so", at("bin/ollama", "/usr/local/opt/nvml.so", "/usr/local/opt/nvml.so"));
+    }
+
+    @Test
+    void aShimPathLeavingTheArchiveIsAUsageError() {
+        PatchException out = assertThrows(PatchException.class,
+                () -> at("bin/ollama", "/usr/nvml.so", "$ORIGIN/../../nvml.so"));
         assertEquals(PatchException.Kind.USAGE, out.kind());
-        assertEquals("--shim-path $ORIGIN/../../nvml.so: places the shim outside the archive for entry bin/ollama",
-                out.getMessage());
-        PatchException absolute = assertThrows(PatchException.class, () -> EntryNames.shimEntry("bin/ollama", "/opt/nvml.so"));
+        assertEquals("--shim-path $ORIGIN/../../nvml.so: places the shim outside the archive for entry bin/ollama "
+                + "(at /usr/nvml.so, not under --prefix /usr/local)", out.getMessage());
+        PatchException absolute = assertThrows(PatchException.class, () -> at("bin/ollama", "/opt/nvml.so", "/opt/nvml.so"));
         assertEquals(PatchException.Kind.USAGE, absolute.kind());
     }
 }

@@ -426,6 +426,112 @@ class ContainerImageIT {
         assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
     }
 
+    /** Compiles C text with gcc into {@code out}. */
+    private Path gcc(String name, String source, String... flags) throws Exception {
+        Path src = work.resolve("src").resolve(name + ".c");
+        Files.createDirectories(src.getParent());
+        Files.writeString(src, source);
+        Path out = work.resolve("src").resolve(name);
+        List<String> cmd = new ArrayList<>(List.of("gcc", "-o", out.toString(), src.toString()));
+        cmd.addAll(List.of(flags));
+        exec(cmd);
+        return out;
+    }
+
+    @Test
+    void aLibraryWhoseDlopenIsTailCalledFromBinGetsTheShimBesideTheProgramInTheNewLayer() throws Exception {
+        String nvml = "/usr/local/lib/x86_64-linux-gnu/nvidia/current/libnvidia-ml.so.1";
+        Path lib = gcc("libtail.so", """
+                #include <dlfcn.h>
+                void *open_nvml(int flags) { return dlopen("%s", flags); }
+                """.formatted(nvml), "-O2", "-fPIC", "-shared");
+        Path app = gcc("ollama", """
+                #include <stdio.h>
+                void *open_nvml(int flags);
+                int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
+                """, "-O2", "-L" + work.resolve("src"), "-l:libtail.so", "-Wl,-rpath,$ORIGIN/../lib/ollama");
+        // A shim stand-in that says which file the loader opened it by.
+        Path shim = gcc("marker.so", """
+                #define _GNU_SOURCE
+                #include <dlfcn.h>
+                #include <stdio.h>
+                static void hello(void) __attribute__((constructor));
+                static void hello(void) {
+                    Dl_info info;
+                    if (dladdr((void *) hello, &info)) printf("shim loaded: %s\\n", info.dli_fname);
+                    fflush(stdout);
+                }
+                """, "-shared", "-fPIC", "-Wl,-soname,libnvidia-ml.so.1");
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/bin/"),
+                        Entry.file("usr/bin/ollama", app, 0755, 0, 0), Entry.dir("usr/lib/"), Entry.dir("usr/lib/ollama/"),
+                        Entry.file("usr/lib/ollama/libtail.so", lib, 0644, 0, 0)))))));
+        Path out = work.resolve("out");
+
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", shim, "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode site = null;
+        for (JsonNode f : TestImages.JSON.readTree(r.out()).get("files")) {
+            if (f.get("path").asText().equals("/usr/lib/ollama/libtail.so")) site = f.get("sites").get(0);
+        }
+        assertTrue(site != null, r.toString());
+        JsonNode res = site.get("resolution");
+        assertEquals("tail-call", res.get("how").asText(), r.toString());
+        assertEquals("/usr/bin/nvml.so", res.get("opens").get(0).asText(), r.toString());
+        assertEquals("/usr/bin/ollama", res.get("caller").asText(), r.toString());
+
+        Path rootfs = umociUnpack(out, "v1");
+        assertTrue(Files.isRegularFile(rootfs.resolve("usr/bin/nvml.so")));
+        assertFalse(Files.exists(rootfs.resolve("usr/lib/ollama/nvml.so")), "not beside the library that holds the string");
+        JsonNode manifest = TestImages.JSON.readTree(rootfs.resolve("usr/.ollama-patch.json").toFile());
+        JsonNode written = null;
+        for (JsonNode f : manifest.get("files")) {
+            if (f.get("path").asText().equals("/usr/lib/ollama/libtail.so")) written = f.get("sites").get(0);
+        }
+        assertTrue(written != null, manifest.toString());
+        assertEquals("tail-call", written.get("resolution").asText(), manifest.toString());
+        assertEquals("/usr/bin/nvml.so", written.get("resolves_to").get(0).asText(), manifest.toString());
+
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains("handle=ok"), run.toString());
+        List<String> loaded = run.stdout().lines().filter(l -> l.startsWith("shim loaded: "))
+                .map(l -> Path.of(l.substring(13).replaceAll("/+", "/")).normalize().toString()).toList();
+        assertEquals(List.of(rootfs.resolve("usr/bin/nvml.so").toString()), loaded, run.toString());
+    }
+
+    @Test
+    void aSetUidProgramGetsAnAbsolutePathInTheContainerOrIsRefusedWithNothingWrittenWhereNoneFits() throws Exception {
+        Path app = gcc("ollama", """
+                #include <dlfcn.h>
+                #include <stdio.h>
+                int main(void) { printf("handle=%s\\n", dlopen("libnvidia-ml.so.1", RTLD_NOW) ? "ok" : "none"); return 0; }
+                """, "-O2");
+        // Under /usr the container path /usr/bin/nvml.so (16 bytes) fits the 17-byte site.
+        Path fits = TestImages.ociDirectory(work.resolve("fits"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/bin/"),
+                        Entry.file("usr/bin/ollama", app, 04755, 0, 0)))))));
+        Cli.Result ok = Cli.run("apply", fits, "-o", work.resolve("fits-out"), "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(0, ok.exit(), ok.toString());
+        JsonNode site = TestImages.JSON.readTree(ok.out()).get("files").get(0).get("sites").get(0);
+        assertEquals("//usr/bin/nvml.so", site.get("replacement").asText(), site.toString());
+        assertTrue(site.get("resolution").get("blocker").asText().contains("set-user-ID"), site.toString());
+        assertTrue(Files.isRegularFile(umociUnpack(work.resolve("fits-out"), "v1").resolve("usr/bin/nvml.so")));
+
+        // Under /opt/ollama, /opt/ollama/bin/nvml.so (23 bytes) does not: refused, nothing written.
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("opt/"), Entry.dir("opt/ollama/"),
+                        Entry.dir("opt/ollama/bin/"), Entry.file("opt/ollama/bin/ollama", app, 04755, 0, 0)))))));
+        Path out = work.resolve("out");
+        Cli.Result r = Cli.run("apply", in, "-o", out, "--shim", Fixtures.stub("x86_64"));
+        assertEquals(5, r.exit(), r.toString());
+        assertTrue(r.err().contains("/opt/ollama/bin/ollama") && r.err().contains("set-user-ID"), r.toString());
+        assertTrue(r.err().contains("give --shim-path with an absolute path of at most 17 bytes"), r.toString());
+        assertFalse(Files.exists(out), "nothing written");
+        try (Stream<Path> s = Files.list(work)) {
+            assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith(".out")), "nothing left behind");
+        }
+    }
+
     @Test
     void usageErrorsWriteNothing() throws Exception {
         Path in = goodLayout();
