@@ -104,7 +104,7 @@ final class ApplyCommand implements Callable<Integer> {
 
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
         InPlaceApply.Options o = new InPlaceApply.Options(libraries.targets(shimPath), shim, dryRun, force,
-                expectSha256, Version.tool(), allowOutside);
+                expectSha256, Version.tool(), allowOutside, !quiet || report != null);
         return finish(out, err, null, InPlaceApply.run(InstallLayout.of(target), o));
     }
 
