@@ -47,7 +47,38 @@ public final class Main extends Root {
             for (String line : new Version().getVersion()) System.out.println(line);
             System.exit(ExitCodes.OK);
         }
-        System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        if (args.length == 3 && args[0].equals("apply") && (args[1].equals("--quiet") || args[1].equals("-q"))) {
+            Integer code = quietApply(args[2], out, err);
+            if (code != null) System.exit(code);
+        }
+        System.exit(execute(out, err, args));
+    }
+
+    /**
+     * {@code apply --quiet TARGET} (the systemd drop-in's command line) without picocli, ending as
+     * picocli's run of it would: the same exit status and one line on an error. Null when the
+     * command line is better left to picocli: TARGET looks like an option or an {@code @file}, is
+     * not a path, or is a release archive or a container image.
+     */
+    static Integer quietApply(String target, PrintWriter out, PrintWriter err) {
+        if (target.isEmpty() || target.startsWith("-") || target.startsWith("@")) return null;
+        java.nio.file.Path path;
+        try {
+            path = java.nio.file.Path.of(target);
+        } catch (java.nio.file.InvalidPathException e) {
+            return null;
+        }
+        try {
+            return ApplyCommand.quietInPlace(path, out, err);
+        } catch (Exception ex) {
+            err.println("ollama-patch: " + oneLine(ex));
+            return exitCode(ex);
+        } finally {
+            out.flush();
+            err.flush();
+        }
     }
 
     /** Runs the tool with the given streams; returns the exit status. */
