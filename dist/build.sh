@@ -75,11 +75,14 @@ cross_jdk() {
 chrt -f 1 true 2>/dev/null || die "dumping the class-data-sharing archive reproducibly runs the JVM under SCHED_FIFO (chrt -f), which needs root or CAP_SYS_NICE"
 cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
 pin="chrt -f 1 taskset -c ${cpu:-0}"
-run_arch() {  # arch cmd... : runs a program of that machine (aarch64 under qemu-user), without ASLR, on one CPU
+run_arch() {  # [--pinned] arch cmd... : runs a program of that machine (aarch64 under qemu-user), without ASLR
+  # --pinned: on one CPU under SCHED_FIFO (the dump only: a training run of the tool under qemu was
+  # seen to stall there, and its class list is sorted anyway), bounded in time so it cannot hang a build
+  local p=""; [ "$1" = --pinned ] && { p="timeout 900 $pin"; shift; }
   local arch=$1; shift
-  if [ "$arch" = x86_64 ]; then $pin setarch x86_64 -R "$@"
+  if [ "$arch" = x86_64 ]; then $p setarch x86_64 -R "$@"
   else
-    $pin setarch "$(uname -m)" -R qemu-aarch64 -L /usr/aarch64-linux-gnu \
+    $p setarch "$(uname -m)" -R qemu-aarch64 -L /usr/aarch64-linux-gnu \
       -E LD_LIBRARY_PATH="$(cross_jdk)/arm64/lib/aarch64-linux-gnu" "$@"
   fi
 }
@@ -162,7 +165,7 @@ for arch in $arches; do
     # The order in which a run loads classes varies from run to run; the dump does not depend on it,
     # so the list is sorted: the same classes give the same archive.
     LC_ALL=C sort -u -o "$work/$arch/classes.lst" "$train"/classes.*
-    (cd "$work" && run_arch "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off -Xlog:cds+dynamic=off \
+    (cd "$work" && run_arch --pinned "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off -Xlog:cds+dynamic=off \
        -XX:SharedClassListFile="$work/$arch/classes.lst" -XX:SharedArchiveFile="$rt/lib/server/classes.jsa" \
        -m dev.ollamapatch/dev.ollamapatch.cli.Main >/dev/null 2>&1)
     [ -s "$rt/lib/server/classes.jsa" ] || die "$arch: no class-data-sharing archive was written"
