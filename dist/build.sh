@@ -7,7 +7,9 @@
 #   ollama-patch_<version>_<debarch>.deb           the same under /usr
 # Reproducible: every time stamp is SOURCE_DATE_EPOCH, owners are 0/0, entries sorted, gzip without
 # a name or time, and the CDS archive is dumped with address-space randomisation off (a dump records
-# a few native addresses) and the serial collector (no archived heap objects, whose identity hashes vary).
+# a few native addresses), the serial collector (no archived heap objects, whose identity hashes vary),
+# and every thread of the dumping JVM on one CPU under SCHED_FIFO (see run_arch: which thread loads
+# jdk.internal.misc.VM first decides the order of the archive's classes).
 # The x86_64 runtime is linked from the JDK running this build; the aarch64 one from Debian's
 # openjdk-17 jmods for arm64 (fetched as packages), and its CDS archive dumped under qemu-aarch64.
 # Usage: build.sh VERSION SHADED_JAR OUTDIR        (DIST_ARCHES="x86_64" for one machine)
@@ -21,7 +23,7 @@ work=$out/work
 rm -rf "$work"; mkdir -p "$work"
 log() { echo "[dist] $*" >&2; }
 die() { echo "[dist] error: $*" >&2; exit 1; }
-for t in jlink javac jar zip asciidoctor dpkg-deb setarch; do command -v $t >/dev/null || die "$t not found (.ci/install-tools installs it)"; done
+for t in jlink javac jar zip asciidoctor dpkg-deb setarch chrt taskset; do command -v $t >/dev/null || die "$t not found (.ci/install-tools installs it)"; done
 host_jdk=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")
 [ -d "$host_jdk/jmods" ] || die "the JDK at $host_jdk has no jmods (Debian: openjdk-17-jdk-headless)"
 
@@ -63,11 +65,24 @@ cross_jdk() {
   fi
   echo "$cache"
 }
-run_arch() {  # arch cmd... : runs a program of that machine (aarch64 under qemu-user), without ASLR
+# A dump orders the archive's classes by the addresses of their names' symbols, which are allocated
+# in the order they are created, so two threads racing to load the same class give two archives: the
+# Finalizer thread, started during VM start-up, loads jdk.internal.misc.VM while the main thread goes
+# on to load it too. Natively the main thread has always won; under qemu-user (slow thread start)
+# either wins (measured: 3 archives from 3 dumps, 473 to 54,607 bytes apart). On one CPU under
+# SCHED_FIFO a new thread runs only once the running one blocks, so every dump takes the same path
+# (measured: 9 of 9 dumps identical, at load average 33). SCHED_FIFO needs CAP_SYS_NICE (root).
+chrt -f 1 true 2>/dev/null || die "dumping the class-data-sharing archive reproducibly runs the JVM under SCHED_FIFO (chrt -f), which needs root or CAP_SYS_NICE"
+cpu=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*\([0-9]*\).*/\1/p' /proc/self/status)
+pin="chrt -f 1 taskset -c ${cpu:-0}"
+run_arch() {  # [--pinned] arch cmd... : runs a program of that machine (aarch64 under qemu-user), without ASLR
+  # --pinned: on one CPU under SCHED_FIFO (the dump only: a training run of the tool under qemu was
+  # seen to stall there, and its class list is sorted anyway), bounded in time so it cannot hang a build
+  local p=""; [ "$1" = --pinned ] && { p="timeout 900 $pin"; shift; }
   local arch=$1; shift
-  if [ "$arch" = x86_64 ]; then setarch x86_64 -R "$@"
+  if [ "$arch" = x86_64 ]; then $p setarch x86_64 -R "$@"
   else
-    setarch "$(uname -m)" -R qemu-aarch64 -L /usr/aarch64-linux-gnu \
+    $p setarch "$(uname -m)" -R qemu-aarch64 -L /usr/aarch64-linux-gnu \
       -E LD_LIBRARY_PATH="$(cross_jdk)/arm64/lib/aarch64-linux-gnu" "$@"
   fi
 }
@@ -128,23 +143,32 @@ for arch in $arches; do
   strip=strip; [ "$arch" = aarch64 ] && strip=aarch64-linux-gnu-strip
   rm -f "$rt/bin/keytool"
   find "$rt/bin" "$rt/lib" -type f \( -name '*.so' -o -perm -u+x \) -exec "$strip" --strip-unneeded {} +
-  # aarch64: no archive. Dumped under qemu-user it differs between builds (473 bytes, measured) even
-  # with address-space randomisation off, and a release that cannot be reproduced is worse than a
-  # slower start.
-  if [ "$arch" = x86_64 ]; then
-    log "$arch: class-data-sharing archive"
-    # The classes a scan and a dry run load, listed by a training run, then dumped into the runtime's
-    # default archive (lib/server/classes.jsa), which the JVM maps without any option.
-    (cd "$work" && run_arch "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:off -XX:DumpLoadedClassList="$work/$arch/classes.lst" \
-       -m dev.ollamapatch/dev.ollamapatch.cli.Main scan --json "$rt/lib/libjava.so" >/dev/null 2>&1 || true)
+  log "$arch: class-data-sharing archive"
+    # The classes that training runs load, listed, then dumped into the runtime's default archive
+    # (lib/server/classes.jsa), which the JVM maps without any option. The runs: --version, a scan,
+    # an apply of a small program that dlopens NVML, and the same apply again, already patched
+    # (the systemd ExecStartPre= case, run at every start of Ollama).
+    train=$work/$arch/train; mkdir -p "$train"
+    printf '#include <dlfcn.h>\nint main(void) { return dlopen("libnvidia-ml.so.1", RTLD_NOW) == 0; }\n' > "$train/ollama.c"
+    ${CC:-cc} -o "$train/ollama" "$train/ollama.c" || die "cc could not build the training program"
+    i=0
+    for args in "--version" "scan --json $rt/lib/libjava.so" "apply $train/ollama" "apply --quiet $train/ollama"; do
+      i=$((i + 1))
+      rc=0
+      # shellcheck disable=SC2086
+      (cd "$work" && run_arch "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:off -XX:DumpLoadedClassList="$train/classes.$i" \
+         -m dev.ollamapatch/dev.ollamapatch.cli.Main $args >"$train/out.$i" 2>&1) || rc=$?
+      # 3: the scan of libjava.so finds nothing to patch, as it should
+      [ "$rc" = 0 ] || [ "$rc" = 3 ] || die "$arch: the training run '$args' failed (exit $rc): $(tail -1 "$train/out.$i")"
+    done
+    grep -q 'already patched' "$train/out.3" 2>/dev/null && die "$arch: the training apply found its program already patched"
     # The order in which a run loads classes varies from run to run; the dump does not depend on it,
     # so the list is sorted: the same classes give the same archive.
-    LC_ALL=C sort -u -o "$work/$arch/classes.lst" "$work/$arch/classes.lst"
-    (cd "$work" && run_arch "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off -Xlog:cds+dynamic=off \
+    LC_ALL=C sort -u -o "$work/$arch/classes.lst" "$train"/classes.*
+    (cd "$work" && run_arch --pinned "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off -Xlog:cds+dynamic=off \
        -XX:SharedClassListFile="$work/$arch/classes.lst" -XX:SharedArchiveFile="$rt/lib/server/classes.jsa" \
        -m dev.ollamapatch/dev.ollamapatch.cli.Main >/dev/null 2>&1)
     [ -s "$rt/lib/server/classes.jsa" ] || die "$arch: no class-data-sharing archive was written"
-  fi
 
   # --- the tarball ---
   name=ollama-patch-$version-linux-$arch

@@ -32,12 +32,15 @@ for arch in $arches; do
   else
     zlib=${OLLAMA_PATCH_DIST_CACHE:-$HOME/.cache/ollama-patch-dist}/arm64/lib/aarch64-linux-gnu
     run=(qemu-aarch64 -L /usr/aarch64-linux-gnu -E LD_LIBRARY_PATH="$zlib" "$rt/bin/java" -XX:+UseSerialGC)
-    got=$("${run[@]}" -m dev.ollamapatch/dev.ollamapatch.cli.Main --version | head -1)
-    shared=1   # no archive is shipped for aarch64 (build.sh says why)
+    # The launcher's own command line, under qemu-aarch64 (it runs the runtime's java directly).
+    got=$("${run[@]}" -Xshare:auto -m dev.ollamapatch/dev.ollamapatch.cli.Main --version | head -1)
+    shared=$("${run[@]}" -Xshare:on -Xlog:class+load=info -m dev.ollamapatch/dev.ollamapatch.cli.Main --version \
+             | grep -c 'dev.ollamapatch.cli.Main source: shared objects file' || true)
   fi
+  [ -s "$rt/lib/server/classes.jsa" ] || fail "$arch: the tarball has no class-data-sharing archive (lib/server/classes.jsa)"
   [ "$got" = "ollama-patch $version" ] || fail "$arch: bin/ollama-patch --version printed '$got'"
   [ "$shared" = 1 ] || fail "$arch: the tool's classes do not come from the shipped class-data-sharing archive"
-  echo "[dist-check] $arch: '$got' from the unpacked tarball$([ "$arch" = x86_64 ] && echo ', classes mapped from the shipped CDS archive')" >&2
+  echo "[dist-check] $arch: '$got' from the unpacked tarball, classes mapped from the shipped CDS archive" >&2
   rm -rf "$t"; trap - EXIT
 done
 echo "[dist-check] passed" >&2

@@ -107,9 +107,25 @@ final class ApplyCommand implements Callable<Integer> {
         return finish(out, err, null, CopyApply.run(target, output, o));
     }
 
+    /**
+     * {@code apply --quiet TARGET} in place, the command line the systemd drop-in runs before every
+     * start of Ollama, without picocli's model of this command (reflection on its options and
+     * mixins: most of the start-up of an apply that finds everything already patched). Null when
+     * TARGET is a release archive or a container image: the command line then goes through picocli.
+     */
+    static Integer quietInPlace(Path target, PrintWriter out, PrintWriter err) throws IOException {
+        dev.ollamapatch.install.Targets.requireExists(target);
+        if (ImageApply.isImage(target) || (ArchiveFormat.isArchive(target) && !Files.isDirectory(target))) return null;
+        ApplyCommand c = new ApplyCommand();
+        c.target = target;
+        c.quiet = true;
+        c.libraries = new LibraryOptions();
+        return c.inPlace(out, err);
+    }
+
     private int inPlace(PrintWriter out, PrintWriter err) throws IOException {
         InPlaceApply.Options o = new InPlaceApply.Options(libraries.targets(shimPath), shim, dryRun, force,
-                expectSha256, Version.tool(), allowOutside);
+                expectSha256, Version.tool(), allowOutside, !quiet || report != null);
         return finish(out, err, null, InPlaceApply.run(InstallLayout.of(target), o));
     }
 

@@ -4,7 +4,6 @@ import dev.ollamapatch.elf.ElfFormatException;
 import dev.ollamapatch.report.PatchException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -15,35 +14,71 @@ import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 
-/** The command line: a thin layer over the patcher library. */
-@Command(name = "ollama-patch", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Makes Ollama load a replacement NVML (a shim) by retargeting, inside its binaries, "
-                + "the strings that name libnvidia-ml.so.1.",
-        subcommands = {ScanCommand.class, ApplyCommand.class, VerifyCommand.class, RestoreCommand.class,
-                InspectCommand.class, DoctorCommand.class, ShimConfigCommand.class, ServiceCommand.class},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {
-                "0:done (patched, already patched, or a dry run with sites)",
-                "1:failed (I/O or verification); nothing changed",
-                "2:usage error",
-                "3:nothing to patch",
-                "4:input is not a valid ELF file or archive",
-                "5:refused for safety (checksum mismatch, incompatible shim, site too short, target changed, unsafe install location)"})
-public final class Main implements Runnable {
-    @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT,
-            description = "print the full stack trace of an error")
-    boolean debug;
+/**
+ * The command line: a thin layer over the patcher library. Its subcommands are listed here (for
+ * help, man pages and completion); the options and exit codes of the tool itself are {@link Root}'s.
+ */
+@Command(subcommands = {ScanCommand.class, ApplyCommand.class, VerifyCommand.class, RestoreCommand.class,
+        InspectCommand.class, DoctorCommand.class, ShimConfigCommand.class, ServiceCommand.class})
+public final class Main extends Root {
+    /**
+     * Each subcommand by name. A run that names one builds the model of that one only: picocli
+     * builds a command's model by reflection on every option and annotation, and doing that for all
+     * of them is a good part of a short run's start-up (an already patched apply, issue 21).
+     */
+    private static final java.util.Map<String, java.util.function.Supplier<Object>> SUBCOMMANDS = java.util.Map.of(
+            "scan", ScanCommand::new, "apply", ApplyCommand::new, "verify", VerifyCommand::new,
+            "restore", RestoreCommand::new, "inspect", InspectCommand::new, "doctor", DoctorCommand::new,
+            "shim-config", ShimConfigCommand::new, "service", ServiceCommand::new);
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required");
+    /** The command line for these arguments: the root with only the subcommand they name, or with all. */
+    static CommandLine commandLine(String... args) {
+        java.util.function.Supplier<Object> named = args.length > 0 ? SUBCOMMANDS.get(args[0]) : null;
+        if (named == null) return new CommandLine(new Main());
+        CommandLine cmd = new CommandLine(new Root());
+        cmd.addSubcommand(named.get());
+        return cmd;
     }
 
     public static void main(String[] args) {
-        System.exit(execute(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            // What picocli prints for --version, without building the model of every command first
+            // (reflection on each option and annotation: most of what such a run costs).
+            for (String line : new Version().getVersion()) System.out.println(line);
+            System.exit(ExitCodes.OK);
+        }
+        PrintWriter out = new PrintWriter(System.out, true);
+        PrintWriter err = new PrintWriter(System.err, true);
+        if (args.length == 3 && args[0].equals("apply") && (args[1].equals("--quiet") || args[1].equals("-q"))) {
+            Integer code = quietApply(args[2], out, err);
+            if (code != null) System.exit(code);
+        }
+        System.exit(execute(out, err, args));
+    }
+
+    /**
+     * {@code apply --quiet TARGET} (the systemd drop-in's command line) without picocli, ending as
+     * picocli's run of it would: the same exit status and one line on an error. Null when the
+     * command line is better left to picocli: TARGET looks like an option or an {@code @file}, is
+     * not a path, or is a release archive or a container image.
+     */
+    static Integer quietApply(String target, PrintWriter out, PrintWriter err) {
+        if (target.isEmpty() || target.startsWith("-") || target.startsWith("@")) return null;
+        java.nio.file.Path path;
+        try {
+            path = java.nio.file.Path.of(target);
+        } catch (java.nio.file.InvalidPathException e) {
+            return null;
+        }
+        try {
+            return ApplyCommand.quietInPlace(path, out, err);
+        } catch (Exception ex) {
+            err.println("ollama-patch: " + oneLine(ex));
+            return exitCode(ex);
+        } finally {
+            out.flush();
+            err.flush();
+        }
     }
 
     /** Runs the tool with the given streams; returns the exit status. */
@@ -54,7 +89,7 @@ public final class Main implements Runnable {
             @Override public void write(char[] b, int off, int len) throws IOException { wrote[0] |= len > 0; super.write(b, off, len); }
             @Override public void write(String str, int off, int len) throws IOException { wrote[0] |= len > 0; super.write(str, off, len); }
         }, true);
-        CommandLine cmd = new CommandLine(new Main());
+        CommandLine cmd = commandLine(args);
         cmd.setOut(out);
         cmd.setErr(err);
         cmd.setParameterExceptionHandler((ex, a) -> {

@@ -27,8 +27,18 @@ import java.util.Set;
  */
 public final class InPlaceApply {
 
+    /**
+     * {@code reportsWanted}: false when the caller prints nothing for an apply that finds everything
+     * already patched ({@code --quiet} without {@code --report}), which lets {@link AlreadyApplied}
+     * prove that from the manifest instead of finding the sites again.
+     */
     public record Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, boolean force,
-                          String expectSha256, String tool, boolean allowOutside) {
+                          String expectSha256, String tool, boolean allowOutside, boolean reportsWanted) {
+        public Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, boolean force, String expectSha256,
+                       String tool, boolean allowOutside) {
+            this(libraries, shim, dryRun, force, expectSha256, tool, allowOutside, true);
+        }
+
         public Options(List<LibraryTarget> libraries, Path shim, boolean dryRun, boolean force, String expectSha256,
                        String tool) {
             this(libraries, shim, dryRun, force, expectSha256, tool, false);
@@ -40,6 +50,15 @@ public final class InPlaceApply {
     /** Patches in place; the outcome holds each file's report, also when the run is refused. */
     public static ApplyOutcome run(InstallLayout layout, Options options) throws IOException {
         List<FileReport> reports = new ArrayList<>();
+        if (AlreadyApplied.applies(options) && Manifest.exists(layout.manifest()) && !layout.files().isEmpty()) {
+            // Before the ELF checks: files whose hashes are the ones this tool wrote need none.
+            InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
+            requireWritable(layout.manifest().getParent());
+            try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+                ApplyOutcome done = AlreadyApplied.prove(layout, options, recorded(layout));
+                if (done != null) return done;
+            }
+        }
         preflight(layout);
         Optional<Refusal> unsafe = InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
         if (unsafe.isPresent()) return unsafe.get().outcome();

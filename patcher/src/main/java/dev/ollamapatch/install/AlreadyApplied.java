@@ -1,0 +1,99 @@
+package dev.ollamapatch.install;
+
+import dev.ollamapatch.decide.ShimSource;
+import dev.ollamapatch.elf.ByteSource;
+import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.ElfFormatException;
+import dev.ollamapatch.io.Sha256;
+import dev.ollamapatch.report.ApplyOutcome;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The systemd case ({@code ExecStartPre=... apply --quiet TARGET} before every start of Ollama): an
+ * install the last apply left as it is, proved from its manifest without finding a single site, so
+ * that the check costs hashing the patched files and their shims rather than a scan.
+ *
+ * <p>The proof, every part of it read now (never a time stamp): the manifest asks for what this
+ * apply asks for (shim path, {@code --lib}); every ELF file of the target is one the manifest
+ * records, a regular file whose SHA-256 is the patched one it records; every shim those files load
+ * that the manifest records is a regular file whose SHA-256 is that of the shim this apply would
+ * install for the file's machine, and no other manifest records another shim at that place; no
+ * leftover of a killed run is there. Then the full apply would find every file already patched and
+ * nothing to install, and write nothing: the same ending, without its reports. Anything else (a new
+ * or changed file, a missing or changed shim, another request) gives null and the full apply decides.
+ */
+final class AlreadyApplied {
+    private AlreadyApplied() {}
+
+    /** Whether the caller can take this ending: nothing to write, no report asked for. */
+    static boolean applies(InPlaceApply.Options o) {
+        return !o.reportsWanted() && !o.dryRun() && !o.force() && o.expectSha256() == null;
+    }
+
+    /** The ending of an apply that finds everything already patched, or null when that is not proved. */
+    static ApplyOutcome prove(InstallLayout layout, InPlaceApply.Options options, ManifestPaths.Resolved recorded)
+            throws IOException {
+        if (recorded == null || layout.files().isEmpty()) return null;
+        Manifest manifest = recorded.manifest();
+        if (InPlaceApply.retargeting(manifest, options.libraries()) != null) return null;
+        if (recorded.files().size() != layout.files().size()) return null;
+        String nvmlPath = options.libraries().get(0).defaultPath();
+        List<String> messages = new ArrayList<>();
+        Set<Path> shimsAt = new LinkedHashSet<>();
+        Map<Path, String> shimWanted = new HashMap<>();
+        Map<String, String> shimShaByMachine = new HashMap<>();
+        Set<Path> listed = new HashSet<>(layout.files());
+        for (ManifestPaths.File f : recorded.files()) {
+            Path file = f.path();
+            if (!listed.contains(file) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return null;
+            if (!Sha256.of(file).hex().equals(f.entry().patchedSha256())) return null;
+            // The shim this apply would install for the file: by its machine, read from the ELF header only.
+            String wanted;
+            try (ElfFile elf = ElfFile.open(file)) {
+                String key = options.shim() != null ? "--shim" : String.valueOf(elf.header().machine());
+                wanted = shimShaByMachine.get(key);
+                if (wanted == null) {
+                    wanted = Sha256.of(ByteSource.of(ShimSource.choose(options.shim(), elf).bytes())).hex();
+                    shimShaByMachine.put(key, wanted);
+                }
+            } catch (ElfFormatException e) {
+                return null;
+            }
+            Set<Path> own = new LinkedHashSet<>();
+            own.add(ShimInstall.installTarget(file, nvmlPath));
+            for (Manifest.SiteEntry site : f.entry().sites()) {
+                if (site.resolvesTo() == null) continue;
+                for (String t : site.resolvesTo()) own.add(layout.base().resolve(t).toAbsolutePath().normalize());
+            }
+            for (Path s : own) {
+                if (recorded.shim(s) == null) continue;
+                String before = shimWanted.putIfAbsent(s, wanted);
+                if (before != null && !before.equals(wanted)) return null;
+                shimsAt.add(s);
+            }
+            messages.add(file + ": already patched by " + manifest.tool() + " to "
+                    + String.join(", ", InPlaceApply.writtenPaths(f.entry())) + "; nothing to do");
+        }
+        for (Path s : shimsAt) {
+            if (!Files.isRegularFile(s, LinkOption.NOFOLLOW_LINKS)) return null;
+            String wanted = shimWanted.get(s);
+            if (!Sha256.of(s).hex().equals(wanted)) return null;
+            for (Manifest.ShimEntry other : ShimRefs.others(s, layout.manifest()).values()) {
+                if (!other.sha256().equals(wanted)) return null;
+            }
+        }
+        if (Leftovers.anyExist(Leftovers.of(layout, recorded, shimsAt))) return null;
+        return ApplyOutcome.done(messages, List.of());
+    }
+}
