@@ -180,7 +180,9 @@ public final class CopyApply {
         List<Path> shimTargets = new ArrayList<>();
         if (p.plan().retargets(LibraryTarget.NVML)) {
             for (Path t : ShimTargets.of(p.plan(), destination, LibraryTarget.NVML)) {
-                if (shimMissing(p.shim(), t)) shimTargets.add(t);
+                Refusal foreign = foreignShim(p.shim(), t);
+                if (foreign != null) return foreign.outcome();
+                if (!Files.exists(t, java.nio.file.LinkOption.NOFOLLOW_LINKS)) shimTargets.add(t);
             }
         }
         if (dryRun) {
@@ -205,16 +207,16 @@ public final class CopyApply {
     }
 
     /**
-     * Whether the shim beside OUT must be installed: it is missing. An identical one is kept; a
-     * different file there is not the tool's to replace (refused with its name; nothing written).
+     * The shim beside OUT is installed where it is missing; an identical one is kept; a different file
+     * there is not the tool's to replace: the refusal naming it (nothing written), else null.
      */
-    private static boolean shimMissing(ShimSource shim, Path at) throws IOException {
-        if (!Files.exists(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return true;
+    private static Refusal foreignShim(ShimSource shim, Path at) throws IOException {
+        if (!Files.exists(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return null;
         if (Files.isRegularFile(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                 && Sha256.of(at).equals(Sha256.of(dev.ollamapatch.elf.ByteSource.of(shim.bytes())))) {
-            return false;
+            return null;
         }
-        throw new PatchException(PatchException.Kind.REFUSED, at + " exists and is not the shim to install; "
+        return Refusal.refused(at + " exists and is not the shim to install; "
                 + "move it elsewhere (or give it with --shim if it is the one to use), then run apply again; nothing written");
     }
 
