@@ -46,7 +46,7 @@ final class AlreadyApplied {
             throws IOException {
         if (recorded == null || layout.files().isEmpty()) return null;
         Manifest manifest = recorded.manifest();
-        if (InPlaceApply.retargeting(manifest, options.libraries()) != null) return null;
+        if (InPlacePlanner.retargeting(manifest, options.libraries()) != null) return null;
         if (recorded.files().size() != layout.files().size()) return null;
         String nvmlPath = options.libraries().get(0).defaultPath();
         List<String> messages = new ArrayList<>();
@@ -83,7 +83,7 @@ final class AlreadyApplied {
                 shimsAt.add(s);
             }
             messages.add(file + ": already patched by " + manifest.tool() + " to "
-                    + String.join(", ", InPlaceApply.writtenPaths(f.entry())) + "; nothing to do");
+                    + String.join(", ", InPlacePlanner.writtenPaths(f.entry())) + "; nothing to do");
         }
         for (Path s : shimsAt) {
             if (!Files.isRegularFile(s, LinkOption.NOFOLLOW_LINKS)) return null;

@@ -52,9 +52,12 @@ public final class InPlaceApply {
         List<FileReport> reports = new ArrayList<>();
         if (AlreadyApplied.applies(options) && Manifest.exists(layout.manifest()) && !layout.files().isEmpty()) {
             // Before the ELF checks: files whose hashes are the ones this tool wrote need none.
-            InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
+            Optional<Refusal> unsafe = InstallSafety.checkInPlace(layout, options.libraries(), options.allowOutside());
+            if (unsafe.isPresent()) return unsafe.get().outcome();
             requireWritable(layout.manifest().getParent());
-            try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+            TargetLock.Attempt attempt = TargetLock.tryAcquire(layout.lock());
+            if (attempt.refusal() != null) return attempt.refusal().outcome();
+            try (TargetLock lock = attempt.lock()) {
                 ApplyOutcome done = AlreadyApplied.prove(layout, options, recorded(layout));
                 if (done != null) return done;
             }
