@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * In-process scanning throughput, one thread. Each benchmark reports seconds per operation; one
- * operation covers {@code size} bytes, which benchmarks/run turns into MB/s (bytes / 10^6 / s).
+ * operation covers {@code size} bytes, which benchmarks/synthetic turns into MB/s (bytes / 10^6 / s).
  *
  * <ul>
  *   <li>{@code scan}: {@link SiteFinder#scan} of a whole file (every region that can hold strings,
@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code shimNames}: the shim check's search for the NVML function names the file looks up;</li>
  *   <li>{@code stemSearch}: the byte search alone over 256 MiB of random bytes in the heap.</li>
  * </ul>
- * The file comes from {@code -p file=PATH} (benchmarks/run passes the 512 MiB input and the Go fixture).
+ * The file comes from {@code -p file=PATH} (benchmarks/synthetic passes the 512 MiB input and the Go fixture).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.SECONDS)

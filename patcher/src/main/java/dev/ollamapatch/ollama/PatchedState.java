@@ -7,7 +7,9 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -93,38 +95,84 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
     private static final java.util.Map<ElfFile, java.util.Map<List<String>, PatchedState>> SEARCHED =
             new java.util.WeakHashMap<>();
 
+    /** The shim's file name: every NVML replacement path ends with it. */
+    private static final String SHIM_SUFFIX = "/nvml.so";
+    /**
+     * Occurrences kept per needle: at most 32 become evidence, and at most 32 others can be skipped as
+     * already seen (evidence holds at most 32 offsets), so the first 64 distinct ones decide.
+     */
+    private static final int KEEP = 64;
+
+    /** One occurrence as evidence: where the string starts and what it holds. */
+    private record Found(long offset, String region, String text, String path) {}
+
+    /**
+     * Evidence in needle order, each needle's occurrences in file order, at most 32 lines and each
+     * string once. The needles that end with {@code /nvml.so} ({@code $ORIGIN/nvml.so} and the name
+     * itself) are found in one pass over the data, by the name and the bytes before it: every byte of
+     * data is read once for them together, not once per needle. Others get a pass each.
+     */
     private static PatchedState search(ElfFile elf, Set<String> needles) {
+        Map<String, Map<Long, Found>> byNeedle = new LinkedHashMap<>();
+        for (String n : needles) byNeedle.put(n, new LinkedHashMap<>());
+        List<String> withSuffix = needles.stream().filter(n -> n.endsWith(SHIM_SUFFIX)).toList();
+        byte[] suffix = SHIM_SUFFIX.getBytes(StandardCharsets.ISO_8859_1);
+        DataScan.forEachAt(elf, suffix, Set.of(), (b, i, fileOffset, region) -> {
+            for (String n : withSuffix) {
+                int k = n.length() - suffix.length; // the needle's bytes before the name
+                if (i - k < 0 || !prefixAt(b, i - k, n, k)) continue;
+                record(byNeedle.get(n), b, i - k, n.length(), fileOffset - k, region);
+            }
+        });
+        for (String n : needles) {
+            if (n.endsWith(SHIM_SUFFIX)) continue;
+            byte[] needle = n.getBytes(StandardCharsets.ISO_8859_1);
+            DataScan.forEachAt(elf, needle, Set.of(), (b, i, fileOffset, region) ->
+                    record(byNeedle.get(n), b, i, needle.length, fileOffset, region));
+        }
         List<String> evidence = new ArrayList<>();
         List<Written> written = new ArrayList<>();
         Set<String> paths = new LinkedHashSet<>();
         Set<Long> seen = new java.util.HashSet<>();
-        for (String n : needles) {
-            byte[] needle = n.getBytes(StandardCharsets.ISO_8859_1);
-            DataScan.forEachAt(elf, needle, Set.of(), (b, i, fileOffset, region) -> {
-                if (evidence.size() >= 32) return;
-                int end = i + needle.length;
-                int start = i;
-                // Back over the path (and the tool's '/' padding) to the string's first byte.
-                while (start > 0 && i - start < 512 && isPathByte(b.get(start - 1))) start--;
-                String run = ascii(b, start, end);
-                // Packed Go strings: the previous string's bytes may precede the padding. A $ORIGIN
-                // path starts at the '/' run before its last $ORIGIN; an absolute one at its first '/'.
-                int dollar = run.lastIndexOf("$ORIGIN");
-                int from = dollar >= 0 ? dollar : run.indexOf('/');
-                if (from < 0) return;
-                while (dollar >= 0 && from > 0 && run.charAt(from - 1) == '/') from--;
-                String text = run.substring(from);
-                String bare = text.replaceFirst("^/+", "");
-                String path = bare.startsWith("$ORIGIN") ? bare : "/" + bare;
-                long offset = fileOffset - (i - start) + from;
-                if (!seen.add(offset)) return;
-                evidence.add(String.format("file offset 0x%x (%s): \"%s\"", offset, region, text));
-                written.add(new Written(offset, text.length(), path));
-                paths.add(path);
-            });
+        for (Map<Long, Found> found : byNeedle.values()) {
+            for (Found f : found.values()) {
+                if (evidence.size() >= 32) break;
+                if (!seen.add(f.offset())) continue;
+                evidence.add(String.format("file offset 0x%x (%s): \"%s\"", f.offset(), f.region(), f.text()));
+                written.add(new Written(f.offset(), f.text().length(), f.path()));
+                paths.add(f.path());
+            }
         }
         if (evidence.isEmpty()) return NOT_PATCHED;
         return new PatchedState(true, "bytes", null, new ArrayList<>(paths), evidence, written);
+    }
+
+    private static boolean prefixAt(ByteBuffer b, int at, String n, int k) {
+        for (int j = 0; j < k; j++) {
+            if ((b.get(at + j) & 0xff) != n.charAt(j)) return false;
+        }
+        return true;
+    }
+
+    /** The string around a needle found at {@code b[i]} ({@code fileOffset}), kept as its needle's evidence. */
+    private static void record(Map<Long, Found> found, ByteBuffer b, int i, int length, long fileOffset, String region) {
+        if (found.size() >= KEEP) return;
+        int end = i + length;
+        int start = i;
+        // Back over the path (and the tool's '/' padding) to the string's first byte.
+        while (start > 0 && i - start < 512 && isPathByte(b.get(start - 1))) start--;
+        String run = ascii(b, start, end);
+        // Packed Go strings: the previous string's bytes may precede the padding. A $ORIGIN
+        // path starts at the '/' run before its last $ORIGIN; an absolute one at its first '/'.
+        int dollar = run.lastIndexOf("$ORIGIN");
+        int from = dollar >= 0 ? dollar : run.indexOf('/');
+        if (from < 0) return;
+        while (dollar >= 0 && from > 0 && run.charAt(from - 1) == '/') from--;
+        String text = run.substring(from);
+        String bare = text.replaceFirst("^/+", "");
+        String path = bare.startsWith("$ORIGIN") ? bare : "/" + bare;
+        long offset = fileOffset - (i - start) + from;
+        found.putIfAbsent(offset, new Found(offset, region, text, path));
     }
 
     private static boolean isPathByte(byte c) {
