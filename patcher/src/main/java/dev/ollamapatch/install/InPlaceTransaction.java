@@ -98,8 +98,16 @@ public final class InPlaceTransaction {
                     throw new PatchException(PatchException.Kind.REFUSED, file
                             + " changed while it was being patched; everything was put back");
                 }
+                // Re-targeting replaces a file patched before: that file, not the original, is what a
+                // rollback must put back, so it is kept (a hard link) until the run has finished.
+                Path previous = null;
+                if (p.change.fromBackup()) {
+                    previous = previousOf(file);
+                    Files.deleteIfExists(previous);
+                    Files.createLink(previous, file);
+                }
                 AtomicFiles.commit(p.temp, file);
-                swapped.add(new Swapped(file, fresh));
+                swapped.add(new Swapped(file, fresh, previous));
             }
         } catch (IOException | RuntimeException e) {
             List<String> unfinished = rollBack(swapped, newBackups, installedShims, shimDirectories, pending, plan.previous(),
@@ -111,6 +119,9 @@ public final class InPlaceTransaction {
                         + "' to finish", e);
             }
             throw e;
+        }
+        for (Swapped w : swapped) {
+            if (w.previous() != null) Files.deleteIfExists(w.previous());
         }
         List<Patched> patched = pending.stream().map(p -> new Patched(p.change, p.patchedSha256)).toList();
         return new Committed(patched, reinstalled);
@@ -127,8 +138,16 @@ public final class InPlaceTransaction {
     /** A verified copy under its exact temporary name, not yet in place. */
     private record Pending(InPlacePlan.FileChange change, Path temp, String patchedSha256) {}
 
-    /** {@code fresh}: its backup was made by this run (a link to the original), so putting back is one rename. */
-    private record Swapped(Path file, boolean fresh) {}
+    /**
+     * {@code fresh}: its backup was made by this run (a link to the original), so putting back is one
+     * rename; {@code previous}: when re-targeting, the file as it was (patched before), kept until the end.
+     */
+    private record Swapped(Path file, boolean fresh, Path previous) {}
+
+    /** Where a re-targeted file's previous (patched) state is kept during the run: an exact name, one per file. */
+    static Path previousOf(Path file) {
+        return AtomicFiles.exactTemp(file.resolveSibling(file.getFileName() + ".previous"));
+    }
 
     /**
      * The backup is a hard link to the original's inode: no copy, and the rename leaves it intact.
@@ -182,7 +201,11 @@ public final class InPlaceTransaction {
             Path file = swapped.get(i).file();
             Path backup = InstallLayout.backupOf(file);
             try {
-                if (swapped.get(i).fresh()) {
+                if (swapped.get(i).previous() != null) {
+                    // Re-targeted: the file patched before goes back, as it was.
+                    Files.move(swapped.get(i).previous(), file, StandardCopyOption.ATOMIC_MOVE);
+                    AtomicFiles.fsyncDirectory(file.getParent());
+                } else if (swapped.get(i).fresh()) {
                     // The backup made by this run is the original's inode: renamed back, it is the file again.
                     Files.move(backup, file, StandardCopyOption.ATOMIC_MOVE);
                     AtomicFiles.fsyncDirectory(file.getParent());

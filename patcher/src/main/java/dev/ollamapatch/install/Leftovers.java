@@ -36,11 +36,13 @@ final class Leftovers {
         for (Path f : layout.files()) {
             out.add(AtomicFiles.exactTemp(f));
             out.add(AtomicFiles.exactTemp(InstallLayout.backupOf(f)));
+            out.add(InPlaceTransaction.previousOf(f));
         }
         if (recorded != null) {
             for (ManifestPaths.File f : recorded.files()) {
                 out.add(AtomicFiles.exactTemp(f.path()));
                 out.add(AtomicFiles.exactTemp(f.backup()));
+                out.add(InPlaceTransaction.previousOf(f.path()));
                 files.add(f.path());
             }
             for (ManifestPaths.Shim s : recorded.shims()) {

@@ -161,6 +161,43 @@ class InPlaceTransactionTest {
     }
 
     @Test
+    void aRolledBackRetargetPutsBackTheFileAsItWasPatchedBeforeNotTheOriginal() throws IOException {
+        // a was patched by an earlier run (a.orig is its original); re-targeting copies from a.orig.
+        Path a = write("a", "patched before");
+        Path aOrig = write("a.orig", "original of a");
+        Path b = write("b", "second");
+        TreeSet<String> before = snapshot();
+        String origSha = Sha256.of(aOrig).hex();
+        InPlacePlan.FileChange retarget = new InPlacePlan.FileChange(a, aOrig, origSha, origSha,
+                Files.readAttributes(a, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS), "a", List.of(),
+                upperCase(aOrig), Sha256.of(a).hex(), null, null, null);
+        BasicFileAttributes stale = Files.readAttributes(b, BasicFileAttributes.class);
+        Files.setLastModifiedTime(b, FileTime.fromMillis(stale.lastModifiedTime().toMillis() - 60_000));
+        InPlacePlan plan = plan(null, List.of(retarget, change(b, upperCase(b), stale)), List.of());
+
+        assertThrows(PatchException.class, () -> InPlaceTransaction.run(plan, dir));
+
+        assertEquals("patched before", Files.readString(a), "the file as it was before this run, not its original");
+        assertEquals(before, snapshot(), "the tree is as it was, with no file kept aside");
+    }
+
+    @Test
+    void aRetargetThatCompletesKeepsNothingAside() throws IOException {
+        Path a = write("a", "patched before");
+        Path aOrig = write("a.orig", "original of a");
+        String origSha = Sha256.of(aOrig).hex();
+        InPlacePlan.FileChange retarget = new InPlacePlan.FileChange(a, aOrig, origSha, origSha,
+                Files.readAttributes(a, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS), "a", List.of(),
+                upperCase(aOrig), Sha256.of(a).hex(), null, null, null);
+
+        InPlaceTransaction.run(plan(null, List.of(retarget), List.of()), dir);
+
+        assertEquals("ORIGINAL OF A", Files.readString(a));
+        assertEquals("original of a", Files.readString(aOrig));
+        assertFalse(Files.exists(InPlaceTransaction.previousOf(a)));
+    }
+
+    @Test
     void aCopyThatReadsOtherBytesThanPlannedIsRefusedBeforeAnythingChanges() throws IOException {
         Path a = write("a", "first");
         Path b = write("b", "second");
