@@ -38,16 +38,6 @@ class ArchiveResolutionTest {
     private static final String NVML = LoaderWorld.NVML;
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private static final String CALLS_DLOPEN = """
-            #include <dlfcn.h>
-            #include <stdio.h>
-            int main(void) {
-                void *h = dlopen("%s", RTLD_NOW);
-                if (!h) fprintf(stderr, "%%s\\n", dlerror());
-                printf("handle=%%s\\n", h ? "ok" : "none");
-                return 0;
-            }
-            """;
 
     /** Packs the world's {@code bin/} and {@code lib/} as a release archive; {@code modes} override entry modes. */
     private static Path pack(LoaderWorld w, Path out, Map<String, Integer> modes) throws Exception {
@@ -175,7 +165,7 @@ class ArchiveResolutionTest {
                         return h != 0;
                     }
                     """.formatted(NVML), "-O2", "-fPIC", "-shared");
-            w.build(w.cc(), "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            w.build(w.cc(), "bin/app", LoaderWorld.callsDlopen(NVML), "-O2");
             w.build(w.cc(), "bin/vialib", """
                     int lib_open(void);
                     int main(void) { return lib_open() ? 0 : 1; }
@@ -214,7 +204,7 @@ class ArchiveResolutionTest {
     @Test
     void aSetUidEntryGetsAnAbsolutePathUnderThePrefixThatANormalUserLoads() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-suid")) {
-            w.build("gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            w.build("gcc", "bin/app", LoaderWorld.callsDlopen(NVML), "-O2");
             Path shim = w.markerShim("gcc");
             Path x = prefix(w);
             Path in = pack(w, Path.of(w.root + ".src/release.tgz"), Map.of("bin/app", 04755));
@@ -240,7 +230,7 @@ class ArchiveResolutionTest {
     @Test
     void aSetUidEntryWhoseSiteCannotHoldAnAbsolutePathIsRefusedAndNothingIsWritten() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-refuse")) {
-            w.build("gcc", "bin/app", CALLS_DLOPEN.formatted("libnvidia-ml.so.1"), "-O2");
+            w.build("gcc", "bin/app", LoaderWorld.callsDlopen("libnvidia-ml.so.1"), "-O2");
             Path shim = w.markerShim("gcc");
             Path in = pack(w, Path.of(w.root + ".src/release.tgz"), Map.of("bin/app", 06755));
             Path outDir = Files.createDirectory(Path.of(w.root + ".out"));
@@ -268,7 +258,7 @@ class ArchiveResolutionTest {
     @Test
     void anEntryWithFileCapabilitiesInItsPaxRecordsGetsAnAbsolutePathThatANormalUserLoads() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-caps")) {
-            Path app = w.build("gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            Path app = w.build("gcc", "bin/app", LoaderWorld.callsDlopen(NVML), "-O2");
             assertEquals(0, LoaderWorld.exec(List.of("setcap", "cap_net_bind_service+ep", app.toString()), Map.of(), w.root).exit());
             Path shim = w.markerShim("gcc");
             Path x = prefix(w);
@@ -305,7 +295,7 @@ class ArchiveResolutionTest {
     @Test
     void aMuslProgramInAnArchiveGetsAnAbsolutePathBecauseMuslNeverExpandsOriginInDlopen() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-musl")) {
-            w.build("musl-gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            w.build("musl-gcc", "bin/app", LoaderWorld.callsDlopen(NVML), "-O2");
             Path shim = w.markerShim("musl-gcc");
             Path x = prefix(w);
             Path in = pack(w, Path.of(w.root + ".src/release.tgz"), Map.of());
@@ -329,7 +319,7 @@ class ArchiveResolutionTest {
     @Test
     void scanOfAnArchiveShowsEachSitesResolution() throws Exception {
         try (LoaderWorld w = new LoaderWorld("x86_64", "arc-scan")) {
-            w.build("gcc", "bin/app", CALLS_DLOPEN.formatted(NVML), "-O2");
+            w.build("gcc", "bin/app", LoaderWorld.callsDlopen(NVML), "-O2");
             Path in = pack(w, Path.of(w.root + ".src/release.tgz"), new TreeMap<>());
             Cli.Result r = Cli.run("scan", in, "--prefix", "/opt/o", "--json");
             assertEquals(0, r.exit(), r::toString);

@@ -24,16 +24,7 @@ class LoaderResolutionTest {
     private static final String NVML = LoaderWorld.NVML;
     private static final String ORIGIN = ShimPlacement.ORIGIN_PATH;
 
-    private static final String CALLS_DLOPEN = """
-            #include <dlfcn.h>
-            #include <stdio.h>
-            int main(void) {
-                void *h = dlopen("%s", RTLD_NOW);
-                if (!h) fprintf(stderr, "%%s\\n", dlerror());
-                printf("handle=%%s\\n", h ? "ok" : "none");
-                return 0;
-            }
-            """.formatted(NVML);
+    private static final String CALLS_DLOPEN = LoaderWorld.callsDlopen(NVML);
 
     /** Predicts, places, patches, runs: the marker shims that announce themselves are exactly the predicted ones. */
     private static void patchAndRun(LoaderWorld w, Resolution r, Path file, Path program, String asUser) throws Exception {

@@ -27,6 +27,20 @@ final class LoaderWorld implements AutoCloseable {
     /** Long enough that an absolute path under /tmp fits it. */
     static final String NVML = "/usr/local/lib/x86_64-linux-gnu/nvidia/current/libnvidia-ml.so.1";
 
+    /** A program whose main calls {@code dlopen(name, RTLD_NOW)} and prints whether it got a handle. */
+    static String callsDlopen(String name) {
+        return """
+                #include <dlfcn.h>
+                #include <stdio.h>
+                int main(void) {
+                    void *h = dlopen("%s", RTLD_NOW);
+                    if (!h) fprintf(stderr, "%%s\\n", dlerror());
+                    printf("handle=%%s\\n", h ? "ok" : "none");
+                    return 0;
+                }
+                """.formatted(name);
+    }
+
     final String arch;
     final Path root;
     /** Sources and the marker shim: beside the install, not in it. */

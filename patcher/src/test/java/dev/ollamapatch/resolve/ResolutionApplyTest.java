@@ -24,16 +24,7 @@ class ResolutionApplyTest {
     private static final String NVML = LoaderWorld.NVML;
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private static final String CALLS_DLOPEN = """
-            #include <dlfcn.h>
-            #include <stdio.h>
-            int main(void) {
-                void *h = dlopen("%s", RTLD_NOW);
-                if (!h) fprintf(stderr, "%%s\\n", dlerror());
-                printf("handle=%%s\\n", h ? "ok" : "none");
-                return 0;
-            }
-            """.formatted(NVML);
+    private static final String CALLS_DLOPEN = LoaderWorld.callsDlopen(NVML);
 
     private static JsonNode onlySite(Cli.Result r, String file) throws Exception {
         JsonNode root = JSON.readTree(r.out());
