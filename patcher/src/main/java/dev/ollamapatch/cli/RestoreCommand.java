@@ -2,6 +2,7 @@ package dev.ollamapatch.cli;
 
 import dev.ollamapatch.install.InstallLayout;
 import dev.ollamapatch.install.Restore;
+import dev.ollamapatch.report.ApplyOutcome;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -30,9 +31,13 @@ final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        for (String line : Restore.run(InstallLayout.of(target), force)) {
-            spec.commandLine().getErr().println("ollama-patch: " + line);
+        ApplyOutcome outcome = Restore.run(InstallLayout.of(target), force);
+        java.io.PrintWriter err = spec.commandLine().getErr();
+        int exit = ExitCodes.of(outcome.ending());
+        if (outcome.stopped()) {
+            return Reports.failure(spec.commandLine().getOut(), err, false, outcome.messages().get(0), exit);
         }
-        return ExitCodes.OK;
+        for (String line : outcome.messages()) Reports.error(err, line);
+        return exit;
     }
 }

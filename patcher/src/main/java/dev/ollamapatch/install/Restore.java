@@ -2,7 +2,9 @@ package dev.ollamapatch.install;
 
 import dev.ollamapatch.io.AtomicFiles;
 import dev.ollamapatch.io.Sha256;
+import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.Refusal;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -28,23 +30,37 @@ public final class Restore {
 
     private record Action(ManifestPaths.File file, Step step) {}
 
-    public static List<String> run(InstallLayout layout, boolean force) throws IOException {
+    /**
+     * Restores, or says why not as a value: nothing recorded (nothing to restore), another run holds the
+     * lock (busy), a file that cannot be put back safely (refused, nothing restored). Exceptions are
+     * left for faults: a manifest that cannot be read or points outside its tree, and I/O failing
+     * part-way (the message says to run restore again).
+     */
+    public static ApplyOutcome run(InstallLayout layout, boolean force) throws IOException {
         if (!Manifest.exists(layout.manifest())) {
             // Nothing recorded; a killed apply may still have left its temporary files (exact names).
             Leftovers left = Leftovers.of(layout, null, shimTargets(layout));
             if (Leftovers.anyExist(left) || Files.exists(layout.lock(), LinkOption.NOFOLLOW_LINKS)) {
-                try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+                TargetLock.Attempt attempt = TargetLock.tryAcquire(layout.lock());
+                if (attempt.refusal() != null) return attempt.refusal().outcome();
+                try (TargetLock lock = attempt.lock()) {
                     Leftovers.remove(left);
                 }
             }
-            throw new PatchException(PatchException.Kind.NOTHING_TO_PATCH, layout.target()
-                    + ": no manifest at " + layout.manifest() + "; nothing to restore");
+            return ApplyOutcome.nothingToPatch(List.of(layout.target() + ": no manifest at " + layout.manifest()
+                    + "; nothing to restore"), List.of());
         }
-        try (TargetLock lock = TargetLock.acquire(layout.lock())) {
+        TargetLock.Attempt attempt = TargetLock.tryAcquire(layout.lock());
+        if (attempt.refusal() != null) return attempt.refusal().outcome();
+        try (TargetLock lock = attempt.lock()) {
             ManifestPaths.Resolved r = ManifestPaths.resolve(layout, Manifest.read(layout.manifest()));
             Leftovers.remove(Leftovers.of(layout, r, shimTargets(layout)));
             List<Action> actions = new ArrayList<>();
-            for (ManifestPaths.File f : r.files()) actions.add(check(f, force));
+            for (ManifestPaths.File f : r.files()) {
+                Object checked = check(f, force);
+                if (checked instanceof Refusal refusal) return refusal.outcome();
+                actions.add((Action) checked);
+            }
 
             List<String> done = new ArrayList<>();
             int restored = 0;
@@ -108,36 +124,39 @@ public final class Restore {
                         + "' again to finish", e);
             }
             AtomicFiles.fsyncDirectory(layout.manifest().getParent());
-            return done;
+            return ApplyOutcome.done(done, List.of());
         }
     }
 
-    /** What restore will do for one file, decided from what is on disk; refuses when it cannot be done safely. */
-    private static Action check(ManifestPaths.File f, boolean force) throws IOException {
+    /**
+     * What restore will do for one file, decided from what is on disk: an {@link Action}, or a
+     * {@link Refusal} when it cannot be done safely.
+     */
+    private static Object check(ManifestPaths.File f, boolean force) throws IOException {
         Path file = f.path();
         Path backup = f.backup();
         String original = f.entry().originalSha256();
         if (Files.isSymbolicLink(file) || (Files.exists(file, LinkOption.NOFOLLOW_LINKS)
                 && !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS))) {
-            throw refused(file + " is not a regular file");
+            return refused(file + " is not a regular file");
         }
         String now = Files.exists(file, LinkOption.NOFOLLOW_LINKS) ? Sha256.of(file).hex() : null;
         boolean hasBackup = Files.exists(backup, LinkOption.NOFOLLOW_LINKS);
         if (!hasBackup) {
             if (original.equals(now)) return new Action(f, Step.DONE); // restored by an earlier run
-            throw refused(backup + " is missing and " + file + " is not the original (SHA-256 " + original
+            return refused(backup + " is missing and " + file + " is not the original (SHA-256 " + original
                     + "); the original cannot be put back");
         }
         if (Files.isSymbolicLink(backup) || !Files.isRegularFile(backup, LinkOption.NOFOLLOW_LINKS)) {
-            throw refused(backup + " is not a regular file");
+            return refused(backup + " is not a regular file");
         }
         String have = Sha256.of(backup).hex();
         if (!have.equals(original)) {
-            throw refused(backup + ": SHA-256 is " + have + ", the manifest records " + original);
+            return refused(backup + ": SHA-256 is " + have + ", the manifest records " + original);
         }
         if (original.equals(now)) return new Action(f, Step.DROP_BACKUP);
         if (now != null && !now.equals(f.entry().patchedSha256()) && !force) {
-            throw refused(file + " changed since it was patched (SHA-256 " + now
+            return refused(file + " changed since it was patched (SHA-256 " + now
                     + "); restoring would replace that version; use --force to restore anyway");
         }
         return new Action(f, Step.RENAME_BACKUP);
@@ -154,7 +173,7 @@ public final class Restore {
         return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
     }
 
-    private static PatchException refused(String why) {
-        return new PatchException(PatchException.Kind.REFUSED, why + "; nothing restored");
+    private static Refusal refused(String why) {
+        return Refusal.refused(why + "; nothing restored");
     }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ollamapatch.io.Sha256;
+import dev.ollamapatch.report.ApplyOutcome;
 import dev.ollamapatch.report.PatchException;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -45,8 +46,9 @@ class RestoreTest {
 
     @Test
     void putsTheOriginalBackAndRemovesTheShimAndTheManifest() throws IOException {
-        List<String> done = Restore.run(layout, false);
-        assertEquals(List.of("restored " + file, "removed shim " + shim), done);
+        ApplyOutcome outcome = Restore.run(layout, false);
+        assertEquals(ApplyOutcome.Ending.DONE, outcome.ending());
+        assertEquals(List.of("restored " + file, "removed shim " + shim), outcome.messages());
         assertEquals("original", Files.readString(file));
         assertFalse(Files.exists(backup), "the backup became the file");
         assertFalse(Files.exists(shim));
@@ -56,9 +58,10 @@ class RestoreTest {
     @Test
     void aBackupThatDoesNotMatchTheManifestRefusesAndMovesNothing() throws IOException {
         manifest("0".repeat(64));
-        PatchException e = assertThrows(PatchException.class, () -> Restore.run(layout, false));
-        assertEquals(PatchException.Kind.REFUSED, e.kind());
-        assertTrue(e.getMessage().endsWith("; nothing restored"), e.getMessage());
+        ApplyOutcome refused = Restore.run(layout, false);
+        assertEquals(ApplyOutcome.Ending.REFUSED, refused.ending());
+        assertTrue(refused.stopped());
+        assertTrue(refused.messages().get(0).endsWith("; nothing restored"), refused.messages().get(0));
         assertEquals("patched", Files.readString(file));
         assertTrue(Files.exists(shim));
         assertTrue(Files.exists(layout.manifest()));
@@ -67,8 +70,7 @@ class RestoreTest {
     @Test
     void aFileChangedSincePatchingIsKeptUnlessForced() throws IOException {
         Files.writeString(file, "an upgrade");
-        PatchException e = assertThrows(PatchException.class, () -> Restore.run(layout, false));
-        assertEquals(PatchException.Kind.REFUSED, e.kind());
+        assertEquals(ApplyOutcome.Ending.REFUSED, Restore.run(layout, false).ending());
         assertEquals("an upgrade", Files.readString(file));
         Restore.run(layout, true);
         assertEquals("original", Files.readString(file));
@@ -77,7 +79,7 @@ class RestoreTest {
     @Test
     void aShimReplacedByTheUserIsKept() throws IOException {
         Files.writeString(shim, "someone else's library");
-        List<String> done = Restore.run(layout, false);
+        List<String> done = Restore.run(layout, false).messages();
         assertEquals("kept " + shim + ": it is no longer the shim this tool installed", done.get(1));
         assertTrue(Files.exists(shim));
     }
@@ -85,7 +87,8 @@ class RestoreTest {
     @Test
     void withoutAManifestThereIsNothingToRestore() throws IOException {
         Files.delete(layout.manifest());
-        PatchException e = assertThrows(PatchException.class, () -> Restore.run(layout, false));
-        assertEquals(PatchException.Kind.NOTHING_TO_PATCH, e.kind());
+        ApplyOutcome nothing = Restore.run(layout, false);
+        assertEquals(ApplyOutcome.Ending.NOTHING_TO_PATCH, nothing.ending());
+        assertEquals(List.of(tmp + ": no manifest at " + layout.manifest() + "; nothing to restore"), nothing.messages());
     }
 }
