@@ -39,13 +39,6 @@ public final class TargetLock implements AutoCloseable {
         this.lock = lock;
     }
 
-    /** The lock; a refusal (busy, or a symbolic link where the lock file goes) is thrown as its exception. */
-    public static TargetLock acquire(Path lockFile) throws IOException {
-        Attempt a = tryAcquire(lockFile);
-        if (a.refusal() != null) throw a.refusal().exception();
-        return a.lock();
-    }
-
     /** Either the lock or why it was not taken (never both). */
     public record Attempt(TargetLock lock, Refusal refusal) {}
 

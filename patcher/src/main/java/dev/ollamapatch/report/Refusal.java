@@ -24,13 +24,4 @@ public record Refusal(ApplyOutcome.Ending ending, String line) {
     public ApplyOutcome outcome() {
         return ApplyOutcome.stopped(this);
     }
-
-    /**
-     * For the commands that still end by an exception (restore, scan of an archive): the same line and
-     * exit status.
-     */
-    public PatchException exception() {
-        return new PatchException(ending == ApplyOutcome.Ending.BUSY ? PatchException.Kind.FAILED
-                : PatchException.Kind.REFUSED, line);
-    }
 }

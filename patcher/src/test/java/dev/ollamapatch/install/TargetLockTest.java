@@ -1,10 +1,10 @@
 package dev.ollamapatch.install;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ollamapatch.report.PatchException;
+import dev.ollamapatch.report.ApplyOutcome;
+import dev.ollamapatch.report.Refusal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,16 +17,23 @@ class TargetLockTest {
     @TempDir
     Path tmp;
 
+    /** The lock, taken: this test holds it first, so nothing else can. */
+    private static TargetLock held(Path file) throws IOException {
+        TargetLock.Attempt a = TargetLock.tryAcquire(file);
+        assertEquals(null, a.refusal());
+        return a.lock();
+    }
+
     @Test
     void aSecondHolderIsTurnedAwayUntilTheFirstLetsGo() throws IOException {
         Path file = tmp.resolve(".lock");
-        try (TargetLock first = TargetLock.acquire(file)) {
-            PatchException busy = assertThrows(PatchException.class, () -> TargetLock.acquire(file));
-            assertEquals(PatchException.Kind.FAILED, busy.kind());
+        try (TargetLock first = held(file)) {
+            Refusal busy = TargetLock.tryAcquire(file).refusal();
+            assertEquals(ApplyOutcome.Ending.BUSY, busy.ending());
             assertEquals("another ollama-patch is working on this target (lock " + file + " is held); nothing changed",
-                    busy.getMessage());
+                    busy.line());
         }
-        try (TargetLock again = TargetLock.acquire(file)) {
+        try (TargetLock again = held(file)) {
             assertTrue(Files.exists(file));
         }
     }
@@ -35,18 +42,19 @@ class TargetLockTest {
     void aLinkAsTheLockFileIsRefused() throws IOException {
         Path target = tmp.resolve("somewhere");
         Path link = Files.createSymbolicLink(tmp.resolve(".lock"), target);
-        PatchException e = assertThrows(PatchException.class, () -> TargetLock.acquire(link));
-        assertEquals(PatchException.Kind.REFUSED, e.kind());
+        TargetLock.Attempt a = TargetLock.tryAcquire(link);
+        assertEquals(null, a.lock());
+        assertEquals(ApplyOutcome.Ending.REFUSED, a.refusal().ending());
         assertTrue(Files.notExists(target), "nothing created through the link");
     }
 
     @Test
     void tryingALockHeldElsewhereGivesABusyRefusalAsAValue() throws IOException {
         Path file = tmp.resolve(".lock");
-        try (TargetLock first = TargetLock.acquire(file)) {
+        try (TargetLock first = held(file)) {
             TargetLock.Attempt second = TargetLock.tryAcquire(file);
             assertEquals(null, second.lock());
-            assertEquals(dev.ollamapatch.report.ApplyOutcome.Ending.BUSY, second.refusal().ending());
+            assertEquals(ApplyOutcome.Ending.BUSY, second.refusal().ending());
             assertEquals("another ollama-patch is working on this target (lock " + file + " is held); nothing changed",
                     second.refusal().line());
         }
