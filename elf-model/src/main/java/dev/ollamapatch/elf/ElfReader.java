@@ -97,6 +97,24 @@ final class ElfReader {
         return is64 ? u64(off) : u32(off);
     }
 
+    /** The {@code n} bytes at {@code off} into the start of {@code dst}, read in bulk. */
+    void readInto(long off, byte[] dst, int n) {
+        checkRead(off, n);
+        src.readBulk(off, dst, 0, n);
+    }
+
+    /** An address-sized value at {@code i} of an array read from this file, in its byte order. */
+    long word(byte[] b, int i) {
+        int n = is64 ? 8 : 4;
+        long v = 0;
+        if (little) {
+            for (int k = n - 1; k >= 0; k--) v = v << 8 | (b[i + k] & 0xffL);
+        } else {
+            for (int k = 0; k < n; k++) v = v << 8 | (b[i + k] & 0xffL);
+        }
+        return v;
+    }
+
     byte[] bytes(long off, int n) {
         checkRead(off, n);
         byte[] b = new byte[n];

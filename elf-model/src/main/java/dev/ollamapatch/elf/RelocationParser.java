@@ -12,6 +12,9 @@ import java.util.OptionalLong;
  * the sorted table of RELATIVE relocations.
  */
 final class RelocationParser {
+    /** Bytes of a relocation table read at once. */
+    private static final int BLOCK = 1 << 16;
+
     private RelocationParser() {
     }
 
@@ -31,16 +34,26 @@ final class RelocationParser {
             r.checkRange(t.what, t.whatAt, t.offset, t.size);
             long n = t.size / ent;
             int w = r.wordSize();
-            for (long i = 0; i < n; i++) {
-                long at = t.offset + i * ent;
-                long off = r.word(at), info = r.word(at + w);
-                long addend = t.rela ? r.word(at + 2L * w) : 0;
-                if (!r.is64() && t.rela) {
-                    addend = (int) addend; // Elf32_Sword
+            // The whole table is inside the file (checked above): it is read in bulk, a block of whole
+            // entries at a time, and decoded from the array (152 000 entries in a large Go program;
+            // read a byte at a time through the file they took a tenth of a scan).
+            int perBlock = (int) Math.max(1, Math.min(n, BLOCK / ent));
+            byte[] block = new byte[(int) ((perBlock - 1) * ent + minEnt)]; // a huge sh_entsize reads one entry's fields
+            for (long first = 0; first < n; first += perBlock) {
+                int count = (int) Math.min(perBlock, n - first);
+                // The last entry needs only its fields, not its padding up to the entry size.
+                r.readInto(t.offset + first * ent, block, (int) ((count - 1) * ent + minEnt));
+                for (int k = 0; k < count; k++) {
+                    int at = (int) (k * ent);
+                    long off = r.word(block, at), info = r.word(block, at + w);
+                    long addend = t.rela ? r.word(block, at + 2 * w) : 0;
+                    if (!r.is64() && t.rela) {
+                        addend = (int) addend; // Elf32_Sword
+                    }
+                    long sym = r.is64() ? info >>> 32 : info >>> 8;
+                    long type = r.is64() ? info & 0xffffffffL : info & 0xff;
+                    out.add(new Relocation(off, type, sym, addend, t.rela));
                 }
-                long sym = r.is64() ? info >>> 32 : info >>> 8;
-                long type = r.is64() ? info & 0xffffffffL : info & 0xff;
-                out.add(new Relocation(off, type, sym, addend, t.rela));
             }
         }
         return List.copyOf(out);

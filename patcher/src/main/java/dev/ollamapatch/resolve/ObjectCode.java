@@ -340,11 +340,14 @@ final class ObjectCode {
             if (c.plt) continue;
             forEachWindow(c, (buf, base, from, to) -> {
                 if (machine == EM_X86_64) {
+                    // Every call and jump of the code is a candidate: the few entries are tested from an
+                    // array first, so that a candidate that reaches none costs no boxing and no hashing.
+                    long[] keys = entries.keySet().stream().mapToLong(Long::longValue).sorted().toArray();
                     X86Prefilter.branchCandidates(buf.array(), from, Math.min(to, buf.limit() - 4), buf.limit(), i -> {
                         int b0 = buf.get(i) & 0xFF;
                         if (b0 == 0xE8 || b0 == 0xE9) {
                             long target = base + i + 5 + buf.getInt(i + 1);
-                            if (entries.containsKey(target)) {
+                            if (java.util.Arrays.binarySearch(keys, target) >= 0 && entries.containsKey(target)) {
                                 out.add(new Branch(base + i, b0 == 0xE8, target, entries.get(target)));
                             }
                         } else if (b0 == 0xFF && i + 6 <= buf.limit() && (buf.get(i + 1) == 0x15 || buf.get(i + 1) == 0x25)) {
@@ -378,7 +381,8 @@ final class ObjectCode {
     private void findStubs(Code c, Set<Long> wanted, Map<Long, String> entries) {
         forEachWindow(c, (buf, base, from, to) -> {
             if (machine == EM_X86_64) {
-                X86Prefilter.branchCandidates(buf.array(), from, Math.min(to, buf.limit() - 5), buf.limit(), i -> {
+                // Only jmp [rip+disp32] makes a stub: visit just those positions (calls are far more common).
+                X86Prefilter.ripJumpCandidates(buf.array(), from, Math.min(to, buf.limit() - 5), buf.limit(), i -> {
                     if (buf.get(i) == (byte) 0xFF && buf.get(i + 1) == 0x25) {
                         long slot = base + i + 6 + buf.getInt(i + 2);
                         if (!wanted.contains(slot)) return;

@@ -73,6 +73,29 @@ public final class X86Prefilter {
         }
     }
 
+    /**
+     * Every {@code i} in {@code [from, to)} with {@code i + 2 <= limit} where {@code a[i] == 0xFF} and
+     * {@code a[i+1] == 0x25}: {@code jmp [rip+disp32]}, the instruction of a PLT stub. Far rarer in code
+     * than the calls {@link #branchCandidates} also reports, so a search for stubs alone visits only these.
+     */
+    public static void ripJumpCandidates(byte[] a, int from, int to, int limit, IntConsumer hit) {
+        int i = Math.max(0, from);
+        int end = Math.min(to, limit - 1);
+        int wideEnd = Math.min(end, limit - 8); // loads at i and i+1 read up to a[i+8]
+        final long ff = 0xFFL * ONES, modrm = 0x25L * ONES;
+        for (; i < wideEnd; i += 8) {
+            long z = zeroBytes((load(a, i) ^ ff) | (load(a, i + 1) ^ modrm));
+            while (z != 0) {
+                int at = i + (Long.numberOfTrailingZeros(z) >>> 3);
+                z &= z - 1;
+                if (at < end && a[at] == (byte) 0xFF && a[at + 1] == 0x25) hit.accept(at);
+            }
+        }
+        for (; i < end; i++) {
+            if (a[i] == (byte) 0xFF && a[i + 1] == 0x25) hit.accept(i);
+        }
+    }
+
     private static boolean isBranch(byte[] a, int i) {
         int b0 = a[i] & 0xFF;
         return b0 == 0xE8 || b0 == 0xE9 || (b0 == 0xFF && (a[i + 1] == 0x15 || a[i + 1] == 0x25));
