@@ -25,6 +25,8 @@ class X86PrefilterTest {
         return b == 0xE8 || b == 0xE9 || (b == 0xFF && (a[i + 1] == 0x15 || a[i + 1] == 0x25));
     }
 
+    private static boolean ripJump(byte[] a, int i) { return a[i] == (byte) 0xFF && a[i + 1] == 0x25; }
+
     private static List<Integer> naive(int from, int to, int limit, int width, IntPredicate test) {
         List<Integer> out = new ArrayList<>();
         for (int i = Math.max(0, from); i < to && i + width <= limit; i++) if (test.test(i)) out.add(i);
@@ -32,11 +34,13 @@ class X86PrefilterTest {
     }
 
     private static void check(byte[] a, int from, int to, int limit) {
-        List<Integer> leas = new ArrayList<>(), branches = new ArrayList<>();
+        List<Integer> leas = new ArrayList<>(), branches = new ArrayList<>(), jumps = new ArrayList<>();
         X86Prefilter.ripLeaCandidates(a, from, to, limit, leas::add);
         X86Prefilter.branchCandidates(a, from, to, limit, branches::add);
+        X86Prefilter.ripJumpCandidates(a, from, to, limit, jumps::add);
         assertEquals(naive(from, to, limit, 3, i -> lea(a, i)), leas, "lea " + from + ".." + to + " limit " + limit);
         assertEquals(naive(from, to, limit, 2, i -> branch(a, i)), branches, "branch " + from + ".." + to + " limit " + limit);
+        assertEquals(naive(from, to, limit, 2, i -> ripJump(a, i)), jumps, "jmp [rip] " + from + ".." + to + " limit " + limit);
     }
 
     @Test
