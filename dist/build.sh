@@ -109,8 +109,8 @@ launcher() {  # the bin/ollama-patch of an artifact; $1 = path of lib/ollama-pat
 # ollama-patch: runs the tool on the Java runtime shipped with it (no Java needed on the machine).
 # The serial collector suits a short command and matches the class-data-sharing archive in the runtime.
 # JIT: C1 only (C2 gives up at once under MaxNodeLimit=1), except the loops over every byte of large data
-# that pay off at C2 in a long run (SHA-256's intrinsic, Arrays.mismatch, the string search, the x86-64
-# code prefilter): in a run of about a second C2 cost more CPU than it saved (benchmarks/README.md).
+# that pay off at C2 in a long run (SHA-256's intrinsic, Arrays.mismatch, the string search over data): in
+# a run of about a second C2 cost more CPU than it saved (benchmarks/README.md).
 # Keep in step with ./ollama-patch.
 here=\$(dirname "\$(readlink -f "\$0")")
 export OLLAMA_PATCH_COMMAND="\$(readlink -f "\$0")"   # what 'service install' writes into the systemd drop-in
@@ -121,7 +121,6 @@ exec "\$here/$1/runtime/bin/java" -XX:+UseSerialGC -Xshare:auto \\
   -XX:CompileCommand="MaxNodeLimit,jdk.internal.util.ArraysSupport::*,\$c2" \\
   -XX:CompileCommand="MaxNodeLimit,java.util.Arrays::mismatch,\$c2" \\
   -XX:CompileCommand="MaxNodeLimit,dev.ollamapatch.site.ByteSearch::*,\$c2" \\
-  -XX:CompileCommand="MaxNodeLimit,dev.ollamapatch.site.X86Prefilter::*,\$c2" \\
   \${OLLAMA_PATCH_JAVA_OPTS:-} -m dev.ollamapatch/dev.ollamapatch.cli.Main "\$@"
 EOF
 }
