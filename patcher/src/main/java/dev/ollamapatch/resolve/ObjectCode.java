@@ -7,6 +7,7 @@ import dev.ollamapatch.elf.ProgramHeader;
 import dev.ollamapatch.elf.Relocation;
 import dev.ollamapatch.elf.SectionHeader;
 import dev.ollamapatch.elf.Symbol;
+import dev.ollamapatch.site.CodeAddresses;
 import dev.ollamapatch.site.X86Prefilter;
 
 import java.nio.ByteBuffer;
@@ -208,8 +209,18 @@ final class ObjectCode {
         List<List<Long>> out = new ArrayList<>();
         for (int r = 0; r < ranges.size(); r++) out.add(new ArrayList<>());
         boolean absolute = elf.header().type() == ET_EXEC;
+        // The site finder's pass over this file's code kept every RIP-relative lea (position-independent
+        // little-endian x86-64): the same instructions this pass would find, read from there.
+        Optional<CodeAddresses> known = machine == EM_X86_64 && !absolute && elf.byteOrder() == ByteOrder.LITTLE_ENDIAN
+                ? CodeAddresses.of(elf) : Optional.empty();
         for (Code c : code) {
             if (c.plt) continue;
+            Optional<CodeAddresses.Leas> leas = known.flatMap(k -> k.region(c.offset(), c.vaddr(), c.size()));
+            if (leas.isPresent()) {
+                CodeAddresses.Leas l = leas.get();
+                for (int k = 0; k < l.count(); k++) add(ranges, l.target()[k], l.at()[k], out);
+                continue;
+            }
             forEachWindow(c, (buf, base, from, to) -> {
                 if (machine == EM_X86_64 && !absolute) {
                     // Only RIP-relative leas count here: visit just the positions the prefilter leaves.

@@ -72,14 +72,20 @@ final class ReferenceCollector {
         int machine = elf.header().machine();
         boolean absolute = elf.header().type() == ET_EXEC; // addresses appear as immediates
         List<long[]> tables = new ArrayList<>();
+        // Position-independent x86-64 code: every RIP-relative lea met on the way is kept for the loader
+        // resolution, which then need not decode the same code again (CodeAddresses).
+        CodeAddresses.Recorder leas = machine == EM_X86_64 && !absolute && order == ByteOrder.LITTLE_ENDIAN
+                ? new CodeAddresses.Recorder() : null;
         for (Region r : regions) {
             if (!r.exec()) continue;
+            if (leas != null) leas.region(r.offset(), r.vaddr(), r.size());
             forEachWindow(elf, r, (buf, base, from, to) -> {
                 buf.order(order);
-                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs, tables);
+                if (machine == EM_X86_64) X86Code.scan(buf, base, from, to, ranges, absolute, refs, tables, leas);
                 else if (machine == EM_AARCH64) Arm64Code.scan(buf, base, from, to, ranges, refs, tables);
             });
         }
+        if (leas != null) leas.publish(elf);
         relativeTables(elf, regions, ranges, tables, refs);
         return refs;
     }

@@ -25,17 +25,23 @@ final class X86Code {
     /** Scans instructions starting in {@code [from, to)} of {@code code} (loaded at {@code base}; the rest is context). */
     static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, boolean absoluteImmediates,
                      List<Reference> out, List<long[]> tables) {
+        scan(code, base, from, to, ranges, absoluteImmediates, out, tables, null);
+    }
+
+    /** As above; every RIP-relative lea of position-independent code also goes to {@code leas} when given. */
+    static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, boolean absoluteImmediates,
+                     List<Reference> out, List<long[]> tables, CodeAddresses.Recorder leas) {
         int n = code.limit();
         if (!absoluteImmediates && code.hasArray() && code.arrayOffset() == 0) {
             // Position-independent code (every Go, Ollama and library file): only RIP-relative leas
             // count, and the prefilter leaves the few positions where one can start.
             X86Prefilter.ripLeaCandidates(code.array(), from, Math.min(to, n - 6), n,
-                    i -> lea(code, base, i, ranges, out, tables));
+                    i -> lea(code, base, i, ranges, out, tables, leas));
             return;
         }
         for (int i = from; i < to && i + 7 <= n; i++) {
             int b0 = code.get(i) & 0xFF;
-            lea(code, base, i, ranges, out, tables);
+            lea(code, base, i, ranges, out, tables, null);
             if (absoluteImmediates) {
                 // Non-PIE code names addresses as 32-bit immediates: mov r32, imm32.
                 if (b0 >= 0xB8 && b0 <= 0xBF && i + 5 <= n) {
@@ -50,10 +56,11 @@ final class X86Code {
 
     /** The lea at {@code i}, when it is one (REX.W 8D /r, RIP-relative): a reference or a table base. */
     private static void lea(ByteBuffer code, long base, int i, AddressRanges ranges, List<Reference> out,
-                            List<long[]> tables) {
+                            List<long[]> tables, CodeAddresses.Recorder leas) {
         int b0 = code.get(i) & 0xFF;
         if ((b0 & 0xF8) == 0x48 && code.get(i + 1) == (byte) 0x8D && (code.get(i + 2) & 0xC7) == 0x05) {
             long target = base + i + 7 + code.getInt(i + 3);
+            if (leas != null) leas.lea(base + i, target);
             int reg = ((b0 & 4) << 1) | ((code.get(i + 2) >> 3) & 7);
             if (ranges.contains(target)) {
                 long len = proveLength(code, i, 7, reg);
