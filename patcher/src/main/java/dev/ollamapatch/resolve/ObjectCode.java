@@ -206,13 +206,18 @@ final class ObjectCode {
 
     /** {@link #codeReferencesTo(long, long)} for several ranges ({start, end}) in one pass over the code. */
     List<List<Long>> codeReferencesTo(List<long[]> ranges) {
+        return codeReferencesTo(ranges, true);
+    }
+
+    /** As above; {@code shared}: the leas the site finder kept for this file may serve (else this pass decodes them). */
+    List<List<Long>> codeReferencesTo(List<long[]> ranges, boolean shared) {
         List<List<Long>> out = new ArrayList<>();
         for (int r = 0; r < ranges.size(); r++) out.add(new ArrayList<>());
         boolean absolute = elf.header().type() == ET_EXEC;
         // The site finder's pass over this file's code kept every RIP-relative lea (position-independent
         // little-endian x86-64): the same instructions this pass would find, read from there.
-        Optional<CodeAddresses> known = machine == EM_X86_64 && !absolute && elf.byteOrder() == ByteOrder.LITTLE_ENDIAN
-                ? CodeAddresses.of(elf) : Optional.empty();
+        Optional<CodeAddresses> known = shared && machine == EM_X86_64 && !absolute
+                && elf.byteOrder() == ByteOrder.LITTLE_ENDIAN ? CodeAddresses.of(elf) : Optional.empty();
         for (Code c : code) {
             if (c.plt) continue;
             Optional<CodeAddresses.Leas> leas = known.flatMap(k -> k.region(c.offset(), c.vaddr(), c.size()));
