@@ -54,11 +54,19 @@ public final class CodeAddresses {
         return i < 0 ? Optional.empty() : Optional.of(leas.get(i));
     }
 
+    /**
+     * Leas kept for one file at most (16 bytes each: 16 MiB; a release Ollama binary has about 230 000).
+     * Code with more is not kept, so that memory stays bounded whatever the size of the code: the loader
+     * resolution then decodes it itself, as it did before.
+     */
+    static final int MAX_LEAS = 1 << 20;
+
     /** Collects the regions of one pass over a file's code; {@link #publish} makes them visible. */
     static final class Recorder {
         private final CodeAddresses result = new CodeAddresses();
         private long[] at = new long[1024], target = new long[1024];
-        private int n;
+        private int n, total;
+        private boolean tooMany;
 
         /** A new region starts: earlier leas belong to the previous one. */
         void region(long offset, long vaddr, long size) {
@@ -67,6 +75,13 @@ public final class CodeAddresses {
         }
 
         void lea(long atVaddr, long targetVaddr) {
+            if (tooMany) return;
+            if (++total > MAX_LEAS) {
+                tooMany = true;
+                at = target = null;
+                result.leas.clear();
+                return;
+            }
             if (n == at.length) {
                 at = Arrays.copyOf(at, n * 2);
                 target = Arrays.copyOf(target, n * 2);
@@ -76,14 +91,18 @@ public final class CodeAddresses {
         }
 
         private void finish() {
-            if (result.keys.size() > result.leas.size()) {
-                result.leas.add(new Leas(Arrays.copyOf(at, n), Arrays.copyOf(target, n), n));
+            if (!tooMany && result.keys.size() > result.leas.size()) {
+                result.leas.add(new Leas(at, target, n)); // handed over whole: no copy
+                at = new long[1024];
+                target = new long[1024];
             }
             n = 0;
         }
 
+        /** Makes what was recorded visible for {@code elf}; nothing when the code had more than {@link #MAX_LEAS}. */
         void publish(ElfFile elf) {
             finish();
+            if (tooMany) return;
             Object k = key(elf);
             synchronized (BY_FILE) {
                 BY_FILE.remove(k); // an equal key kept from an earlier instance would tie the entry to that one
