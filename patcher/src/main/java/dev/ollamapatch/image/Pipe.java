@@ -27,13 +27,39 @@ final class Pipe extends InputStream {
 
     private final BlockingQueue<byte[]> queue = new ArrayBlockingQueue<>(DEPTH);
     private final Thread thread;
+    // A digest of everything produced, updated on a thread of its own from the same chunks (they are
+    // never written again once handed over), so that hashing does not slow the producer.
+    private final BlockingQueue<byte[]> hashQueue;
+    private final Thread hasher;
+    private volatile long hashCpuNanos;
     private volatile Throwable failure;
     private volatile boolean closed;
     private byte[] current = END;
     private int pos;
     private boolean ended;
 
-    private Pipe(String name, Producer producer) {
+    private Pipe(String name, Producer producer, java.security.MessageDigest sideHash) {
+        if (sideHash != null) {
+            hashQueue = new ArrayBlockingQueue<>(DEPTH);
+            hasher = new Thread(() -> {
+                long c0 = cpu();
+                try {
+                    while (true) {
+                        byte[] c = hashQueue.take();
+                        if (c == END) break;
+                        sideHash.update(c);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    hashCpuNanos = cpu() - c0;
+                }
+            }, name + " hash");
+            hasher.setDaemon(true);
+        } else {
+            hashQueue = null;
+            hasher = null;
+        }
         thread = new Thread(() -> {
             try (OutputStream out = new Sink()) {
                 producer.run(out);
@@ -47,13 +73,39 @@ final class Pipe extends InputStream {
     }
 
     static Pipe start(String name, Producer producer) {
-        Pipe p = new Pipe(name, producer);
+        return start(name, producer, null);
+    }
+
+    /** As {@link #start(String, Producer)}, with every byte produced also hashed into {@code sideHash} (see {@link #awaitHash}). */
+    static Pipe start(String name, Producer producer, java.security.MessageDigest sideHash) {
+        Pipe p = new Pipe(name, producer, sideHash);
+        if (p.hasher != null) p.hasher.start();
         p.thread.start();
         return p;
     }
 
+    /** Waits until the side hash has every byte the producer wrote (call once this stream has ended); its CPU time. */
+    long awaitHash() throws InterruptedIOException {
+        try {
+            hasher.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted");
+        }
+        return hashCpuNanos;
+    }
+
+    private static long cpu() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+    }
+
     private void put(byte[] chunk) {
         try {
+            if (hashQueue != null) {
+                while (!closed && !hashQueue.offer(chunk, 100, TimeUnit.MILLISECONDS)) {
+                    // the hash is slower; wait for room
+                }
+            }
             while (!closed && !queue.offer(chunk, 100, TimeUnit.MILLISECONDS)) {
                 // the consumer is slower; wait for room
             }
@@ -134,6 +186,10 @@ final class Pipe extends InputStream {
     @Override public void close() throws IOException {
         closed = true;
         queue.clear();
+        if (hasher != null) {
+            hashQueue.clear();
+            hasher.interrupt();
+        }
         try {
             thread.join(10_000);
         } catch (InterruptedException e) {
