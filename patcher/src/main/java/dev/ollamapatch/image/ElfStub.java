@@ -35,6 +35,13 @@ final class ElfStub {
     /** A stub is kept only while its tables are this small next to the file (else the file is kept whole). */
     static final long MAX_KEPT = 16L << 20;
 
+    /**
+     * The section types kept: symbol, string, hash, relocation, dynamic, note and version tables. (Code,
+     * data and arrays of pointers are not: a read of one throws {@link NeedsContent}.)
+     */
+    private static final java.util.Set<Integer> TABLES = java.util.Set.of(2, 3, 4, 5, 6, 7, 9, 11, 18, 19,
+            0x6ffffff6, 0x6ffffffd, 0x6ffffffe, 0x6fffffff);
+
     final Path file;
     final long size;
     private final long[] ranges; // sorted, merged: start0, end0, start1, end1, ...
@@ -74,7 +81,7 @@ final class ElfStub {
         r.add(new long[] {h.phoff(), h.phoff() + (long) elf.programHeaders().size() * h.phentsize()});
         r.add(new long[] {h.shoff(), h.shoff() + (long) Math.max(1, elf.sections().size()) * h.shentsize()});
         for (SectionHeader s : elf.sections()) {
-            if (s.type() == ElfConstants.SHT_PROGBITS || s.type() == ElfConstants.SHT_NOBITS || !s.hasFileData()) continue;
+            if (!TABLES.contains(s.type()) || !s.hasFileData()) continue;
             r.add(new long[] {s.offset(), s.offset() + s.size()});
         }
         for (ProgramHeader p : elf.programHeaders()) {

@@ -145,8 +145,11 @@ final class PlatformPatch {
 
     static volatile Stats last;
 
-    /** Files this large are searched as they are spooled, and let go when they name nothing. */
-    static final long SEARCHED_SIZE = 1 << 20;
+    /**
+     * Files this large are searched as they are spooled, and let go when they name nothing (a test sets
+     * it to Long.MAX_VALUE to compare with every file kept whole).
+     */
+    static volatile long searchedSize = 1 << 20;
 
     /**
      * Every string that makes a file matter to the decisions: each library's stem (its sites) and
@@ -169,7 +172,7 @@ final class PlatformPatch {
         Needles needles = needles();
         return new MergedView.Keeper() {
             @Override public long minSize() {
-                return SEARCHED_SIZE;
+                return searchedSize;
             }
 
             @Override public Needles needles() {
@@ -220,6 +223,7 @@ final class PlatformPatch {
             return stub;
         } catch (RuntimeException e) {
             if (to != null) Files.deleteIfExists(to);
+            if (STAGES) System.err.println("ollama-patch stages: " + inode.firstName + " kept whole: " + e);
             return null;
         }
     }

@@ -13,7 +13,7 @@ import java.util.TreeSet;
  * The spool of a large ELF file while it is searched (see {@link MergedView.Keeper}): its bytes are
  * written at their offsets, except those that a file naming nothing is never asked for, so that the
  * gigabytes of code and data of such a file (a CUDA library) are not written to disk only to be let go.
- * Written always: the first {@link #HEAD} bytes (where the dynamic tables are), the ELF, program and
+ * Written always: the first {@link #head} bytes (where the dynamic tables are), the ELF, program and
  * section header tables, the dynamic, interpreter and note segments, and whatever lies outside the
  * loaded segments (the tables that are not loaded: section names, symbols). Once the section headers
  * have gone past, the bytes of no section (padding, data appended to the file) are left out as well,
@@ -23,7 +23,9 @@ import java.util.TreeSet;
  * found after them, or its decision reads them) is read again from its layer, whole.
  */
 final class SparseSpool {
-    static final long HEAD = 64L << 20;
+    /** Written whole at the start of each file (a test makes it smaller to see what is left out beyond it). */
+    static volatile long head = 64L << 20;
+    private final long headSize = head;
     private static final int PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3, PT_NOTE = 4;
     private static final int SHT_NOBITS = 8, SHT_NULL = 0, SHT_PROGBITS = 1;
 
@@ -100,9 +102,9 @@ final class SparseSpool {
             long[] s = sectionAt(p);
             if (s == null) return false;                 // padding, or bytes no header describes
             if (s[2] != SHT_PROGBITS) return true;      // a table
-            return p < HEAD;
+            return p < headSize;
         }
-        return p < HEAD || !in(loads, p);
+        return p < headSize || !in(loads, p);
     }
 
     private static boolean in(List<long[]> ranges, long p) {
@@ -124,7 +126,7 @@ final class SparseSpool {
 
     private void rebound() {
         TreeSet<Long> b = new TreeSet<>();
-        b.add(HEAD);
+        b.add(headSize);
         for (List<long[]> l : List.of(tables, loads)) for (long[] r : l) { b.add(r[0]); b.add(r[1]); }
         if (sections != null) for (long[] r : sections) { b.add(r[0]); b.add(r[1]); }
         if (shend > 0) b.add(shend);
