@@ -256,7 +256,9 @@ final class MergedView implements AutoCloseable {
         byte[] head = new byte[4];
         in.readFully(head, 4);
         if (!(head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F')) return;
-        boolean searched = keeper != null && !inode.whole && h.size() >= keeper.minSize();
+        // Not searched: small files, and Ollama's program itself (bin/ollama), which is there to be patched.
+        boolean searched = keeper != null && !inode.whole && h.size() >= keeper.minSize()
+                && !Names.base(inode.firstName).equals("ollama");
         if (!searched) {
             Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
             spools.add(spool);
@@ -336,7 +338,10 @@ final class MergedView implements AutoCloseable {
             int r = n < b.length ? data.read(b, n, b.length - n) : 0;
             if (r > 0) n += r;
             if (n == b.length || (r < 0 && n > 0)) {
-                if (search != null) search.feed(b, 0, n);
+                if (search != null && !search.found()) {
+                    search.feed(b, 0, n);
+                    if (search.found() && sparse != null) sparse.keepAll();
+                }
                 if (sparse != null) {
                     sparse.write(b, 0, n);
                 } else {

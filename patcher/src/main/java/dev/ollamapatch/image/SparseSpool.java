@@ -47,6 +47,11 @@ final class SparseSpool {
         this.ch = ch;
     }
 
+    /** From here on every byte is written (the file names something: it is kept whole if nothing was left out yet). */
+    void keepAll() {
+        keepAll = true;
+    }
+
     /** Whether some bytes were left out. */
     boolean skipped() {
         return skipped;

@@ -514,12 +514,17 @@ class ContainerImageIT {
      * PT_LOAD segment, the section headers at the end of the file), no NVML name, no dlopen.
      */
     private Path cudaLike(String name, int mib) throws Exception {
+        return cudaLike(name, mib, "");
+    }
+
+    /** The same, with {@code text} (a C string) right after the data. */
+    private Path cudaLike(String name, int mib, String text) throws Exception {
         Path data = bulk(name, mib);
         return gcc(name, """
-                __asm__(".section .rodata\\n.globl bulk\\nbulk: .incbin \\"%s\\"\\n.previous\\n");
+                __asm__(".section .rodata\\n.globl bulk\\nbulk: .incbin \\"%s\\"\\n.asciz \\"%s\\"\\n.previous\\n");
                 extern const char bulk[];
                 const char *first(void) { return bulk; }
-                """.formatted(data), "-O2", "-fPIC", "-shared");
+                """.formatted(data, text), "-O2", "-fPIC", "-shared");
     }
 
     /** {@code elf} with {@code mib} MiB of random text added as a section that is not loaded. */
@@ -564,11 +569,14 @@ class ContainerImageIT {
         // Like the official image's CUDA libraries: large, loaded, naming no NVML, calling no dlopen.
         Path loaded = cudaLike("libcublasLt.so.12", 3);
         Path appended = trailing(x86("ehframe"), "libcublas.so.12", 3);
+        // Large, and it mentions NVML only after its data: found after bytes were left out, so read again whole.
+        Path mentions = cudaLike("libggml-cuda.so", 2, "hint: libnvidia-ml.so.1 is part of the driver");
         List<TestImages.Layer> layers = new ArrayList<>(officialLike(TestImages.Compression.GZIP));
         layers.add(TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/lib/"),
                 Entry.dir("usr/lib/ollama/"), Entry.dir("usr/lib/ollama/cuda_v12/"),
                 Entry.file("usr/lib/ollama/cuda_v12/libcublasLt.so.12", loaded, 0644, 0, 0),
-                Entry.file("usr/lib/ollama/cuda_v12/libcublas.so.12", appended, 0644, 0, 0))));
+                Entry.file("usr/lib/ollama/cuda_v12/libcublas.so.12", appended, 0644, 0, 0),
+                Entry.file("usr/lib/ollama/cuda_v12/libggml-cuda.so", mentions, 0644, 0, 0))));
         Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", layers)));
 
         Applied whole = apply(in, "whole", true, "--shim", Fixtures.stub("x86_64"), "--json");
@@ -584,10 +592,9 @@ class ContainerImageIT {
         PlatformPatch.Stats st = searched.stats();
         assertEquals(2, st.droppedFiles(), st.toString());
         assertEquals(Files.size(loaded) + Files.size(appended), st.droppedBytes(), st.toString());
-        // gen-c (usr/bin/ollama) names NVML past the head, after bytes were left out: read again whole.
-        assertEquals(1, st.readAgainFiles(), st.toString());
+        assertEquals(1, st.readAgainFiles(), st.toString()); // libggml-cuda.so
         assertEquals(0, st.restoredFiles(), st.toString());
-        long kept = Files.size(x86("gen-c")) + Files.size(ggmlBase("x86_64"));
+        long kept = Files.size(x86("gen-c")) + Files.size(ggmlBase("x86_64")) + Files.size(mentions);
         assertTrue(st.peakSpooledBytes() < kept + (1 << 20), "the large files were never on disk whole: " + st);
 
         assertEquals(whole.result().out().replace(whole.out().toString(), "OUT"),
@@ -623,17 +630,18 @@ class ContainerImageIT {
                 #include <dlfcn.h>
                 void *open_nvml(int flags) { return dlopen("%s", flags); }
                 """.formatted(nvml), "-O2", "-fPIC", "-shared");
-        Path small = gcc("ollama", """
+        Path small = gcc("runner", """
                 #include <stdio.h>
                 void *open_nvml(int flags);
                 int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
-                """, "-O2", "-L" + work.resolve("src"), "-l:libtail.so", "-Wl,-rpath,$ORIGIN/../lib/ollama");
-        // The program names nothing and calls no dlopen: large, it is let go; the library's tail-called
-        // dlopen then asks for the program's code (who calls open_nvml), which the stub does not hold.
-        Path app = padded(small, "ollama-big", 2);
+                """, "-O2", "-L" + work.resolve("src"), "-l:libtail.so", "-Wl,-rpath,$ORIGIN");
+        // A program of the install (not bin/ollama, which is always kept whole) that names nothing and calls
+        // no dlopen: large, it is let go; the library's tail-called dlopen then asks for the program's code
+        // (who calls open_nvml), which its stub does not hold.
+        Path app = padded(small, "runner-big", 2);
         Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
-                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/bin/"),
-                        Entry.file("usr/bin/ollama", app, 0755, 0, 0), Entry.dir("usr/lib/"), Entry.dir("usr/lib/ollama/"),
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/lib/"),
+                        Entry.dir("usr/lib/ollama/"), Entry.file("usr/lib/ollama/runner", app, 0755, 0, 0),
                         Entry.file("usr/lib/ollama/libtail.so", lib, 0644, 0, 0)))))));
         Applied whole = apply(in, "whole", true, "--shim", Fixtures.stub("x86_64"), "--json");
         Applied searched = apply(in, "searched", false, "--shim", Fixtures.stub("x86_64"), "--json");
@@ -641,7 +649,7 @@ class ContainerImageIT {
         assertEquals(1, searched.stats().restoredFiles(), searched.stats().toString());
         assertEquals(whole.result().out().replace(whole.out().toString(), "OUT"),
                 searched.result().out().replace(searched.out().toString(), "OUT"));
-        assertTrue(searched.result().out().contains("/usr/bin/ollama"), searched.result().toString());
+        assertTrue(searched.result().out().contains("/usr/lib/ollama/runner"), searched.result().toString());
         assertTrue(searched.result().out().contains("tail-call"), searched.result().toString());
         assertEquals(TestFiles.listing(whole.out()), TestFiles.listing(searched.out()));
     }
