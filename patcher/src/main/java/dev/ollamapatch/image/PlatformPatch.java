@@ -319,6 +319,12 @@ final class PlatformPatch {
 
     /** Copies {@code in} to {@code out} in large reads (hashing them into {@code sha} when non-null). */
     private static void copy(InputStream in, java.io.OutputStream out, MessageDigest sha) throws IOException {
+        if (sha == null && out instanceof Pipe.Sink sink) {
+            while (sink.fill(in) >= 0) {
+                // read straight into the pipe's chunks
+            }
+            return;
+        }
         byte[] buf = new byte[Pipe.CHUNK];
         int n;
         while ((n = in.read(buf)) >= 0) {
