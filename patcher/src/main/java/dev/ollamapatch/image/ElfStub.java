@@ -32,9 +32,6 @@ import java.util.List;
  * the whole file gives.
  */
 final class ElfStub {
-    /** A stub is kept only while its tables are this small next to the file (else the file is kept whole). */
-    static final long MAX_KEPT = 16L << 20;
-
     /**
      * The section types kept: symbol, string, hash, relocation, dynamic, note and version tables. (Code,
      * data and arrays of pointers are not: a read of one throws {@link NeedsContent}.)
@@ -92,7 +89,7 @@ final class ElfStub {
         long[] merged = merge(r, size);
         long kept = 0;
         for (int i = 0; i < merged.length; i += 2) kept += merged[i + 1] - merged[i];
-        if (kept > MAX_KEPT || kept > size / 4) return null;
+        if (kept > size / 2) return null; // not worth a stub: kept whole
         for (int i = 0; i < merged.length; i += 2) {
             if (!holds(written, merged[i], merged[i + 1] - merged[i])) return null; // a table was not written
         }
