@@ -25,6 +25,20 @@ abstract class BlobCopies {
         return done.contains(member);
     }
 
+    /**
+     * Makes the copy of {@code member} a hard link to {@code source} (the input's file) where the output
+     * can hold one: the same file system, an output layout directory. False: copy it. A linked member
+     * counts as copied once {@link #linked} says its blob was read to its end and checked.
+     */
+    boolean link(String member, Path source) {
+        return false;
+    }
+
+    /** The linked copy of {@code member} is complete: its blob was checked. */
+    void linked(String member) {
+        done.add(member);
+    }
+
     /** Where the copy of {@code member} is written; {@code header}: its header in the input tarball. */
     abstract OutputStream open(String member, EntryHeader header) throws IOException;
 
@@ -41,6 +55,18 @@ abstract class BlobCopies {
 
             @Override void close(String member, OutputStream copy) throws IOException {
                 copy.close();
+            }
+
+            @Override boolean link(String member, Path source) {
+                if (source == null || !member.matches("blobs/sha256/[0-9a-f]{64}")) return false;
+                try {
+                    Path to = dir.resolve(member);
+                    Files.createDirectories(to.getParent());
+                    Files.createLink(to, source);
+                    return true;
+                } catch (IOException | UnsupportedOperationException | SecurityException e) {
+                    return false; // another file system, or links refused: copied instead
+                }
             }
         };
     }

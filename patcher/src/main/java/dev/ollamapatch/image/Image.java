@@ -21,6 +21,21 @@ record Image(String platform, Blobs.Descriptor manifestDescriptor, ObjectNode ma
              String configMember, Blobs.Descriptor configDescriptor, ObjectNode config, List<Layer> layers,
              int dockerIndex) {
 
+    /**
+     * Identity, not the record's value: the JSON an image holds (its manifest, the index that lists it)
+     * is mutable and is changed while the output is assembled (the index gets the new manifest's
+     * digest), so a value-based hash would move under a map that holds the image as a key.
+     */
+    @Override
+    public boolean equals(Object o) {
+        return this == o;
+    }
+
+    @Override
+    public int hashCode() {
+        return System.identityHashCode(this);
+    }
+
     /** A layer: its member in the input, its descriptor (OCI) or null, its compression, its diff_id. */
     record Layer(String member, Blobs.Descriptor descriptor, ArchiveFormat format, String diffId) {
         String label() {

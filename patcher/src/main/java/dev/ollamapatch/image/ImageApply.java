@@ -97,7 +97,7 @@ public final class ImageApply {
             Input input = read(src, kind);
             List<Image> chosen = choose(input.images(), o.platform());
             boolean several = chosen.size() > 1;
-            Map<Image, Rewrite> rewrites = new HashMap<>();
+            Map<Image, Rewrite> rewrites = new java.util.LinkedHashMap<>(); // by identity (Image.equals), in input order
             int patchedFiles = 0, already = 0, shims = 0;
             String refusal = null;
             for (Image img : chosen) {
@@ -314,7 +314,6 @@ public final class ImageApply {
         // attesting a replaced manifest are left out of its index (their blobs stay in the layout,
         // unreferenced, as the image layout specification allows); the other platforms' stay.
         List<String> dropped = new ArrayList<>();
-        // (By entry, not by key: an Image's hash covers its parent index, which changes here.)
         for (Map.Entry<Image, Rewrite> e : rewrites.entrySet()) {
             Image img = e.getKey();
             if (img.manifest() == null || e.getValue().manifest() == null) continue;
@@ -391,12 +390,16 @@ public final class ImageApply {
             if (out.replaced().containsKey(name)) {
                 Files.write(to, out.replaced().get(name));
             } else if (!copies.done(name)) {
-                try (InputStream in = verifying(src, name); OutputStream o = Files.newOutputStream(to)) {
+                // A blob is a hard link to the input's where it can be; it is read and checked all the same.
+                boolean linked = copies.link(name, src.file(name));
+                try (InputStream in = verifying(src, name);
+                     OutputStream o = linked ? OutputStream.nullOutputStream() : Files.newOutputStream(to)) {
                     in.transferTo(o);
                     if (in instanceof Blobs.Verifying v) v.finish();
                 }
+                if (linked) copies.linked(name);
             }
-            AtomicFiles.fsync(to);
+            fsync(to);
         }
         for (Map.Entry<String, Object> e : out.added().entrySet()) {
             Path to = temp.resolve(e.getKey());
@@ -404,6 +407,13 @@ public final class ImageApply {
             if (e.getValue() instanceof byte[] b) Files.write(to, b);
             else Files.copy((Path) e.getValue(), to, StandardCopyOption.REPLACE_EXISTING);
             AtomicFiles.fsync(to);
+        }
+    }
+
+    /** Makes {@code file}'s content durable; read-only: a hard link shares the input's file, which is not written. */
+    private static void fsync(Path file) throws IOException {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+            ch.force(true);
         }
     }
 

@@ -47,6 +47,11 @@ abstract class ImageSource implements AutoCloseable {
     }
 
     /** The member's header in an input tarball; null for a directory. */
+    /** The file that holds member {@code name} (a layout directory's), or null (a tarball's members are not files). */
+    Path file(String name) {
+        return null;
+    }
+
     dev.ollamapatch.archive.EntryHeader header(String name) {
         return null;
     }
@@ -64,7 +69,7 @@ abstract class ImageSource implements AutoCloseable {
             super(path);
         }
 
-        private Path file(String name) {
+        @Override Path file(String name) {
             return path.resolve(Names.inside(name, path.toString()));
         }
 

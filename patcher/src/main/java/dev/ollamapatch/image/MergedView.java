@@ -4,15 +4,14 @@ import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.archive.ArchiveReadException;
 import dev.ollamapatch.archive.EntryHeader;
 import dev.ollamapatch.archive.TarReader;
-import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.report.PatchException;
 import org.apache.commons.compress.archivers.tar.TarConstants;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,7 +41,8 @@ final class MergedView implements AutoCloseable {
         final EntryHeader header;
         boolean peeked;       // its first bytes were read (a candidate name, or read again: see spoolAgain)
         Path spool;           // non-null: an ELF file, copied here
-        String sha256;        // with spool: the file's SHA-256 (hex), computed as it was copied
+        ElfStub stub;         // non-null (spool null): an ELF file that names nothing, its tables kept here
+        boolean whole;        // keep all of it when it is read again (a stub was not enough)
 
         Inode(int layer, String firstName, EntryHeader header, boolean peeked) {
             this.layer = layer;
@@ -57,9 +57,50 @@ final class MergedView implements AutoCloseable {
     private final NavigableMap<String, Node> merged = new TreeMap<>();
     private final Path spoolDir;
     private final List<Path> spools = new ArrayList<>();
+    private final Keeper keeper;
+    private Path reusable; // the spool of a large file being searched; emptied and used again when it names nothing
+    private long spooledBytes, peakSpooledBytes, droppedBytes;
+    private int droppedFiles;
+
+    /**
+     * Which large ELF files are kept whole. Each candidate ELF file is spooled; one of at least
+     * {@link #minSize()} bytes is searched for {@link #needles()} as it is copied, and when none is in
+     * it, {@link #stub} may let it go, keeping only its tables (the spool is then emptied and used
+     * for the next such file, so that the files that name nothing never fill the disk or page cache).
+     */
+    interface Keeper {
+        long minSize();
+
+        Needles needles();
+
+        /**
+         * The stub of the ELF file spooled at {@code spool} (no needle in it; the bytes of {@code written}
+         * are there, the rest are holes), or null when its decision needs more of it.
+         */
+        ElfStub stub(Inode inode, Path spool, long[] written) throws IOException;
+    }
 
     MergedView(Path spoolDir) {
+        this(spoolDir, null);
+    }
+
+    MergedView(Path spoolDir, Keeper keeper) {
         this.spoolDir = spoolDir;
+        this.keeper = keeper;
+    }
+
+    /** The most bytes the spools held at once (files kept whole, stubs, and the file being searched). */
+    long peakSpooledBytes() {
+        return peakSpooledBytes;
+    }
+
+    /** Files let go after the search (their stubs kept), and their bytes. */
+    int droppedFiles() {
+        return droppedFiles;
+    }
+
+    long droppedBytes() {
+        return droppedBytes;
     }
 
     /** Where Ollama may live: any path with a component named {@code ollama} (bin/ollama, lib/ollama/**, /opt/ollama/...). */
@@ -207,23 +248,115 @@ final class MergedView implements AutoCloseable {
         return new Node(Kind.FILE, h, layer, null, inode);
     }
 
-    /** Copies the entry's data to a spool file when it is an ELF file (its first four bytes say so). */
+    /**
+     * Copies the entry's data to a spool file when it is an ELF file (its first four bytes say so). A
+     * large one is searched on the way (see {@link Keeper}); one that names nothing is let go.
+     */
     private void spool(Inode inode, EntryHeader h, TarReader in, String entry) throws IOException {
         byte[] head = new byte[4];
         in.readFully(head, 4);
         if (!(head[0] == 0x7F && head[1] == 'E' && head[2] == 'L' && head[3] == 'F')) return;
-        Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
-        spools.add(spool);
-        // Hashed on the way: the report's input hash costs no second pass over the file.
-        MessageDigest sha = Sha256.digest();
-        try (OutputStream s = new DigestOutputStream(Files.newOutputStream(spool), sha)) {
-            s.write(head);
-            long copied = 4 + in.data().transferTo(s);
-            if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
+        // Not searched: small files, and Ollama's program itself (bin/ollama), which is there to be patched.
+        boolean searched = keeper != null && !inode.whole && h.size() >= keeper.minSize()
+                && !Names.base(inode.firstName).equals("ollama");
+        if (!searched) {
+            Path spool = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
+            spools.add(spool);
+            try (FileChannel ch = FileChannel.open(spool, StandardOpenOption.WRITE)) {
+                long copied = copy(head, in.data(), ch, null, null);
+                if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
+                spooledBytes += copied;
+                peakSpooledBytes = Math.max(peakSpooledBytes, spooledBytes);
+            }
+            inode.spool = spool;
+            return;
         }
-        inode.spool = spool;
-        inode.sha256 = Blobs.hex(sha.digest());
+        if (reusable == null) {
+            reusable = Files.createTempFile(spoolDir, ".ollama-patch-layer.", ".tmp");
+            spools.add(reusable);
+        }
+        Path spool = reusable;
+        Needles.Search search = keeper.needles().search();
+        SparseSpool sparse;
+        long copied;
+        try (FileChannel ch = FileChannel.open(spool, StandardOpenOption.READ, StandardOpenOption.WRITE,
+                StandardOpenOption.TRUNCATE_EXISTING)) {
+            sparse = new SparseSpool(ch);
+            copied = copy(head, in.data(), ch, search, sparse);
+            if (copied != h.size()) throw Blobs.invalid(entry + ": truncated layer (entry data ends early)");
+            sparse.finish();
+        }
+        long[] written = sparse.written();
+        long writtenBytes = 0;
+        for (int i = 0; i < written.length; i += 2) writtenBytes += written[i + 1] - written[i];
+        peakSpooledBytes = Math.max(peakSpooledBytes, spooledBytes + writtenBytes);
+        ElfStub stub = search.found() ? null : keeper.stub(inode, spool, written);
+        if (stub != null) {
+            spools.add(stub.file);
+            inode.stub = stub;
+            spooledBytes += stub.keptBytes();
+            peakSpooledBytes = Math.max(peakSpooledBytes, spooledBytes);
+            droppedFiles++;
+            droppedBytes += copied;
+            empty(spool);
+        } else if (sparse.skipped()) {
+            // Needed whole (it names something, or its decision reads what was left out): it is read
+            // again from its layer, with the install's other files not read in this pass (OllamaFiles.unread).
+            inode.whole = true;
+            inode.peeked = false;
+            readAgainFiles++;
+            empty(spool);
+        } else {
+            reusable = null; // it is this file's now
+            spooledBytes += copied;
+            inode.spool = spool;
+        }
     }
+
+    private int readAgainFiles;
+
+    /** Files that had to be read again whole after their bytes were left out. */
+    int readAgainFiles() {
+        return readAgainFiles;
+    }
+
+    private static void empty(Path spool) throws IOException {
+        try (FileChannel ch = FileChannel.open(spool, StandardOpenOption.WRITE)) {
+            ch.truncate(0);
+        }
+    }
+
+    /** Copies the entry's data after its first four bytes, {@code head}; searched and sparse when those are given. */
+    private static long copy(byte[] head, InputStream data, FileChannel ch, Needles.Search search, SparseSpool sparse)
+            throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(COPY);
+        byte[] b = buf.array();
+        System.arraycopy(head, 0, b, 0, 4);
+        int n = 4;
+        long copied = 0;
+        while (true) {
+            int r = n < b.length ? data.read(b, n, b.length - n) : 0;
+            if (r > 0) n += r;
+            if (n == b.length || (r < 0 && n > 0)) {
+                if (search != null && !search.found()) {
+                    search.feed(b, 0, n);
+                    if (search.found() && sparse != null) sparse.keepAll();
+                }
+                if (sparse != null) {
+                    sparse.write(b, 0, n);
+                } else {
+                    buf.clear().limit(n);
+                    while (buf.hasRemaining()) ch.write(buf);
+                }
+                copied += n;
+                n = 0;
+            }
+            if (r < 0) break;
+        }
+        return copied;
+    }
+
+    private static final int COPY = 1 << 20;
 
     /**
      * Reads layer {@code layer} again, as {@link #apply} did, and spools the files of {@code wanted}
@@ -240,6 +373,7 @@ final class MergedView implements AutoCloseable {
                 if (inode == null || !h.isRegular() || h.size() != inode.header.size()) continue;
                 inode.peeked = true;
                 inode.spool = null;
+                inode.stub = null;
                 if (h.size() >= 4) spool(inode, h, in, entry);
             }
         } catch (ArchiveReadException e) {

@@ -84,7 +84,7 @@ final class PlatformPatch {
 
     /** Reads the layers and decides every file; with {@code layerOut} non-null, writes the new layer there. */
     NewLayer run(Path layerOut, boolean plainLayer) throws IOException {
-        try (MergedView view = new MergedView(options.spoolDir())) {
+        try (MergedView view = new MergedView(options.spoolDir(), keeper())) {
             // Top-down: a layer's files that the layers above it hide or replace are listed, not spooled;
             // below a layer that hides everything under it (an opaque root), no layer is read at all.
             // The layers read are then stacked bottom-up, as the specification applies them.
@@ -102,21 +102,129 @@ final class PlatformPatch {
             for (Map.Entry<Integer, Map<String, MergedView.Inode>> e : OllamaFiles.unread(view, roots).entrySet()) {
                 readAgain(view, e.getKey(), e.getValue());
             }
-            try {
-                resolutions = install(view, roots);
-                for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
-                    for (String key : r.getValue()) decide(view, r.getKey(), key);
+            int mark = reports.size();
+            int restored = 0;
+            while (true) {
+                try {
+                    resolutions = install(view, roots);
+                    for (Map.Entry<String, TreeSet<String>> r : roots.entrySet()) {
+                        for (String key : r.getValue()) decide(view, r.getKey(), key);
+                    }
+                    break;
+                } catch (ElfStub.NeedsContent n) {
+                    // A file kept as a stub is needed whole after all: its layer is read again, the file
+                    // kept, and every decision taken again from the start.
+                    restored++;
+                    reports.subList(mark, reports.size()).clear();
+                    patched.clear();
+                    decided.clear();
+                    already = 0;
+                    n.inode.whole = true;
+                    readAgain(view, n.inode.layer, Map.of(n.inode.firstName, n.inode));
+                } finally {
+                    mapped.values().forEach(ElfFile::close);
+                    mapped.clear();
+                    stubSources.forEach(dev.ollamapatch.elf.ByteSource::close);
+                    stubSources.clear();
                 }
-            } finally {
-                mapped.values().forEach(ElfFile::close);
-                mapped.clear();
             }
+            last = new Stats(view.droppedFiles(), view.droppedBytes(), view.peakSpooledBytes(), restored,
+                    view.readAgainFiles());
+            if (STAGES) System.err.println("ollama-patch stages: " + label + last);
             if (layerOut == null || patched.isEmpty()) return null;
             // The new layer is compressed as the layer it overrides was (docker save: plain tar, as docker writes).
             ArchiveFormat format = plainLayer ? ArchiveFormat.TAR : image.layers().get(patched.get(0).layer()).format();
             String manifestType = image.manifest() == null ? MediaTypes.DOCKER_MANIFEST
                     : image.manifest().path("mediaType").asText(image.manifestDescriptor().mediaType());
             return write(view, layerOut, format, MediaTypes.layerType(manifestType, format));
+        }
+    }
+
+    /** What the spools held in the last run (for tests and the benchmark's stage report). */
+    record Stats(int droppedFiles, long droppedBytes, long peakSpooledBytes, int restoredFiles, int readAgainFiles) {}
+
+    static volatile Stats last;
+
+    /**
+     * Files this large are searched as they are spooled, and let go when they name nothing (a test sets
+     * it to Long.MAX_VALUE to compare with every file kept whole).
+     */
+    static volatile long searchedSize = 1 << 20;
+
+    /**
+     * Every string that makes a file matter to the decisions: each library's stem (its sites) and
+     * replacement path, the NVML shim's file name (an already patched file), and dlopen and dlmopen
+     * (the resolver follows calls to them across the files of an install).
+     */
+    private Needles needles() {
+        java.util.Set<String> n = new java.util.LinkedHashSet<>();
+        for (LibraryTarget l : options.libs()) {
+            n.add(l.stem());
+            n.add(l.defaultPath());
+        }
+        n.add("/" + dev.ollamapatch.install.Targets.SHIM_FILE);
+        n.add("dlopen");
+        n.add("dlmopen");
+        return new Needles(n);
+    }
+
+    private MergedView.Keeper keeper() {
+        Needles needles = needles();
+        return new MergedView.Keeper() {
+            @Override public long minSize() {
+                return searchedSize;
+            }
+
+            @Override public Needles needles() {
+                return needles;
+            }
+
+            @Override public ElfStub stub(MergedView.Inode inode, Path spool, long[] written) throws IOException {
+                return PlatformPatch.this.stub(inode, spool, written);
+            }
+        };
+    }
+
+    /**
+     * The stub of a large ELF file that holds none of the needles, once its own decision is known to be
+     * the one a file that names nothing gets (not reported). Any fault, or any other decision, keeps the
+     * file whole, so that the decisions meet it where they do today.
+     */
+    private ElfStub stub(MergedView.Inode inode, Path spool, long[] written) throws IOException {
+        Path to = null;
+        try (dev.ollamapatch.elf.ByteSource mapped = dev.ollamapatch.elf.ByteSource.map(spool)) {
+            // What the resolver reads of every member of an install, as it is built and asked: only from
+            // bytes that were written.
+            ElfFile elf = ElfFile.parse(ElfStub.guard(mapped, written, inode, false));
+            elf.dynamicSymbols();
+            elf.relocations();
+            elf.dynamic();
+            dev.ollamapatch.resolve.Loader.of(elf);
+            // Its own decision: the searches for names read the holes as zeros (the bytes that were there
+            // held none of the needles, and so none of the names searched for); anything else reads only
+            // written bytes.
+            Decision d = FileStep.decide(ElfFile.parse(ElfStub.guard(mapped, written, inode, true)),
+                    FileStep.Options.scan(new PlanOptions(options.libs(), "/" + Names.parent(inode.firstName), null)));
+            if (!(d instanceof Decision.Nothing)) return null;
+            to = Files.createTempFile(options.spoolDir(), ".ollama-patch-stub.", ".tmp");
+            ElfStub stub = ElfStub.write(elf, spool, written, to);
+            if (stub == null) {
+                Files.deleteIfExists(to);
+                return null;
+            }
+            // The stub answers what the resolver asks of every member as the file does.
+            try (dev.ollamapatch.elf.ByteSource src = stub.open(inode)) {
+                ElfFile s = ElfFile.parse(src);
+                s.dynamicSymbols();
+                s.relocations();
+                s.dynamic();
+                dev.ollamapatch.resolve.Loader.of(s);
+            }
+            return stub;
+        } catch (RuntimeException e) {
+            if (to != null) Files.deleteIfExists(to);
+            if (STAGES) System.err.println("ollama-patch stages: " + inode.firstName + " kept whole: " + e);
+            return null;
         }
     }
 
@@ -148,35 +256,58 @@ final class PlatformPatch {
         BlobCopies copies = options.copies();
         InputStream opened = src.open(layer.member(), layer.label());
         String member = src.resolve(layer.member());
-        BlobCopies.Tee tee = copies != null && !copies.done(member)
+        // Into an output layout directory, the blob is a hard link to the input's where it can be (it is
+        // checked here as it streams past all the same); else it is copied as it streams past.
+        boolean link = copies != null && !copies.done(member) && layer.descriptor() != null
+                && copies.link(member, src.file(layer.member()));
+        BlobCopies.Tee tee = copies != null && !copies.done(member) && !link
                 ? copies.tee(opened, member, src.header(layer.member())) : null;
         InputStream first = tee != null ? tee : opened;
         Blobs.Verifying blob = layer.descriptor() != null ? new Blobs.Verifying(first, layer.descriptor()) : null;
         InputStream stored = blob != null ? blob : first;
+        long t0 = System.nanoTime();
+        long[] cpu = new long[4]; // per stage: read and hash the blob, decompress, parse, diff_id hash (thread CPU ns)
         Pipe compressed = Pipe.start("ollama-patch read " + layer.label(), out -> {
+            long c0 = threadCpu();
             try (InputStream s = stored) {
-                s.transferTo(out);
+                copy(s, out, null);
                 if (blob != null) blob.finish();
                 if (tee != null) tee.complete();
+                if (link) copies.linked(member);
+            } finally {
+                cpu[0] = threadCpu() - c0;
             }
         });
-        InputStream plain = layer.format() == ArchiveFormat.TAR ? compressed
+        // The diff_id is hashed on a thread of its own, from the decompressed chunks as they are handed on.
+        MessageDigest diff = Sha256.digest();
+        Pipe plain = layer.format() == ArchiveFormat.TAR ? compressed
                 : Pipe.start("ollama-patch decompress " + layer.label(), out -> {
+                    long c0 = threadCpu();
                     try (InputStream d = layer.format().decompress(compressed)) {
-                        d.transferTo(out);
+                        copy(d, out, null);
                         // To the blob's end, whatever the decompressor leaves: the first stage checks
                         // the digest there and completes its copy.
                         compressed.transferTo(java.io.OutputStream.nullOutputStream());
+                    } finally {
+                        cpu[1] = threadCpu() - c0;
                     }
-                });
+                }, diff);
         boolean hashedAsBlob = layer.format() == ArchiveFormat.TAR && blob != null;
-        MessageDigest diff = Sha256.digest();
+        long c0 = threadCpu();
         try (InputStream c = compressed; InputStream p = plain) {
-            InputStream tar = hashedAsBlob ? p : new DigestInputStream(p, diff);
+            InputStream tar = layer.format() != ArchiveFormat.TAR || hashedAsBlob ? p : new DigestInputStream(p, diff);
             reader.read(unclosed(tar), where);
             tar.transferTo(java.io.OutputStream.nullOutputStream());
+            cpu[2] = threadCpu() - c0;
+            if (plain != compressed) cpu[3] = plain.awaitHash();
         } catch (IOException e) {
             throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
+        }
+        if (STAGES) {
+            System.err.printf("ollama-patch stages: %s%s: %.2f s wall; thread CPU: read+blob hash %.2f s, "
+                    + "decompress %.2f s, diff_id hash %.2f s, tar+search+spool %.2f s; blob linked: %s%n", label,
+                    layer.label(), (System.nanoTime() - t0) / 1e9, cpu[0] / 1e9, cpu[1] / 1e9, cpu[3] / 1e9,
+                    cpu[2] / 1e9, link);
         }
         // (The blob's digest was checked when its stream ended, before the one above closed.)
         String actual = hashedAsBlob ? layer.descriptor().digest() : "sha256:" + Blobs.hex(diff.digest());
@@ -184,6 +315,30 @@ final class PlatformPatch {
             throw Blobs.invalid(where + ": diff_id mismatch (config says " + layer.diffId() + ", content is "
                     + actual + ")");
         }
+    }
+
+    /** Copies {@code in} to {@code out} in large reads (hashing them into {@code sha} when non-null). */
+    private static void copy(InputStream in, java.io.OutputStream out, MessageDigest sha) throws IOException {
+        if (sha == null && out instanceof Pipe.Sink sink) {
+            while (sink.fill(in) >= 0) {
+                // read straight into the pipe's chunks
+            }
+            return;
+        }
+        byte[] buf = new byte[Pipe.CHUNK];
+        int n;
+        while ((n = in.read(buf)) >= 0) {
+            if (n == 0) continue;
+            if (sha != null) sha.update(buf, 0, n);
+            out.write(buf, 0, n);
+        }
+    }
+
+    /** OLLAMA_PATCH_STAGES=1: each layer's stage times on stderr (benchmarks/image prints them). */
+    static final boolean STAGES = "1".equals(System.getenv("OLLAMA_PATCH_STAGES"));
+
+    private static long threadCpu() {
+        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     private static InputStream unclosed(InputStream in) {
@@ -194,6 +349,7 @@ final class PlatformPatch {
 
     /** The ELF files of Ollama's installs in the view, mapped from their spools, by content. */
     private final Map<MergedView.Inode, ElfFile> mapped = new java.util.IdentityHashMap<>();
+    private final List<dev.ollamapatch.elf.ByteSource> stubSources = new ArrayList<>();
     private InstallResolutions resolutions;
 
     /**
@@ -206,9 +362,16 @@ final class PlatformPatch {
         for (TreeSet<String> keys : roots.values()) {
             for (String key : keys) {
                 MergedView.Inode inode = view.get(key).inode();
-                if (inode.spool == null || mapped.containsKey(inode)) continue;
+                if ((inode.spool == null && inode.stub == null) || mapped.containsKey(inode)) continue;
                 try {
-                    ElfFile elf = ElfFile.open(inode.spool);
+                    ElfFile elf;
+                    if (inode.stub != null) {
+                        dev.ollamapatch.elf.ByteSource s = inode.stub.open(inode);
+                        stubSources.add(s);
+                        elf = ElfFile.parse(s);
+                    } else {
+                        elf = ElfFile.open(inode.spool);
+                    }
                     mapped.put(inode, elf);
                     members.add(new Resolver.Member(Path.of("/" + key), elf,
                             SecureExecution.ofEntry(inode.header.mode(), inode.header.extraPax())));
@@ -246,7 +409,8 @@ final class PlatformPatch {
     private void decide(MergedView view, String root, String key) throws IOException {
         MergedView.Node node = view.get(key);
         Path spool = node.inode().spool;
-        if (spool == null) return; // not an ELF file
+        // Not an ELF file, or one that names nothing (a stub: its decision was taken on all its bytes).
+        if (spool == null) return;
         // Once per content: a file reached from two installs (a symbolic link) or by a hard link.
         if (!decided.add(node.inode())) return;
         String name = "/" + key;
@@ -255,11 +419,17 @@ final class PlatformPatch {
             ElfFile elf = mapped.get(node.inode());
             Decision d = FileStep.decide(elf, new FileStep.Options(new PlanOptions(libs, "/" + Names.parent(key),
                     resolutions.forFile(Path.of("/" + key))), options.scan() ? null : shims::choose, true));
-            String sha = node.inode().sha256 != null ? node.inode().sha256 : Sha256.of(elf.bytes()).hex();
             if (options.scan()) {
-                if (d instanceof Decision.Refused || d instanceof Decision.Planned) reports.add(d.report(name, sha, true));
+                if (d instanceof Decision.Refused || d instanceof Decision.Planned) {
+                    reports.add(d.report(name, Sha256.of(elf.bytes()).hex(), true));
+                }
                 return;
             }
+            if (!(d instanceof Decision.Refused) && !(d instanceof Decision.AlreadyPatched)
+                    && !(d instanceof Decision.Planned)) {
+                return; // names no library: not reported, as in a scan
+            }
+            String sha = Sha256.of(elf.bytes()).hex();
             if (d instanceof Decision.Refused r) {
                 reports.add(r.report(name, sha, false));
                 throw new Refusal(label + name + ": " + r.reason() + "; nothing written");
@@ -305,6 +475,11 @@ final class PlatformPatch {
     }
 
     private static boolean sameShim(MergedView.Node there, ShimSource shim) throws IOException {
+        MergedView.Inode i = there.inode();
+        if (i != null && i.stub != null) {
+            if (i.stub.size != shim.bytes().length) return false;
+            throw new ElfStub.NeedsContent(i, 0, i.stub.size); // the same size: compared whole, read again
+        }
         Path s = there.inode() == null ? null : there.inode().spool;
         return s != null && java.util.Arrays.equals(Files.readAllBytes(s), shim.bytes());
     }

@@ -499,6 +499,161 @@ class ContainerImageIT {
         assertEquals(List.of(rootfs.resolve("usr/bin/nvml.so").toString()), loaded, run.toString());
     }
 
+    /** {@code mib} MiB of random text in a file. */
+    private Path bulk(String name, int mib) throws IOException {
+        Path data = work.resolve("src").resolve(name + ".bulk");
+        Files.createDirectories(data.getParent());
+        byte[] raw = new byte[mib << 20];
+        new java.util.Random(mib).nextBytes(raw);
+        Files.write(data, java.util.Base64.getMimeEncoder().encode(raw));
+        return data;
+    }
+
+    /**
+     * A shared library like a CUDA library: {@code mib} MiB of read-only data loaded with its code (in a
+     * PT_LOAD segment, the section headers at the end of the file), no NVML name, no dlopen.
+     */
+    private Path cudaLike(String name, int mib) throws Exception {
+        return cudaLike(name, mib, "");
+    }
+
+    /** The same, with {@code text} (a C string) right after the data. */
+    private Path cudaLike(String name, int mib, String text) throws Exception {
+        Path data = bulk(name, mib);
+        return gcc(name, """
+                __asm__(".section .rodata\\n.globl bulk\\nbulk: .incbin \\"%s\\"\\n.asciz \\"%s\\"\\n.previous\\n");
+                extern const char bulk[];
+                const char *first(void) { return bulk; }
+                """.formatted(data, text), "-O2", "-fPIC", "-shared");
+    }
+
+    /** {@code elf} with {@code mib} MiB of random text added as a section that is not loaded. */
+    private Path padded(Path elf, String name, int mib) throws Exception {
+        Path data = bulk(name, mib);
+        Path out = work.resolve("src").resolve(name);
+        exec(List.of("objcopy", "--add-section", ".bulk=" + data, elf.toString(), out.toString()));
+        return out;
+    }
+
+    /** {@code elf} with {@code mib} MiB of random text appended (bytes no section describes). */
+    private Path trailing(Path elf, String name, int mib) throws IOException {
+        byte[] raw = new byte[mib << 20];
+        new java.util.Random(-mib).nextBytes(raw);
+        Path out = work.resolve("src").resolve(name);
+        Files.createDirectories(out.getParent());
+        Files.write(out, Files.readAllBytes(elf));
+        Files.write(out, java.util.Base64.getMimeEncoder().encode(raw), java.nio.file.StandardOpenOption.APPEND);
+        return out;
+    }
+
+    /** The apply's report and output with every file kept whole (as before files were let go), and its stats. */
+    private record Applied(Cli.Result result, Path out, PlatformPatch.Stats stats) {}
+
+    private Applied apply(Path in, String outName, boolean keepAll, Object... more) {
+        long before = PlatformPatch.searchedSize;
+        if (keepAll) PlatformPatch.searchedSize = Long.MAX_VALUE;
+        try {
+            Path out = work.resolve(outName);
+            List<Object> args = new ArrayList<>(List.of("apply", in, "-o", out));
+            args.addAll(List.of(more));
+            Cli.Result r = Cli.run(args.toArray());
+            assertEquals(0, r.exit(), r.toString());
+            return new Applied(r, out, PlatformPatch.last);
+        } finally {
+            PlatformPatch.searchedSize = before;
+        }
+    }
+
+    @Test
+    void largeElfFilesThatNameNothingAreNotKeptAndChangeNothingInTheReportOrTheImage() throws Exception {
+        // Like the official image's CUDA libraries: large, loaded, naming no NVML, calling no dlopen.
+        Path loaded = cudaLike("libcublasLt.so.12", 3);
+        Path appended = trailing(x86("ehframe"), "libcublas.so.12", 3);
+        // Large, and it mentions NVML only after its data: found after bytes were left out, so read again whole.
+        Path mentions = cudaLike("libggml-cuda.so", 2, "hint: libnvidia-ml.so.1 is part of the driver");
+        List<TestImages.Layer> layers = new ArrayList<>(officialLike(TestImages.Compression.GZIP));
+        layers.add(TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/lib/"),
+                Entry.dir("usr/lib/ollama/"), Entry.dir("usr/lib/ollama/cuda_v12/"),
+                Entry.file("usr/lib/ollama/cuda_v12/libcublasLt.so.12", loaded, 0644, 0, 0),
+                Entry.file("usr/lib/ollama/cuda_v12/libcublas.so.12", appended, 0644, 0, 0),
+                Entry.file("usr/lib/ollama/cuda_v12/libggml-cuda.so", mentions, 0644, 0, 0))));
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", layers)));
+
+        Applied whole = apply(in, "whole", true, "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(0, whole.stats().droppedFiles());
+        long head = SparseSpool.head;
+        SparseSpool.head = 64 << 10; // so that the loaded bytes past it are left out, as those of a large library are
+        Applied searched;
+        try {
+            searched = apply(in, "searched", false, "--shim", Fixtures.stub("x86_64"), "--json");
+        } finally {
+            SparseSpool.head = head;
+        }
+        PlatformPatch.Stats st = searched.stats();
+        assertEquals(2, st.droppedFiles(), st.toString());
+        assertEquals(Files.size(loaded) + Files.size(appended), st.droppedBytes(), st.toString());
+        assertEquals(1, st.readAgainFiles(), st.toString()); // libggml-cuda.so
+        assertEquals(0, st.restoredFiles(), st.toString());
+        long kept = Files.size(x86("gen-c")) + Files.size(ggmlBase("x86_64")) + Files.size(mentions);
+        assertTrue(st.peakSpooledBytes() < kept + (1 << 20), "the large files were never on disk whole: " + st);
+
+        assertEquals(whole.result().out().replace(whole.out().toString(), "OUT"),
+                searched.result().out().replace(searched.out().toString(), "OUT"), "the same report, byte for byte");
+        assertEquals(TestFiles.listing(whole.out()), TestFiles.listing(searched.out()), "the same image");
+        Cli.Result scan = Cli.run("scan", in);
+        PlatformPatch.searchedSize = Long.MAX_VALUE;
+        Cli.Result scanWhole;
+        try {
+            scanWhole = Cli.run("scan", in);
+        } finally {
+            PlatformPatch.searchedSize = 1 << 20;
+        }
+        assertEquals(scanWhole.toString(), scan.toString());
+
+        // The unchanged blobs of the output layout are the input's files (hard links), checked all the same.
+        try (Stream<Path> s = Files.list(in.resolve("blobs/sha256"))) {
+            for (Path b : s.toList()) {
+                assertTrue(Files.isSameFile(b, searched.out().resolve("blobs/sha256").resolve(b.getFileName())), b.toString());
+            }
+        }
+        skopeoAccepts(searched.out(), "oci:");
+        Path rootfs = umociUnpack(searched.out(), "v1");
+        assertArrayEquals(Files.readAllBytes(loaded), Files.readAllBytes(rootfs.resolve("usr/lib/ollama/cuda_v12/libcublasLt.so.12")));
+        Fixtures.Run run = Fixtures.run("x86_64", rootfs.resolve("usr/bin/ollama"), Map.of());
+        assertTrue(run.stdout().contains(STUB_DRIVER), run.toString());
+    }
+
+    @Test
+    void aLargeProgramLetGoIsReadAgainWholeWhenATailCalledDlopenNeedsItsCode() throws Exception {
+        String nvml = "/usr/local/lib/x86_64-linux-gnu/nvidia/current/libnvidia-ml.so.1";
+        Path lib = gcc("libtail.so", """
+                #include <dlfcn.h>
+                void *open_nvml(int flags) { return dlopen("%s", flags); }
+                """.formatted(nvml), "-O2", "-fPIC", "-shared");
+        Path small = gcc("runner", """
+                #include <stdio.h>
+                void *open_nvml(int flags);
+                int main(void) { printf("handle=%s\\n", open_nvml(2) ? "ok" : "none"); return 0; }
+                """, "-O2", "-L" + work.resolve("src"), "-l:libtail.so", "-Wl,-rpath,$ORIGIN");
+        // A program of the install (not bin/ollama, which is always kept whole) that names nothing and calls
+        // no dlopen: large, it is let go; the library's tail-called dlopen then asks for the program's code
+        // (who calls open_nvml), which its stub does not hold.
+        Path app = padded(small, "runner-big", 2);
+        Path in = TestImages.ociDirectory(work.resolve("in"), "v1", List.of(TestImages.image("amd64", List.of(
+                TestImages.layer(TestImages.Compression.GZIP, List.of(Entry.dir("usr/"), Entry.dir("usr/lib/"),
+                        Entry.dir("usr/lib/ollama/"), Entry.file("usr/lib/ollama/runner", app, 0755, 0, 0),
+                        Entry.file("usr/lib/ollama/libtail.so", lib, 0644, 0, 0)))))));
+        Applied whole = apply(in, "whole", true, "--shim", Fixtures.stub("x86_64"), "--json");
+        Applied searched = apply(in, "searched", false, "--shim", Fixtures.stub("x86_64"), "--json");
+        assertEquals(1, searched.stats().droppedFiles(), searched.stats().toString());
+        assertEquals(1, searched.stats().restoredFiles(), searched.stats().toString());
+        assertEquals(whole.result().out().replace(whole.out().toString(), "OUT"),
+                searched.result().out().replace(searched.out().toString(), "OUT"));
+        assertTrue(searched.result().out().contains("/usr/lib/ollama/runner"), searched.result().toString());
+        assertTrue(searched.result().out().contains("tail-call"), searched.result().toString());
+        assertEquals(TestFiles.listing(whole.out()), TestFiles.listing(searched.out()));
+    }
+
     @Test
     void aSetUidProgramGetsAnAbsolutePathInTheContainerOrIsRefusedWithNothingWrittenWhereNoneFits() throws Exception {
         Path app = gcc("ollama", """

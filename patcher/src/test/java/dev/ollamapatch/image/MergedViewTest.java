@@ -117,7 +117,7 @@ class MergedViewTest {
             MergedView.Inode inode = view.get(key).inode();
             assertNotNull(inode.spool, key);
             assertEquals(Files.size(elf), Files.size(inode.spool), key);
-            assertEquals(dev.ollamapatch.io.Sha256.of(elf).hex(), inode.sha256, key);
+            assertEquals(dev.ollamapatch.io.Sha256.of(elf).hex(), dev.ollamapatch.io.Sha256.of(inode.spool).hex(), key);
         }
         assertTrue(OllamaFiles.unread(view, roots).isEmpty());
     }
