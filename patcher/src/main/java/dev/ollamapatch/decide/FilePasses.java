@@ -128,7 +128,7 @@ public final class FilePasses implements AutoCloseable {
         }
     }
 
-    private Pass await(Path file) {
+    Pass await(Path file) {
         Future<Pass> f = passes.get(file);
         if (f == null) return null;
         try {
