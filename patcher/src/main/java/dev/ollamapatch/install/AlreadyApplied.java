@@ -47,17 +47,33 @@ final class AlreadyApplied {
         if (recorded == null || layout.files().isEmpty()) return null;
         Manifest manifest = recorded.manifest();
         if (InPlacePlanner.retargeting(manifest, options.libraries()) != null) return null;
-        if (recorded.files().size() != layout.files().size()) return null;
+        Set<Path> listed = new HashSet<>(layout.files());
+        long manifestNanos = FileStatus.modifiedNanos(layout.manifest());
+        // Every ELF file of the target is one the manifest records as patched, or as clean (it named nothing
+        // when the apply finished) with its status unchanged since: only a scan could tell more of a new one.
+        Set<Path> accounted = new HashSet<>();
+        for (ManifestPaths.File f : recorded.files()) accounted.add(f.path());
+        if (manifest.cleanFiles() != null && accounted.size() < listed.size()) {
+            Path base = layout.manifest().getParent();
+            for (Manifest.CleanEntry c : manifest.cleanFiles()) {
+                if (c == null || c.path() == null || c.path().isEmpty() || Path.of(c.path()).isAbsolute()) continue;
+                Path p = base.resolve(c.path()).normalize();
+                if (!p.startsWith(base) || !listed.contains(p) || accounted.contains(p)) continue;
+                if (FileStatus.unchanged(p, c.stat(), manifestNanos)) accounted.add(p);
+            }
+        }
+        if (!accounted.containsAll(listed)) return null;
         String nvmlPath = options.libraries().get(0).defaultPath();
         List<String> messages = new ArrayList<>();
         Set<Path> shimsAt = new LinkedHashSet<>();
         Map<Path, String> shimWanted = new HashMap<>();
         Map<String, String> shimShaByMachine = new HashMap<>();
-        Set<Path> listed = new HashSet<>(layout.files());
         for (ManifestPaths.File f : recorded.files()) {
             Path file = f.path();
             if (!listed.contains(file) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return null;
-            if (!Sha256.of(file).hex().equals(f.entry().patchedSha256())) return null;
+            // Unchanged since the apply wrote it (its status record holds), or hashed as before.
+            if (!FileStatus.unchanged(file, f.entry().stat(), manifestNanos)
+                    && !Sha256.of(file).hex().equals(f.entry().patchedSha256())) return null;
             // The shim this apply would install for the file: by its machine, read from the ELF header only.
             String wanted;
             try (ElfFile elf = ElfFile.open(file)) {

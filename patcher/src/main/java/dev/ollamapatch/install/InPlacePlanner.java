@@ -98,6 +98,8 @@ final class InPlacePlanner {
 
         List<String> messages = new ArrayList<>();
         List<InPlacePlan.FileChange> work = new ArrayList<>();
+        List<Path> clean = new ArrayList<>(); // files that name nothing to patch
+        Map<Path, Manifest.StatRecord> statusWhenPlanned = new LinkedHashMap<>();
         List<Manifest.FileEntry> unchanged = new ArrayList<>();
         // The shim each patched file needs, by where it goes; a patched file already in place needs its own too.
         Map<Path, ShimNeed> shimNeeds = new LinkedHashMap<>();
@@ -117,6 +119,7 @@ final class InPlacePlanner {
              InstallResolutions resolutions = InstallResolutions.of(layout.files())) {
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            Manifest.StatRecord status = FileStatus.of(file); // before the file is read (its pass is checked after)
             FilePasses.Pass pass = passes.take(file);
             boolean namesNothing = pass != null && pass.census().noneFound() && pass.sha256() == null;
             String[] shaBox = {pass != null && pass.sha256() != null ? pass.sha256()
@@ -143,6 +146,7 @@ final class InPlacePlanner {
                     unchanged.add(new Manifest.FileEntry(entry.relative(), e.originalSha256(), e.patchedSha256(),
                             entry.relative() + InstallLayout.BACKUP_SUFFIX, e.sites()));
                     alreadyPatched++;
+                    if (status != null) statusWhenPlanned.put(file, status);
                     try (ElfFile elf = ElfFile.open(file)) {
                         Plan plan = Planner.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
                         reports.add(new FileReport(file.toString(), sha, plan, null, null, Status.ALREADY_PATCHED)
@@ -197,6 +201,10 @@ final class InPlacePlanner {
                 } else if (d instanceof Decision.Nothing && id.withoutNvml()) {
                     withoutNvml.add(file + ": " + id.withoutNvmlLine());
                 }
+                if (d instanceof Decision.Nothing && !id.patched().patched() && source.equals(file) && status != null) {
+                    clean.add(file);
+                    statusWhenPlanned.put(file, status);
+                }
                 if (!(d instanceof Decision.Planned p)) continue;
                 Plan plan = p.plan();
                 Map<Path, ShimSource> libs = Libraries.check(elf, file, plan, options.libraries(), file, libMessages);
@@ -250,7 +258,7 @@ final class InPlacePlanner {
         messages.addAll(libMessages);
         InPlacePlan.ManifestContent content = new InPlacePlan.ManifestContent(options.tool(), nvmlPath,
                 mergeShims(layout.base(), recorded, shims), libraryEntries(options.libraries()));
-        return new Ready(new InPlacePlan(layout.manifest(), existing, unchanged, work, shims, content), reports, messages);
+        return new Ready(new InPlacePlan(layout.manifest(), existing, unchanged, work, shims, content, clean, statusWhenPlanned), reports, messages);
     }
 
     private static String hexOf(Path file) {
