@@ -24,14 +24,16 @@ import java.util.Set;
  * install the last apply left as it is, proved from its manifest without finding a single site, so
  * that the check costs hashing the patched files and their shims rather than a scan.
  *
- * <p>The proof, every part of it read now (never a time stamp): the manifest asks for what this
- * apply asks for (shim path, {@code --lib}); every ELF file of the target is one the manifest
- * records, a regular file whose SHA-256 is the patched one it records; every shim those files load
- * that the manifest records is a regular file whose SHA-256 is that of the shim this apply would
- * install for the file's machine, and no other manifest records another shim at that place; no
- * leftover of a killed run is there. Then the full apply would find every file already patched and
- * nothing to install, and write nothing: the same ending, without its reports. Anything else (a new
- * or changed file, a missing or changed shim, another request) gives null and the full apply decides.
+ * <p>The proof, every part of it read now: the manifest asks for what this apply asks for (shim path,
+ * {@code --lib}); every ELF file of the target is one the manifest records, either as patched (a
+ * regular file whose status record still holds, see {@link FileStatus}, or else whose SHA-256 is the
+ * patched one it records) or as clean (a file that named nothing to patch when the apply finished,
+ * whose status record still holds); every shim those files load that the manifest records is a
+ * regular file whose SHA-256 is that of the shim this apply would install for the file's machine, and
+ * no other manifest records another shim at that place; no leftover of a killed run is there. Then the
+ * full apply would find every file already patched or clean and nothing to install, and write nothing:
+ * the same ending, without its reports. Anything else (a new or changed file, a missing or changed
+ * shim, another request) gives null and the full apply decides.
  */
 final class AlreadyApplied {
     private AlreadyApplied() {}
