@@ -59,7 +59,16 @@ final class FileStatus {
     static boolean unchanged(Path file, Manifest.StatRecord record, long manifestNanos) {
         if (record == null || manifestNanos < 0) return false;
         if (record.ctimeNs() >= manifestNanos || record.mtimeNs() >= manifestNanos) return false; // racy
-        return record.equals(of(file));
+        return same(record, of(file));
+    }
+
+    /**
+     * Field by field (a record's own equals is bootstrapped through method handles on first use, which
+     * costs an already patched apply several milliseconds of start-up).
+     */
+    static boolean same(Manifest.StatRecord a, Manifest.StatRecord b) {
+        return a != null && b != null && a.dev() == b.dev() && a.ino() == b.ino() && a.size() == b.size()
+                && a.mtimeNs() == b.mtimeNs() && a.ctimeNs() == b.ctimeNs();
     }
 
     /**
@@ -79,7 +88,7 @@ final class FileStatus {
                 for (Manifest.FileEntry f : manifest.files()) {
                     Path file = base.resolve(f.path()).normalize();
                     Manifest.StatRecord s = of(file);
-                    if (s == null || (whenPlanned.containsKey(file) && !s.equals(whenPlanned.get(file)))) {
+                    if (s == null || (whenPlanned.containsKey(file) && !same(s, whenPlanned.get(file)))) {
                         files.add(f.withStat(null)); // changed since it was read: hashed next time
                         continue;
                     }
@@ -89,7 +98,7 @@ final class FileStatus {
                 List<Manifest.CleanEntry> cleanEntries = new ArrayList<>();
                 for (Path c : clean) {
                     Manifest.StatRecord s = of(c);
-                    if (s == null || !s.equals(whenPlanned.get(c))) continue;
+                    if (s == null || !same(s, whenPlanned.get(c))) continue;
                     latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
                     cleanEntries.add(new Manifest.CleanEntry(base.relativize(c).toString(), s));
                 }
