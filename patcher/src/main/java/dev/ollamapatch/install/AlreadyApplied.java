@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -68,8 +69,9 @@ final class AlreadyApplied {
         String nvmlPath = options.libraries().get(0).defaultPath();
         List<String> messages = new ArrayList<>();
         Set<Path> shimsAt = new LinkedHashSet<>();
-        Map<Path, String> shimWanted = new HashMap<>();
-        Map<String, String> shimShaByMachine = new HashMap<>();
+        // The shims' bytes are compared, not hashed: in a JVM that just started, SHA-256 runs interpreted.
+        Map<Path, byte[]> shimWanted = new HashMap<>();
+        Map<String, byte[]> shimBytesByMachine = new HashMap<>();
         for (ManifestPaths.File f : recorded.files()) {
             Path file = f.path();
             if (!listed.contains(file) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return null;
@@ -77,13 +79,13 @@ final class AlreadyApplied {
             if (!FileStatus.unchanged(file, f.entry().stat(), manifestNanos)
                     && !Sha256.of(file).hex().equals(f.entry().patchedSha256())) return null;
             // The shim this apply would install for the file: by its machine, read from the ELF header only.
-            String wanted;
+            byte[] wanted;
             try (ElfFile elf = ElfFile.open(file)) {
                 String key = options.shim() != null ? "--shim" : String.valueOf(elf.header().machine());
-                wanted = shimShaByMachine.get(key);
+                wanted = shimBytesByMachine.get(key);
                 if (wanted == null) {
-                    wanted = Sha256.of(ByteSource.of(ShimSource.choose(options.shim(), elf).bytes())).hex();
-                    shimShaByMachine.put(key, wanted);
+                    wanted = ShimSource.choose(options.shim(), elf).bytes();
+                    shimBytesByMachine.put(key, wanted);
                 }
             } catch (ElfFormatException e) {
                 return null;
@@ -96,8 +98,8 @@ final class AlreadyApplied {
             }
             for (Path s : own) {
                 if (recorded.shim(s) == null) continue;
-                String before = shimWanted.putIfAbsent(s, wanted);
-                if (before != null && !before.equals(wanted)) return null;
+                byte[] before = shimWanted.putIfAbsent(s, wanted);
+                if (before != null && !Arrays.equals(before, wanted)) return null;
                 shimsAt.add(s);
             }
             messages.add(file + ": already patched by " + manifest.tool() + " to "
@@ -105,10 +107,12 @@ final class AlreadyApplied {
         }
         for (Path s : shimsAt) {
             if (!Files.isRegularFile(s, LinkOption.NOFOLLOW_LINKS)) return null;
-            String wanted = shimWanted.get(s);
-            if (!Sha256.of(s).hex().equals(wanted)) return null;
+            byte[] wanted = shimWanted.get(s);
+            if (Files.size(s) != wanted.length || !Arrays.equals(Files.readAllBytes(s), wanted)) return null;
+            String wantedSha = null;
             for (Manifest.ShimEntry other : ShimRefs.others(s, layout.manifest()).values()) {
-                if (!other.sha256().equals(wanted)) return null;
+                if (wantedSha == null) wantedSha = Sha256.of(ByteSource.of(wanted)).hex();
+                if (!other.sha256().equals(wantedSha)) return null;
             }
         }
         if (Leftovers.anyExist(Leftovers.of(layout, recorded, shimsAt))) return null;
