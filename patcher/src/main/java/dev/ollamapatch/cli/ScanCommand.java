@@ -2,6 +2,7 @@ package dev.ollamapatch.cli;
 
 import dev.ollamapatch.archive.ArchiveFormat;
 import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FilePasses;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.image.ImageApply;
 import dev.ollamapatch.elf.ElfFile;
@@ -100,14 +101,18 @@ final class ScanCommand implements Callable<Integer> {
                 continue;
             }
             List<Path> files = Files.isDirectory(target) ? Targets.elfFilesOf(target) : List.of(target);
+            // Each file is read once, ahead on two threads: its SHA-256 and which names it holds at all.
+            List<byte[]> needles = files.isEmpty() ? List.of() : FilePasses.needles(libraries.targets(null));
+            try (FilePasses passes = FilePasses.start(files, needles, f -> true)) {
             InstallResolutions resolutions = resolutionsOf(files);
             for (Path file : files) {
                 try (ElfFile elf = ElfFile.open(file)) {
+                    FilePasses.Pass pass = passes.take(file, elf);
                     Path dir = file.toAbsolutePath().getParent();
                     List<LibraryTarget> libs = libraries.targets(null);
                     Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libs, dir.toString(),
                             resolutions == null ? null : resolutions.forFile(file))));
-                    String sha = Sha256.of(elf.bytes()).hex();
+                    String sha = pass != null && pass.sha256() != null ? pass.sha256() : Sha256.of(elf.bytes()).hex();
                     Identity id = Identities.of(elf, file, d.plan().scan(), sha, libs);
                     reports.add(d.report(file.toString(), sha, status(d, id)).withIdentity(id));
                 } catch (ElfFormatException e) {
@@ -116,6 +121,7 @@ final class ScanCommand implements Callable<Integer> {
                 }
             }
             if (resolutions != null) resolutions.close();
+            }
         }
         Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
         for (FileReport r : reports) {

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -24,14 +25,16 @@ import java.util.Set;
  * install the last apply left as it is, proved from its manifest without finding a single site, so
  * that the check costs hashing the patched files and their shims rather than a scan.
  *
- * <p>The proof, every part of it read now (never a time stamp): the manifest asks for what this
- * apply asks for (shim path, {@code --lib}); every ELF file of the target is one the manifest
- * records, a regular file whose SHA-256 is the patched one it records; every shim those files load
- * that the manifest records is a regular file whose SHA-256 is that of the shim this apply would
- * install for the file's machine, and no other manifest records another shim at that place; no
- * leftover of a killed run is there. Then the full apply would find every file already patched and
- * nothing to install, and write nothing: the same ending, without its reports. Anything else (a new
- * or changed file, a missing or changed shim, another request) gives null and the full apply decides.
+ * <p>The proof, every part of it read now: the manifest asks for what this apply asks for (shim path,
+ * {@code --lib}); every ELF file of the target is one the manifest records, either as patched (a
+ * regular file whose status record still holds, see {@link FileStatus}, or else whose SHA-256 is the
+ * patched one it records) or as clean (a file that named nothing to patch when the apply finished,
+ * whose status record still holds); every shim those files load that the manifest records is a
+ * regular file whose SHA-256 is that of the shim this apply would install for the file's machine, and
+ * no other manifest records another shim at that place; no leftover of a killed run is there. Then the
+ * full apply would find every file already patched or clean and nothing to install, and write nothing:
+ * the same ending, without its reports. Anything else (a new or changed file, a missing or changed
+ * shim, another request) gives null and the full apply decides.
  */
 final class AlreadyApplied {
     private AlreadyApplied() {}
@@ -47,25 +50,42 @@ final class AlreadyApplied {
         if (recorded == null || layout.files().isEmpty()) return null;
         Manifest manifest = recorded.manifest();
         if (InPlacePlanner.retargeting(manifest, options.libraries()) != null) return null;
-        if (recorded.files().size() != layout.files().size()) return null;
+        Set<Path> listed = new HashSet<>(layout.files());
+        long manifestNanos = FileStatus.modifiedNanos(layout.manifest());
+        // Every ELF file of the target is one the manifest records as patched, or as clean (it named nothing
+        // when the apply finished) with its status unchanged since: only a scan could tell more of a new one.
+        Set<Path> accounted = new HashSet<>();
+        for (ManifestPaths.File f : recorded.files()) accounted.add(f.path());
+        if (manifest.cleanFiles() != null && accounted.size() < listed.size()) {
+            Path base = layout.manifest().getParent();
+            for (Manifest.CleanEntry c : manifest.cleanFiles()) {
+                if (c == null || c.path() == null || c.path().isEmpty() || Path.of(c.path()).isAbsolute()) continue;
+                Path p = base.resolve(c.path()).normalize();
+                if (!p.startsWith(base) || !listed.contains(p) || accounted.contains(p)) continue;
+                if (FileStatus.unchanged(p, c.stat(), manifestNanos)) accounted.add(p);
+            }
+        }
+        if (!accounted.containsAll(listed)) return null;
         String nvmlPath = options.libraries().get(0).defaultPath();
         List<String> messages = new ArrayList<>();
         Set<Path> shimsAt = new LinkedHashSet<>();
-        Map<Path, String> shimWanted = new HashMap<>();
-        Map<String, String> shimShaByMachine = new HashMap<>();
-        Set<Path> listed = new HashSet<>(layout.files());
+        // The shims' bytes are compared, not hashed: in a JVM that just started, SHA-256 runs interpreted.
+        Map<Path, byte[]> shimWanted = new HashMap<>();
+        Map<String, byte[]> shimBytesByMachine = new HashMap<>();
         for (ManifestPaths.File f : recorded.files()) {
             Path file = f.path();
             if (!listed.contains(file) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return null;
-            if (!Sha256.of(file).hex().equals(f.entry().patchedSha256())) return null;
+            // Unchanged since the apply wrote it (its status record holds), or hashed as before.
+            if (!FileStatus.unchanged(file, f.entry().stat(), manifestNanos)
+                    && !Sha256.of(file).hex().equals(f.entry().patchedSha256())) return null;
             // The shim this apply would install for the file: by its machine, read from the ELF header only.
-            String wanted;
+            byte[] wanted;
             try (ElfFile elf = ElfFile.open(file)) {
                 String key = options.shim() != null ? "--shim" : String.valueOf(elf.header().machine());
-                wanted = shimShaByMachine.get(key);
+                wanted = shimBytesByMachine.get(key);
                 if (wanted == null) {
-                    wanted = Sha256.of(ByteSource.of(ShimSource.choose(options.shim(), elf).bytes())).hex();
-                    shimShaByMachine.put(key, wanted);
+                    wanted = ShimSource.choose(options.shim(), elf).bytes();
+                    shimBytesByMachine.put(key, wanted);
                 }
             } catch (ElfFormatException e) {
                 return null;
@@ -78,8 +98,8 @@ final class AlreadyApplied {
             }
             for (Path s : own) {
                 if (recorded.shim(s) == null) continue;
-                String before = shimWanted.putIfAbsent(s, wanted);
-                if (before != null && !before.equals(wanted)) return null;
+                byte[] before = shimWanted.putIfAbsent(s, wanted);
+                if (before != null && !Arrays.equals(before, wanted)) return null;
                 shimsAt.add(s);
             }
             messages.add(file + ": already patched by " + manifest.tool() + " to "
@@ -87,10 +107,12 @@ final class AlreadyApplied {
         }
         for (Path s : shimsAt) {
             if (!Files.isRegularFile(s, LinkOption.NOFOLLOW_LINKS)) return null;
-            String wanted = shimWanted.get(s);
-            if (!Sha256.of(s).hex().equals(wanted)) return null;
+            byte[] wanted = shimWanted.get(s);
+            if (Files.size(s) != wanted.length || !Arrays.equals(Files.readAllBytes(s), wanted)) return null;
+            String wantedSha = null;
             for (Manifest.ShimEntry other : ShimRefs.others(s, layout.manifest()).values()) {
-                if (!other.sha256().equals(wanted)) return null;
+                if (wantedSha == null) wantedSha = Sha256.of(ByteSource.of(wanted)).hex();
+                if (!other.sha256().equals(wantedSha)) return null;
             }
         }
         if (Leftovers.anyExist(Leftovers.of(layout, recorded, shimsAt))) return null;

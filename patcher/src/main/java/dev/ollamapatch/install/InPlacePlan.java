@@ -25,7 +25,18 @@ import java.util.List;
  * @param manifest     the manifest's other content
  */
 public record InPlacePlan(Path manifestPath, Manifest previous, List<Manifest.FileEntry> unchanged,
-                          List<FileChange> files, List<ShimChange> shims, ManifestContent manifest) {
+                          List<FileChange> files, List<ShimChange> shims, ManifestContent manifest, List<Path> clean,
+                          java.util.Map<Path, Manifest.StatRecord> statusWhenPlanned) {
+
+    /**
+     * {@code clean}: the target's ELF files that name nothing to patch; {@code statusWhenPlanned}: the
+     * status of those and of the files already patched, taken before they were read for the plan. Once
+     * everything is in place, each file whose status is still that one is recorded with it ({@link FileStatus}).
+     */
+    public InPlacePlan(Path manifestPath, Manifest previous, List<Manifest.FileEntry> unchanged,
+                       List<FileChange> files, List<ShimChange> shims, ManifestContent manifest) {
+        this(manifestPath, previous, unchanged, files, shims, manifest, List.of(), java.util.Map.of());
+    }
 
     public InPlacePlan {
         unchanged = List.copyOf(unchanged);

@@ -1,6 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FilePasses;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ByteSource;
@@ -97,6 +98,8 @@ final class InPlacePlanner {
 
         List<String> messages = new ArrayList<>();
         List<InPlacePlan.FileChange> work = new ArrayList<>();
+        List<Path> clean = new ArrayList<>(); // files that name nothing to patch
+        Map<Path, Manifest.StatRecord> statusWhenPlanned = new LinkedHashMap<>();
         List<Manifest.FileEntry> unchanged = new ArrayList<>();
         // The shim each patched file needs, by where it goes; a patched file already in place needs its own too.
         Map<Path, ShimNeed> shimNeeds = new LinkedHashMap<>();
@@ -106,17 +109,31 @@ final class InPlacePlanner {
         if (options.expectSha256() != null && layout.directory()) {
             throw new PatchException(PatchException.Kind.USAGE, "--expect-sha256 applies to a single file, not a directory");
         }
-        try (InstallResolutions resolutions = InstallResolutions.of(layout.files())) {
+        // Each file is read once, ahead on two threads (FilePasses): which names it holds at all, and its
+        // SHA-256 where the hash is needed before deciding (asked for, or a file the manifest records). A
+        // file that names something is hashed before it is decided, as always; one that names nothing is
+        // decided without another read and hashed only if a report needs its hash.
+        java.util.function.Predicate<Path> hashFirst = f -> options.expectSha256() != null
+                || (recorded != null && recorded.file(f) != null);
+        try (FilePasses passes = FilePasses.start(layout.files(), FilePasses.needles(options.libraries()), hashFirst);
+             InstallResolutions resolutions = InstallResolutions.of(layout.files())) {
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            String sha = Sha256.of(file).hex();
+            Manifest.StatRecord status = FileStatus.of(file); // before the file is read (its pass is checked after)
+            FilePasses.Pass pass = passes.take(file);
+            boolean namesNothing = pass != null && pass.census().noneFound() && pass.sha256() == null;
+            String[] shaBox = {pass != null && pass.sha256() != null ? pass.sha256()
+                    : namesNothing ? null : Sha256.of(file).hex()};
+            java.util.function.Supplier<String> shaOf = () -> shaBox[0] != null ? shaBox[0]
+                    : (shaBox[0] = hexOf(file));
+            String sha = shaBox[0]; // null only for a file that names nothing (no manifest entry, no --expect-sha256)
             if (options.expectSha256() != null && !options.expectSha256().equalsIgnoreCase(sha)) {
                 return new Ends(ApplyOutcome.refused(String.format("%s: SHA-256 is %s, expected %s; nothing changed",
                         file, sha, options.expectSha256().toLowerCase()), reports));
             }
             ManifestPaths.File entry = recorded == null ? null : recorded.file(file);
             Path source = file;
-            String originalSha = sha;
+            String originalSha = null; // the source's hash when it is the backup (re-targeting)
             if (entry != null && sha.equals(entry.entry().patchedSha256())) {
                 String change = retargeting(existing, options.libraries());
                 if (change == null || !options.force()) {
@@ -129,6 +146,7 @@ final class InPlacePlanner {
                     unchanged.add(new Manifest.FileEntry(entry.relative(), e.originalSha256(), e.patchedSha256(),
                             entry.relative() + InstallLayout.BACKUP_SUFFIX, e.sites()));
                     alreadyPatched++;
+                    if (status != null) statusWhenPlanned.put(file, status);
                     try (ElfFile elf = ElfFile.open(file)) {
                         Plan plan = Planner.plan(elf, new PlanOptions(options.libraries(), file.getParent().toString()));
                         reports.add(new FileReport(file.toString(), sha, plan, null, null, Status.ALREADY_PATCHED)
@@ -163,23 +181,29 @@ final class InPlacePlanner {
                 originalSha = backupSha;
             }
             try (ElfFile elf = ElfFile.open(source)) {
+                if (source.equals(file) && pass != null && passes.take(file, elf) == null && shaBox[0] == null) {
+                    shaBox[0] = Sha256.of(file).hex(); // changed since its pass: hashed before it is decided, as always
+                }
                 Decision d = FileStep.decide(elf, new FileStep.Options(
                         new PlanOptions(options.libraries(), file.getParent().toString(), resolutions.forFile(file)),
                         e -> ShimSource.choose(options.shim(), e), false));
-                String shaNow = sha;
-                Identity id = Identities.of(elf, source.equals(file) ? file : null, d.plan().scan(), () -> shaNow,
+                Identity id = Identities.of(elf, source.equals(file) ? file : null, d.plan().scan(), shaOf,
                         options.libraries());
                 if (d instanceof Decision.Refused r) {
-                    reports.add(r.report(file.toString(), sha, false).withIdentity(id));
+                    reports.add(r.report(file.toString(), shaOf.get(), false).withIdentity(id));
                     return new Ends(ApplyOutcome.refused(file + ": " + r.reason() + "; nothing changed", reports));
                 }
                 if (d instanceof Decision.AlreadyPatched || (!(d instanceof Decision.Planned) && id.patched().patched())) {
                     alreadyPatched++;
-                    reports.add(d.report(file.toString(), sha, Status.ALREADY_PATCHED).withIdentity(id));
+                    reports.add(d.report(file.toString(), shaOf.get(), Status.ALREADY_PATCHED).withIdentity(id));
                     messages.add(file + ": already patched (per " + id.patched().by() + ", to "
                             + String.join(", ", id.patched().paths()) + "); nothing to do");
                 } else if (d instanceof Decision.Nothing && id.withoutNvml()) {
                     withoutNvml.add(file + ": " + id.withoutNvmlLine());
+                }
+                if (d instanceof Decision.Nothing && !id.patched().patched() && source.equals(file) && status != null) {
+                    clean.add(file);
+                    statusWhenPlanned.put(file, status);
                 }
                 if (!(d instanceof Decision.Planned p)) continue;
                 Plan plan = p.plan();
@@ -210,8 +234,10 @@ final class InPlacePlanner {
                 }
                 Path from = source;
                 String rel = layout.base().relativize(file).toString();
-                work.add(new InPlacePlan.FileChange(file, source, source.equals(file) ? sha : originalSha, originalSha,
-                        before, rel, siteEntries(layout.base(), plan), temp -> copy(from, plan, temp), sha, plan, check, id));
+                String shaNow = shaOf.get();
+                String orig = originalSha != null ? originalSha : shaNow;
+                work.add(new InPlacePlan.FileChange(file, source, source.equals(file) ? shaNow : orig, orig,
+                        before, rel, siteEntries(layout.base(), plan), temp -> copy(from, plan, temp), shaNow, plan, check, id));
             } catch (ElfFormatException e) {
                 throw new PatchException(PatchException.Kind.INVALID_INPUT, source + ": " + e.getMessage(), e);
             }
@@ -232,7 +258,15 @@ final class InPlacePlanner {
         messages.addAll(libMessages);
         InPlacePlan.ManifestContent content = new InPlacePlan.ManifestContent(options.tool(), nvmlPath,
                 mergeShims(layout.base(), recorded, shims), libraryEntries(options.libraries()));
-        return new Ready(new InPlacePlan(layout.manifest(), existing, unchanged, work, shims, content), reports, messages);
+        return new Ready(new InPlacePlan(layout.manifest(), existing, unchanged, work, shims, content, clean, statusWhenPlanned), reports, messages);
+    }
+
+    private static String hexOf(Path file) {
+        try {
+            return Sha256.of(file).hex();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** The patched copy of {@code source}: written by {@link VerifiedCopy}, which reads the source once and checks the result. */

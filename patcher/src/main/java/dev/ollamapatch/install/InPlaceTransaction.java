@@ -123,6 +123,8 @@ public final class InPlaceTransaction {
         for (Swapped w : swapped) {
             if (w.previous() != null) Files.deleteIfExists(w.previous());
         }
+        // Every file in place: their status (and the clean files') lets the next apply skip hashing them.
+        FileStatus.record(manifest, plan.manifestPath(), plan.clean(), plan.statusWhenPlanned());
         List<Patched> patched = pending.stream().map(p -> new Patched(p.change, p.patchedSha256)).toList();
         return new Committed(patched, reinstalled);
     }

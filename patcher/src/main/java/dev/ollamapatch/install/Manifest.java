@@ -33,7 +33,8 @@ public record Manifest(
         @JsonProperty("files") List<FileEntry> files,
         @JsonProperty("shims") List<ShimEntry> shims,
         @JsonProperty("requested_shim_path") String requestedShimPath,
-        @JsonProperty("libraries") List<LibraryEntry> libraries) {
+        @JsonProperty("libraries") List<LibraryEntry> libraries,
+        @JsonProperty("clean_files") List<CleanEntry> cleanFiles) {
 
     /**
      * {@code shim_path}: the path the NVML sites hold when they all hold one (a glob site holds the
@@ -46,8 +47,46 @@ public record Manifest(
 
     public Manifest(String tool, String created, String shimPath, List<FileEntry> files, List<ShimEntry> shims,
                     String requestedShimPath, List<LibraryEntry> libraries) {
-        this(FORMAT, tool, created, shimPath, files, shims, requestedShimPath, libraries);
+        this(FORMAT, tool, created, shimPath, files, shims, requestedShimPath, libraries, null);
     }
+
+    public Manifest(Integer format, String tool, String created, String shimPath, List<FileEntry> files,
+                    List<ShimEntry> shims, String requestedShimPath, List<LibraryEntry> libraries) {
+        this(format, tool, created, shimPath, files, shims, requestedShimPath, libraries, null);
+    }
+
+    /** This manifest with the files' status records and the clean files given (written once the files are in place). */
+    public Manifest withStatus(List<FileEntry> files, List<CleanEntry> cleanFiles) {
+        return new Manifest(format, tool, created, shimPath, files, shims, requestedShimPath, libraries,
+                cleanFiles == null || cleanFiles.isEmpty() ? null : cleanFiles);
+    }
+
+    /**
+     * A file's status as {@code stat(2)} gives it when the apply finished (device, inode, size, and the
+     * modification and change times in nanoseconds), as git's index records it: while all five are the
+     * same, the file has not been written since, so an already patched apply need not hash it. The
+     * change time cannot be set by a user (writing the file or its metadata sets it to the current
+     * time), so a file rewritten and given its old modification time back still differs. Absent in
+     * manifests of earlier versions, and for a file whose status was taken in the same clock tick as the
+     * manifest was written (it could still change unseen): such files are hashed, as before.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record StatRecord(
+            @JsonProperty("dev") long dev,
+            @JsonProperty("ino") long ino,
+            @JsonProperty("size") long size,
+            @JsonProperty("mtime_ns") long mtimeNs,
+            @JsonProperty("ctime_ns") long ctimeNs) {}
+
+    /**
+     * An ELF file of the target that names nothing to patch (an Ollama {@code lib/ollama} holds many),
+     * with its status when the apply finished: while the status is the same, an already patched apply
+     * knows it would find nothing in it again without reading it.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record CleanEntry(
+            @JsonProperty("path") String path,
+            @JsonProperty("stat") StatRecord stat) {}
 
     /** The path asked for when it was patched (manifests before requested_shim_path: shim_path). */
     public String requested() {
@@ -74,7 +113,17 @@ public record Manifest(
             @JsonProperty("original_sha256") String originalSha256,
             @JsonProperty("patched_sha256") String patchedSha256,
             @JsonProperty("backup") String backup,
-            @JsonProperty("sites") List<SiteEntry> sites) {}
+            @JsonProperty("sites") List<SiteEntry> sites,
+            @JsonProperty("stat") StatRecord stat) {
+        public FileEntry(String path, String originalSha256, String patchedSha256, String backup, List<SiteEntry> sites) {
+            this(path, originalSha256, patchedSha256, backup, sites, null);
+        }
+
+        /** This entry with the status record given (null: none). */
+        public FileEntry withStat(StatRecord s) {
+            return new FileEntry(path, originalSha256, patchedSha256, backup, sites, s);
+        }
+    }
 
     /**
      * One written site; {@code resolution} and {@code resolvesTo} say how the loader finds the shim for it
@@ -133,10 +182,18 @@ public record Manifest(
             throw invalid(file, "not a regular file of at most 16 MiB");
         }
         Manifest m;
+        byte[] bytes;
         try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-            m = Json.MAPPER.readValue(in, Manifest.class);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw invalid(file, e.getOriginalMessage());
+            bytes = in.readNBytes((int) MAX_SIZE + 1);
+        }
+        // The streaming reader takes every manifest this tool writes; anything else goes to the mapper.
+        m = ManifestStream.read(bytes);
+        if (m == null) {
+            try {
+                m = Json.MAPPER.readValue(bytes, Manifest.class);
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                throw invalid(file, e.getOriginalMessage());
+            }
         }
         if (m == null) throw invalid(file, "empty");
         m.check(file);

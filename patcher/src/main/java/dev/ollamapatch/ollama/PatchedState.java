@@ -2,6 +2,7 @@ package dev.ollamapatch.ollama;
 
 import dev.ollamapatch.elf.ElfFile;
 import dev.ollamapatch.site.DataScan;
+import dev.ollamapatch.site.NeedleCensus;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -117,7 +118,8 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
         for (String n : needles) byNeedle.put(n, new LinkedHashMap<>());
         List<String> withSuffix = needles.stream().filter(n -> n.endsWith(SHIM_SUFFIX)).toList();
         byte[] suffix = SHIM_SUFFIX.getBytes(StandardCharsets.ISO_8859_1);
-        DataScan.forEachAt(elf, suffix, Set.of(), (b, i, fileOffset, region) -> {
+        // Needles a census of the whole file found nowhere are not searched for again (NeedleCensus).
+        if (!NeedleCensus.provesAbsent(elf, suffix)) DataScan.forEachAt(elf, suffix, Set.of(), (b, i, fileOffset, region) -> {
             for (String n : withSuffix) {
                 int k = n.length() - suffix.length; // the needle's bytes before the name
                 if (i - k < 0 || !prefixAt(b, i - k, n, k)) continue;
@@ -127,6 +129,7 @@ public record PatchedState(boolean patched, String by, String tool, List<String>
         for (String n : needles) {
             if (n.endsWith(SHIM_SUFFIX)) continue;
             byte[] needle = n.getBytes(StandardCharsets.ISO_8859_1);
+            if (NeedleCensus.provesAbsent(elf, needle)) continue;
             DataScan.forEachAt(elf, needle, Set.of(), (b, i, fileOffset, region) ->
                     record(byNeedle.get(n), b, i, needle.length, fileOffset, region));
         }

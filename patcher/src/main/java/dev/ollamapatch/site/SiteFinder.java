@@ -78,6 +78,8 @@ public final class SiteFinder {
 
     private static void findOccurrences(ElfFile elf, Region r, LibraryTarget lib, List<Occurrence> out) {
         byte[] stem = lib.stemBytes();
+        // A census of the whole file that found no stem proves this region holds none: not read again.
+        if (NeedleCensus.provesAbsent(elf, stem)) return;
         ReferenceCollector.forEachWindow(elf, r, (buf, baseVaddr, from, to) -> {
             long windowOffset = r.offsetOf(baseVaddr);
             ByteSearch.forEach(buf, stem, from, to, i -> {

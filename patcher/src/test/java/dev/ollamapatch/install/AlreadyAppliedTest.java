@@ -137,4 +137,69 @@ class AlreadyAppliedTest {
         assertTrue(Files.exists(tree.resolve("bin/gen-b.orig")), "the full apply patched the new file");
         assertNotNull(prove(tree, LibraryTarget.NVML));
     }
+
+    @Test
+    void theApplyRecordsEachFilesStatusAndAnUnchangedStatusSparesTheHash() throws Exception {
+        Manifest m = Manifest.read(dir.resolve("ollama" + InstallLayout.MANIFEST_SUFFIX));
+        Manifest.StatRecord stat = m.files().get(0).stat();
+        assertNotNull(stat, "the apply recorded the patched file's status");
+        assertEquals(Files.size(ollama), stat.size());
+        long manifestTime = FileStatus.modifiedNanos(dir.resolve("ollama" + InstallLayout.MANIFEST_SUFFIX));
+        assertTrue(stat.ctimeNs() < manifestTime && stat.mtimeNs() < manifestTime, "recorded before the manifest's time");
+        assertTrue(FileStatus.unchanged(ollama.toRealPath(), stat, manifestTime));
+    }
+
+    @Test
+    void aFileRewrittenWithItsOwnBytesAndItsTimeRestoredIsHashedAndStillProved() throws Exception {
+        var time = Files.getLastModifiedTime(ollama);
+        Path manifest = dir.resolve("ollama" + InstallLayout.MANIFEST_SUFFIX);
+        Manifest.StatRecord stat = Manifest.read(manifest).files().get(0).stat();
+        Thread.sleep(20);
+        Files.write(ollama, Files.readAllBytes(ollama)); // same inode, size, bytes; its change time is now
+        Files.setLastModifiedTime(ollama, time);
+        assertFalse(FileStatus.unchanged(ollama.toRealPath(), stat, FileStatus.modifiedNanos(manifest)),
+                "the change time tells a rewritten file");
+        assertNotNull(prove(ollama, LibraryTarget.NVML), "hashed, and its hash is the patched one");
+    }
+
+    @Test
+    void aManifestWithoutStatusRecordsStillProvesByHashing() throws Exception {
+        Path manifestPath = dir.resolve("ollama" + InstallLayout.MANIFEST_SUFFIX);
+        Manifest m = Manifest.read(manifestPath);
+        m.withStatus(m.files().stream().map(f -> f.withStat(null)).toList(), null).write(manifestPath);
+        assertFalse(new String(Files.readAllBytes(manifestPath)).contains("\"stat\""));
+        assertNotNull(prove(ollama, LibraryTarget.NVML));
+        Cli.Result verify = Cli.run("verify", ollama);
+        assertEquals(0, verify.exit(), verify.toString());
+    }
+
+    @Test
+    void cleanFilesOfAnInstallAreRecordedAndProvedUntilOneChanges() throws Exception {
+        Path tree = dir.resolve("tree");
+        Path lib = tree.resolve("lib/ollama");
+        Files.createDirectories(lib.resolve("cuda_v12"));
+        Files.copy(Fixtures.installDir("x86_64", "release", "gen-b").resolve("lib/ollama/libggml-base.so"),
+                lib.resolve("libggml-base.so"));
+        Path clean = lib.resolve("cuda_v12/libcuda.so.1");
+        Files.copy(Fixtures.root().resolve("x86_64/stub-cuda/libcuda.so.1"), clean);
+        assertEquals(0, Cli.run("apply", "--quiet", tree).exit());
+        Manifest m = Manifest.read(tree.resolve(InstallLayout.MANIFEST_SUFFIX));
+        assertEquals(List.of("lib/ollama/cuda_v12/libcuda.so.1"),
+                m.cleanFiles().stream().map(Manifest.CleanEntry::path).toList());
+        assertNotNull(prove(tree, LibraryTarget.NVML), "the clean file is known to name nothing while unchanged");
+
+        // Rewritten with another byte, its size and time put back: only a scan can tell what it names now.
+        var time = Files.getLastModifiedTime(clean);
+        byte[] b = Files.readAllBytes(clean);
+        b[b.length - 1] ^= 1;
+        Thread.sleep(20);
+        Files.write(clean, b);
+        Files.setLastModifiedTime(clean, time);
+        assertNull(prove(tree, LibraryTarget.NVML));
+        Cli.Result again = Cli.run("apply", "--quiet", tree);
+        assertEquals(0, again.exit(), again.toString());
+        Cli.Result restore = Cli.run("restore", tree);
+        assertEquals(0, restore.exit(), restore.toString());
+        assertFalse(Files.exists(tree.resolve(InstallLayout.MANIFEST_SUFFIX)));
+    }
 }

@@ -1,0 +1,116 @@
+package dev.ollamapatch.install;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Status records ({@link Manifest.StatRecord}): taken when an in-place apply has put every file in
+ * place, written into its manifest, and compared by an already patched {@code apply --quiet} instead
+ * of hashing (git's index does the same for {@code git status}).
+ *
+ * <p>A record proves "not written since" only if it was taken in an earlier clock tick than the
+ * manifest was written: a file written again within the tick in which its status was taken keeps the
+ * same times (file systems stamp with a coarse clock), so such a record is "racy" and is not kept (the
+ * manifest is written again a tick later, or without records). A record is trusted only while all five
+ * fields are the same and both its times are before the manifest's own modification time. What it
+ * cannot see: a write within the same tick right after the status was taken (while this tool holds
+ * the target's lock, in the few milliseconds between the last rename and the status), a clock set
+ * back, and a file system that does not keep change times (then every record differs and files are
+ * hashed, as without records).
+ */
+final class FileStatus {
+    private FileStatus() {}
+
+    /** The status of a regular file (not followed through a link), or null when it is none or cannot be read. */
+    static Manifest.StatRecord of(Path file) {
+        try {
+            Map<String, Object> a = Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime,ctime,mode",
+                    LinkOption.NOFOLLOW_LINKS);
+            int mode = (Integer) a.get("mode");
+            if ((mode & 0170000) != 0100000) return null; // S_IFREG
+            return new Manifest.StatRecord((Long) a.get("dev"), (Long) a.get("ino"), (Long) a.get("size"),
+                    nanos(a.get("lastModifiedTime")), nanos(a.get("ctime")));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static long nanos(Object time) {
+        return ((FileTime) time).to(TimeUnit.NANOSECONDS);
+    }
+
+    /** The modification time of {@code file} in nanoseconds, or -1. */
+    static long modifiedNanos(Path file) {
+        try {
+            return Files.getLastModifiedTime(file, LinkOption.NOFOLLOW_LINKS).to(TimeUnit.NANOSECONDS);
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    /** Whether {@code record} (from a manifest last modified at {@code manifestNanos}) still holds for {@code file}. */
+    static boolean unchanged(Path file, Manifest.StatRecord record, long manifestNanos) {
+        if (record == null || manifestNanos < 0) return false;
+        if (record.ctimeNs() >= manifestNanos || record.mtimeNs() >= manifestNanos) return false; // racy
+        return same(record, of(file));
+    }
+
+    /**
+     * Field by field (a record's own equals is bootstrapped through method handles on first use, which
+     * costs an already patched apply several milliseconds of start-up).
+     */
+    static boolean same(Manifest.StatRecord a, Manifest.StatRecord b) {
+        return a != null && b != null && a.dev() == b.dev() && a.ino() == b.ino() && a.size() == b.size()
+                && a.mtimeNs() == b.mtimeNs() && a.ctimeNs() == b.ctimeNs();
+    }
+
+    /**
+     * Writes {@code manifest} again with the status of each of its files and of the {@code clean} files
+     * (absolute paths under the manifest's directory), once they are in place. A file read for the plan
+     * (clean, or already patched) is recorded only if its status is still the one taken before it was
+     * read ({@code whenPlanned}); a file this run wrote has the status its rename gave it. Tries again a tick later while the
+     * manifest's time is not after every record's, and otherwise leaves the manifest as it was. Never
+     * fails the apply: records only save hashing later.
+     */
+    static void record(Manifest manifest, Path manifestPath, List<Path> clean, Map<Path, Manifest.StatRecord> whenPlanned) {
+        Path base = manifestPath.getParent();
+        try {
+            for (int attempt = 0; attempt < 3; attempt++) {
+                List<Manifest.FileEntry> files = new ArrayList<>();
+                long latest = Long.MIN_VALUE;
+                for (Manifest.FileEntry f : manifest.files()) {
+                    Path file = base.resolve(f.path()).normalize();
+                    Manifest.StatRecord s = of(file);
+                    if (s == null || (whenPlanned.containsKey(file) && !same(s, whenPlanned.get(file)))) {
+                        files.add(f.withStat(null)); // changed since it was read: hashed next time
+                        continue;
+                    }
+                    latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
+                    files.add(f.withStat(s));
+                }
+                List<Manifest.CleanEntry> cleanEntries = new ArrayList<>();
+                for (Path c : clean) {
+                    Manifest.StatRecord s = of(c);
+                    if (s == null || !same(s, whenPlanned.get(c))) continue;
+                    latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
+                    cleanEntries.add(new Manifest.CleanEntry(base.relativize(c).toString(), s));
+                }
+                manifest.withStatus(files, cleanEntries).write(manifestPath);
+                if (modifiedNanos(manifestPath) > latest) return;
+                Thread.sleep(10); // the same tick: a tick later, or not at all
+            }
+            manifest.write(manifestPath);
+        } catch (IOException | RuntimeException e) {
+            // The manifest written before the swaps stays: it describes every file; only the records are missing.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,261 @@
+package dev.ollamapatch.site;
+
+import dev.ollamapatch.elf.ByteSource;
+import dev.ollamapatch.elf.ElfFile;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * Which of a few needles (library stems such as {@code libnvidia-ml}, the tool's own replacement paths
+ * such as {@code /nvml.so}) occur anywhere in a file, found in one pass over all of its bytes that can
+ * feed a digest from the same chunks: a file that names none of them is read once, and every later
+ * search for one of them in that file is known to find nothing without reading it again.
+ *
+ * <p>The census is a gate, never a finder: it searches every byte of the file, a superset of the
+ * regions {@link SiteFinder} and the already-patched search read, so "absent" here proves those
+ * searches would find nothing; "present" (or a needle it was not asked about) leaves them to run as
+ * they always did. Attached to an open {@link ElfFile} by {@link #attach}, it is consulted through
+ * {@link #provesAbsent}; files without one are searched as before.
+ */
+public final class NeedleCensus {
+    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long ONES = 0x0101010101010101L;
+    private static final long HIGHS = 0x8080808080808080L;
+    /** Chunk read and searched at a time: small enough that the searches and the digest find it in cache. */
+    static final int CHUNK = 256 << 10;
+
+    private final List<byte[]> needles;
+    private final boolean[] found;
+    private final long size;
+
+    private NeedleCensus(List<byte[]> needles, boolean[] found, long size) {
+        this.needles = needles;
+        this.found = found;
+        this.size = size;
+    }
+
+    /** The needles as bytes (ISO-8859-1), distinct, empty ones dropped. */
+    public static List<byte[]> needles(java.util.Collection<String> strings) {
+        List<byte[]> out = new ArrayList<>();
+        for (String s : strings) {
+            if (s.isEmpty()) continue;
+            byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
+            if (out.stream().noneMatch(o -> Arrays.equals(o, b))) out.add(b);
+        }
+        return out;
+    }
+
+    /**
+     * One pass over all of {@code source}: which needles occur, and every byte fed to {@code digest} in
+     * order (null: no digest). A needle that straddles two chunks is found: each chunk is searched with
+     * the last bytes of the one before it in front.
+     *
+     * <p>Needles are not searched one by one: each is given a two-byte key it contains ({@code ml} is in
+     * both {@code libnvidia-ml} and {@code /nvml.so}), each key is searched once per chunk, and only where
+     * a key occurs are its needles compared in full. Needles of one byte are counted as found (never proved
+     * absent).
+     */
+    public static NeedleCensus take(ByteSource source, List<byte[]> needles, MessageDigest digest) {
+        int longest = 1;
+        for (byte[] n : needles) longest = Math.max(longest, n.length);
+        int keep = longest - 1;
+        long size = source.size();
+        byte[] buf = new byte[(int) Math.min(keep + (long) CHUNK, keep + Math.max(1, size))];
+        boolean[] found = new boolean[needles.size()];
+        Key[] keys = keys(needles, found);
+        int missing = 0;
+        for (boolean f : found) if (!f) missing++;
+        int carried = 0; // bytes of the previous chunk kept at buf[0, carried)
+        for (long p = 0; p < size; ) {
+            int len = (int) Math.min(CHUNK, size - p);
+            source.readBulk(p, buf, carried, len);
+            if (digest != null) digest.update(buf, carried, len);
+            int end = carried + len;
+            if (missing > 0) {
+                for (Key k : keys) {
+                    if (k.open(found)) missing -= k.search(buf, end, needles, found);
+                }
+            } else if (digest == null) {
+                break; // everything found, nothing to feed: the rest of the file cannot change the answer
+            }
+            p += len;
+            int next = Math.min(keep, end);
+            System.arraycopy(buf, end - next, buf, 0, next);
+            carried = next;
+        }
+        return new NeedleCensus(List.copyOf(needles), found, size);
+    }
+
+    /**
+     * A two-byte key and the needles that hold it: {@code needle[k]} holds the key at {@code at[k]}.
+     */
+    private record Key(byte b0, byte b1, int[] needle, int[] at) {
+        boolean open(boolean[] found) {
+            for (int n : needle) if (!found[n]) return true;
+            return false;
+        }
+
+        /** Searches {@code buf[0, end)}; marks the needles found; returns how many were newly found. */
+        int search(byte[] buf, int end, List<byte[]> needles, boolean[] found) {
+            int newly = 0;
+            for (int h = keyIndex(buf, 0, end, b0, b1); h >= 0; h = keyIndex(buf, h + 1, end, b0, b1)) {
+                boolean open = false;
+                for (int k = 0; k < needle.length; k++) {
+                    int n = needle[k];
+                    if (found[n]) continue;
+                    byte[] pattern = needles.get(n);
+                    int s = h - at[k];
+                    if (s >= 0 && s + pattern.length <= end && matches(buf, s, pattern)) {
+                        found[n] = true;
+                        newly++;
+                    } else {
+                        open = true;
+                    }
+                }
+                if (!open) break;
+            }
+            return newly;
+        }
+    }
+
+    /** Keys chosen greedily, each covering as many needles as possible; needles that cannot have one are marked found. */
+    private static Key[] keys(List<byte[]> needles, boolean[] found) {
+        List<Key> keys = new ArrayList<>();
+        boolean[] covered = new boolean[needles.size()];
+        for (int n = 0; n < needles.size(); n++) {
+            if (needles.get(n).length < 2) {
+                found[n] = true;
+                covered[n] = true;
+            }
+        }
+        while (true) {
+            int best = -1, bestCount = 0;
+            // Candidate keys in the needles' order, each bigram of each uncovered needle.
+            for (int n = 0; n < needles.size(); n++) {
+                if (covered[n]) continue;
+                byte[] a = needles.get(n);
+                for (int j = 0; j + 1 < a.length; j++) {
+                    int key = ((a[j] & 0xFF) << 8) | (a[j + 1] & 0xFF);
+                    int count = 0;
+                    for (int m = 0; m < needles.size(); m++) if (!covered[m] && offsetOf(needles.get(m), key) >= 0) count++;
+                    if (count > bestCount) {
+                        best = key;
+                        bestCount = count;
+                    }
+                }
+            }
+            if (best < 0) break;
+            List<Integer> ns = new ArrayList<>();
+            List<Integer> ats = new ArrayList<>();
+            for (int m = 0; m < needles.size(); m++) {
+                int o = covered[m] ? -1 : offsetOf(needles.get(m), best);
+                if (o < 0) continue;
+                covered[m] = true;
+                ns.add(m);
+                ats.add(o);
+            }
+            keys.add(new Key((byte) (best >>> 8), (byte) best, ns.stream().mapToInt(i -> i).toArray(),
+                    ats.stream().mapToInt(i -> i).toArray()));
+        }
+        return keys.toArray(new Key[0]);
+    }
+
+    private static int offsetOf(byte[] a, int key) {
+        for (int j = 0; j + 1 < a.length; j++) {
+            if ((((a[j] & 0xFF) << 8) | (a[j + 1] & 0xFF)) == key) return j;
+        }
+        return -1;
+    }
+
+    /**
+     * The first {@code i} in {@code [from, limit - 1)} with {@code a[i] == b0 && a[i+1] == b1}, or -1;
+     * eight positions at a time (a zero byte of {@code x} marks a position where both bytes match).
+     */
+    static int keyIndex(byte[] a, int from, int limit, byte b0, byte b1) {
+        long first = (b0 & 0xFFL) * ONES;
+        long second = (b1 & 0xFFL) * ONES;
+        int i = from;
+        int wideEnd = limit - 8; // both loads (at i and i+1) stay inside while i < wideEnd
+        for (; i < wideEnd; i += 8) {
+            long x = ((long) LONG.get(a, i) ^ first) | ((long) LONG.get(a, i + 1) ^ second);
+            long z = (x - ONES) & ~x & HIGHS;
+            if (z != 0) {
+                // The zero-byte test may flag a byte above a true zero: the first true one is checked.
+                do {
+                    int at = i + (Long.numberOfTrailingZeros(z) >>> 3);
+                    if (a[at] == b0 && a[at + 1] == b1) return at;
+                    z &= z - 1;
+                } while (z != 0);
+            }
+        }
+        for (; i < limit - 1; i++) {
+            if (a[i] == b0 && a[i + 1] == b1) return i;
+        }
+        return -1;
+    }
+
+    /** The first start {@code i} in {@code [from, limit - m]} where {@code a} holds {@code pattern}, or -1 (for tests). */
+    static int indexOf(byte[] a, int from, int limit, byte[] pattern) {
+        for (int i = Math.max(0, from); i + pattern.length <= limit; i++) {
+            if (matches(a, i, pattern)) return i;
+        }
+        return -1;
+    }
+
+    private static boolean matches(byte[] a, int at, byte[] pattern) {
+        for (int j = 0; j < pattern.length; j++) {
+            if (a[at + j] != pattern[j]) return false;
+        }
+        return true;
+    }
+
+    /** The file's size when the census was taken. */
+    public long size() {
+        return size;
+    }
+
+    /** Whether this census searched for {@code needle} and found it nowhere in the file. */
+    public boolean absent(byte[] needle) {
+        for (int k = 0; k < needles.size(); k++) {
+            if (Arrays.equals(needles.get(k), needle)) return !found[k];
+        }
+        return false;
+    }
+
+    /** Whether it found none of its needles. */
+    public boolean noneFound() {
+        for (boolean f : found) if (f) return false;
+        return true;
+    }
+
+    private static final Map<ElfFile, NeedleCensus> ATTACHED = new WeakHashMap<>();
+
+    /**
+     * Lets later searches of {@code elf} rely on the census; the caller has checked that it was taken of
+     * the same bytes (same file, unchanged since). Ignored when the sizes differ.
+     */
+    public static void attach(ElfFile elf, NeedleCensus census) {
+        if (census == null || census.size != elf.bytes().size()) return;
+        synchronized (ATTACHED) {
+            ATTACHED.put(elf, census);
+        }
+    }
+
+    /** Whether a census attached to {@code elf} proves that {@code needle} occurs nowhere in it. */
+    public static boolean provesAbsent(ElfFile elf, byte[] needle) {
+        NeedleCensus c;
+        synchronized (ATTACHED) {
+            c = ATTACHED.get(elf);
+        }
+        return c != null && c.absent(needle);
+    }
+}
