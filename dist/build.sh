@@ -122,6 +122,7 @@ exec "\$here/$1/runtime/bin/java" -XX:+UseSerialGC -Xshare:auto \\
   -XX:CompileCommand="MaxNodeLimit,java.util.Arrays::mismatch,\$c2" \\
   -XX:CompileCommand="MaxNodeLimit,dev.ollamapatch.site.ByteSearch::*,\$c2" \\
   -XX:CompileCommand="MaxNodeLimit,dev.ollamapatch.site.NeedleCensus::*,\$c2" \\
+  -XX:CompileCommand="MaxNodeLimit,dev.ollamapatch.image.Needles::*,\$c2" \\
   \${OLLAMA_PATCH_JAVA_OPTS:-} -m dev.ollamapatch/dev.ollamapatch.cli.Main "\$@"
 EOF
 }
