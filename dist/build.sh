@@ -177,6 +177,17 @@ for arch in $arches; do
     # The order in which a run loads classes varies from run to run; the dump does not depend on it,
     # so the list is sorted: the same classes give the same archive.
     LC_ALL=C sort -u -o "$work/$arch/classes.lst" "$train"/classes.*
+    # A class that a run loads only when one of its threads happens to wait (seen:
+    # AbstractQueuedSynchronizer$ExclusiveNode, when the apply's read-ahead thread and the main thread
+    # meet at a lock) made two builds' lists, and so their archives, differ. Every nested class of a
+    # listed java.util.concurrent class is therefore listed too, taken from the runtime's own modules:
+    # the same runtime gives the same list, whatever the threads did.
+    "$(dirname "$jlink")/jimage" list "$rt/lib/modules" \
+      | awk '/^Module: / { m = $2; next } m == "java.base" && $1 ~ /^java\/util\/concurrent\/.*\$.*\.class$/ { sub(/\.class$/, "", $1); print $1 }' \
+      | awk -v list="$work/$arch/classes.lst" 'BEGIN { while ((getline l < list) > 0) listed[l] = 1 }
+          { outer = substr($1, 1, index($1, "$") - 1); if (outer in listed) print $1 }' >"$train/nested"
+    [ -s "$train/nested" ] || die "$arch: no nested java.util.concurrent classes found in the runtime (jimage list)"
+    LC_ALL=C sort -u -o "$work/$arch/classes.lst" "$work/$arch/classes.lst" "$train/nested"
     (cd "$work" && run_arch --pinned "$arch" "$rt/bin/java" -XX:+UseSerialGC -Xshare:dump -Xlog:cds=off -Xlog:cds+dynamic=off \
        -XX:SharedClassListFile="$work/$arch/classes.lst" -XX:SharedArchiveFile="$rt/lib/server/classes.jsa" \
        -m dev.ollamapatch/dev.ollamapatch.cli.Main >/dev/null 2>&1)
