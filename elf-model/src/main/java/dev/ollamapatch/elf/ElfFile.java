@@ -38,13 +38,13 @@ public final class ElfFile implements AutoCloseable {
     private final Lazy<List<Note>> notes;
 
     /** The opened file's status, or null when the bytes are not a file opened by path. */
-    private final Object fileStatus;
+    private final FileStamp fileStatus;
 
     private ElfFile(ByteSource source, boolean ownsSource) {
         this(source, ownsSource, null);
     }
 
-    private ElfFile(ByteSource source, boolean ownsSource, Object fileStatus) {
+    private ElfFile(ByteSource source, boolean ownsSource, FileStamp fileStatus) {
         this.fileStatus = fileStatus;
         this.source = source;
         this.ownsSource = ownsSource;
@@ -68,11 +68,11 @@ public final class ElfFile implements AutoCloseable {
 
     /** Maps and parses {@code file}; the mapping is released by {@link #close()}. */
     public static ElfFile open(Path file) throws IOException {
-        Object before = status(file);
+        FileStamp before = FileStamp.of(file);
         ByteSource src = ByteSource.map(file);
         try {
             // The same status before and after mapping: the file mapped is the one described.
-            Object status = before != null && before.equals(status(file)) ? before : null;
+            FileStamp status = before != null && before.equals(FileStamp.of(file)) ? before : null;
             return new ElfFile(src, true, status);
         } catch (RuntimeException e) {
             src.close();
@@ -81,24 +81,12 @@ public final class ElfFile implements AutoCloseable {
     }
 
     /**
-     * Which file this was opened from, as it was when opened: device and inode, size, modification and
-     * status-change times (any write changes the latter). Two instances opened from the same unchanged
-     * file have equal values, so that what one learnt of the bytes can serve the other; empty when the
-     * bytes were not opened from a path, or the file system gives no file key.
+     * Which file this was opened from, as it was when opened: two instances opened from the same
+     * unchanged file have equal values, so that what one learnt of the bytes can serve the other; empty
+     * when the bytes were not opened from a path to a regular file, or its status cannot be read.
      */
-    public Optional<Object> openedFileStatus() {
+    public Optional<FileStamp> openedFileStatus() {
         return Optional.ofNullable(fileStatus);
-    }
-
-    private static Object status(Path file) {
-        try {
-            java.util.Map<String, Object> a = java.nio.file.Files.readAttributes(file,
-                    "unix:dev,ino,size,lastModifiedTime,ctime");
-            if (a.get("dev") == null || a.get("ino") == null || a.get("ctime") == null) return null;
-            return List.of(a.get("dev"), a.get("ino"), a.get("size"), a.get("lastModifiedTime"), a.get("ctime"));
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return null; // no status: nothing is shared; opening reports its own errors as before
-        }
     }
 
     /** Parses {@code source}; the caller keeps ownership and closes it. */

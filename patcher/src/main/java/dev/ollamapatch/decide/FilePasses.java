@@ -2,12 +2,12 @@ package dev.ollamapatch.decide;
 
 import dev.ollamapatch.elf.ByteSource;
 import dev.ollamapatch.elf.ElfFile;
+import dev.ollamapatch.elf.FileStamp;
 import dev.ollamapatch.io.Sha256;
 import dev.ollamapatch.site.LibraryTarget;
 import dev.ollamapatch.site.NeedleCensus;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -16,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -41,7 +40,7 @@ public final class FilePasses implements AutoCloseable {
     static final int THREADS = Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
 
     /** One file's pass: what it found, and its SHA-256 when asked for (else null). */
-    public record Pass(NeedleCensus census, String sha256, Map<String, Object> status) {}
+    public record Pass(NeedleCensus census, String sha256, FileStamp status) {}
 
     private final ExecutorService pool;
     private final Map<Path, Future<Pass>> passes = new LinkedHashMap<>();
@@ -79,7 +78,7 @@ public final class FilePasses implements AutoCloseable {
 
     private static Pass pass(Path file, List<byte[]> needles, boolean hash) {
         try {
-            Map<String, Object> status = status(file);
+            FileStamp status = status(file);
             if (status == null) return null;
             try (ByteSource source = ByteSource.map(file)) {
                 MessageDigest md = hash ? Sha256.digest() : null;
@@ -91,14 +90,9 @@ public final class FilePasses implements AutoCloseable {
         }
     }
 
-    /** A regular file's device, inode, size, modification and change times; null if it is not one. */
-    static Map<String, Object> status(Path file) throws IOException {
-        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) return null;
-        try {
-            return Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
-        } catch (UnsupportedOperationException | IllegalArgumentException e) {
-            return Files.readAttributes(file, "basic:size,lastModifiedTime,fileKey", LinkOption.NOFOLLOW_LINKS);
-        }
+    /** A regular file's stamp, not followed through a link; null if it is not one. */
+    static FileStamp status(Path file) {
+        return FileStamp.of(file, LinkOption.NOFOLLOW_LINKS);
     }
 
     /**
@@ -108,11 +102,7 @@ public final class FilePasses implements AutoCloseable {
     public Pass take(Path file, ElfFile elf) {
         Pass p = await(file);
         if (p == null) return null;
-        try {
-            if (!Objects.equals(p.status(), status(file)) || p.census().size() != elf.bytes().size()) return null;
-        } catch (IOException e) {
-            return null;
-        }
+        if (!p.status().equals(status(file)) || p.census().size() != elf.bytes().size()) return null;
         NeedleCensus.attach(elf, p.census());
         return p;
     }
@@ -121,11 +111,7 @@ public final class FilePasses implements AutoCloseable {
     public Pass take(Path file) {
         Pass p = await(file);
         if (p == null) return null;
-        try {
-            return Objects.equals(p.status(), status(file)) ? p : null;
-        } catch (IOException e) {
-            return null;
-        }
+        return p.status().equals(status(file)) ? p : null;
     }
 
     Pass await(Path file) {

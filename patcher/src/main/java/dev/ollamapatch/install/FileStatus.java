@@ -1,10 +1,11 @@
 package dev.ollamapatch.install;
 
+import dev.ollamapatch.elf.FileStamp;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,20 +31,8 @@ final class FileStatus {
 
     /** The status of a regular file (not followed through a link), or null when it is none or cannot be read. */
     static Manifest.StatRecord of(Path file) {
-        try {
-            Map<String, Object> a = Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime,ctime,mode",
-                    LinkOption.NOFOLLOW_LINKS);
-            int mode = (Integer) a.get("mode");
-            if ((mode & 0170000) != 0100000) return null; // S_IFREG
-            return new Manifest.StatRecord((Long) a.get("dev"), (Long) a.get("ino"), (Long) a.get("size"),
-                    nanos(a.get("lastModifiedTime")), nanos(a.get("ctime")));
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-    }
-
-    private static long nanos(Object time) {
-        return ((FileTime) time).to(TimeUnit.NANOSECONDS);
+        FileStamp s = FileStamp.of(file, LinkOption.NOFOLLOW_LINKS);
+        return s == null ? null : new Manifest.StatRecord(s.dev(), s.ino(), s.size(), s.mtimeNs(), s.ctimeNs());
     }
 
     /** The modification time of {@code file} in nanoseconds, or -1. */

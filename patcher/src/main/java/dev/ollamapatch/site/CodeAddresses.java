@@ -30,7 +30,7 @@ public final class CodeAddresses {
     private static final Map<Object, CodeAddresses> BY_FILE = Collections.synchronizedMap(new WeakHashMap<>());
 
     private static Object key(ElfFile elf) {
-        return elf.openedFileStatus().orElse(elf);
+        return elf.openedFileStatus().<Object>map(stamp -> stamp).orElse(elf);
     }
 
     /** The leas of one region: {@code at[i]} forms {@code target[i]}, for {@code i < count}, {@code at} increasing. */
