@@ -59,7 +59,7 @@ final class Pipe extends InputStream {
         if (sideHash != null) {
             hashQueue = new ArrayBlockingQueue<>(DEPTH);
             hasher = new Thread(() -> {
-                long c0 = cpu();
+                long c0 = Stages.threadCpu();
                 try {
                     while (true) {
                         Chunk c = hashQueue.take();
@@ -70,7 +70,7 @@ final class Pipe extends InputStream {
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 } finally {
-                    hashCpuNanos = cpu() - c0;
+                    hashCpuNanos = Stages.threadCpu() - c0;
                 }
             }, name + " hash");
             hasher.setDaemon(true);
@@ -111,10 +111,6 @@ final class Pipe extends InputStream {
             throw new InterruptedIOException("interrupted");
         }
         return hashCpuNanos;
-    }
-
-    private static long cpu() {
-        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     private void release(Chunk c) {

@@ -130,7 +130,7 @@ final class PlatformPatch {
             }
             last = new Stats(view.droppedFiles(), view.droppedBytes(), view.peakSpooledBytes(), restored,
                     view.readAgainFiles());
-            if (STAGES) System.err.println("ollama-patch stages: " + label + last);
+            if (Stages.ON) System.err.println("ollama-patch stages: " + label + last);
             if (layerOut == null || patched.isEmpty()) return null;
             // The new layer is compressed as the layer it overrides was (docker save: plain tar, as docker writes).
             ArchiveFormat format = plainLayer ? ArchiveFormat.TAR : image.layers().get(patched.get(0).layer()).format();
@@ -223,7 +223,7 @@ final class PlatformPatch {
             return stub;
         } catch (RuntimeException e) {
             if (to != null) Files.deleteIfExists(to);
-            if (STAGES) System.err.println("ollama-patch stages: " + inode.firstName + " kept whole: " + e);
+            if (Stages.ON) System.err.println("ollama-patch stages: " + inode.firstName + " kept whole: " + e);
             return null;
         }
     }
@@ -268,42 +268,42 @@ final class PlatformPatch {
         long t0 = System.nanoTime();
         long[] cpu = new long[4]; // per stage: read and hash the blob, decompress, parse, diff_id hash (thread CPU ns)
         Pipe compressed = Pipe.start("ollama-patch read " + layer.label(), out -> {
-            long c0 = threadCpu();
+            long c0 = Stages.threadCpu();
             try (InputStream s = stored) {
-                copy(s, out, null);
+                copy(s, out);
                 if (blob != null) blob.finish();
                 if (tee != null) tee.complete();
                 if (link) copies.linked(member);
             } finally {
-                cpu[0] = threadCpu() - c0;
+                cpu[0] = Stages.threadCpu() - c0;
             }
         });
         // The diff_id is hashed on a thread of its own, from the decompressed chunks as they are handed on.
         MessageDigest diff = Sha256.digest();
         Pipe plain = layer.format() == ArchiveFormat.TAR ? compressed
                 : Pipe.start("ollama-patch decompress " + layer.label(), out -> {
-                    long c0 = threadCpu();
+                    long c0 = Stages.threadCpu();
                     try (InputStream d = layer.format().decompress(compressed)) {
-                        copy(d, out, null);
+                        copy(d, out);
                         // To the blob's end, whatever the decompressor leaves: the first stage checks
                         // the digest there and completes its copy.
                         compressed.transferTo(java.io.OutputStream.nullOutputStream());
                     } finally {
-                        cpu[1] = threadCpu() - c0;
+                        cpu[1] = Stages.threadCpu() - c0;
                     }
                 }, diff);
         boolean hashedAsBlob = layer.format() == ArchiveFormat.TAR && blob != null;
-        long c0 = threadCpu();
+        long c0 = Stages.threadCpu();
         try (InputStream c = compressed; InputStream p = plain) {
             InputStream tar = layer.format() != ArchiveFormat.TAR || hashedAsBlob ? p : new DigestInputStream(p, diff);
             reader.read(unclosed(tar), where);
             tar.transferTo(java.io.OutputStream.nullOutputStream());
-            cpu[2] = threadCpu() - c0;
+            cpu[2] = Stages.threadCpu() - c0;
             if (plain != compressed) cpu[3] = plain.awaitHash();
         } catch (IOException e) {
             throw Blobs.invalid(where + ": corrupt layer: " + e.getMessage());
         }
-        if (STAGES) {
+        if (Stages.ON) {
             System.err.printf("ollama-patch stages: %s%s: %.2f s wall; thread CPU: read+blob hash %.2f s, "
                     + "decompress %.2f s, diff_id hash %.2f s, tar+search+spool %.2f s; blob linked: %s%n", label,
                     layer.label(), (System.nanoTime() - t0) / 1e9, cpu[0] / 1e9, cpu[1] / 1e9, cpu[3] / 1e9,
@@ -317,9 +317,9 @@ final class PlatformPatch {
         }
     }
 
-    /** Copies {@code in} to {@code out} in large reads (hashing them into {@code sha} when non-null). */
-    private static void copy(InputStream in, java.io.OutputStream out, MessageDigest sha) throws IOException {
-        if (sha == null && out instanceof Pipe.Sink sink) {
+    /** Copies {@code in} to {@code out} in large reads (into the pipe's own chunks when it is one). */
+    private static void copy(InputStream in, java.io.OutputStream out) throws IOException {
+        if (out instanceof Pipe.Sink sink) {
             while (sink.fill(in) >= 0) {
                 // read straight into the pipe's chunks
             }
@@ -328,17 +328,8 @@ final class PlatformPatch {
         byte[] buf = new byte[Pipe.CHUNK];
         int n;
         while ((n = in.read(buf)) >= 0) {
-            if (n == 0) continue;
-            if (sha != null) sha.update(buf, 0, n);
-            out.write(buf, 0, n);
+            if (n > 0) out.write(buf, 0, n);
         }
-    }
-
-    /** OLLAMA_PATCH_STAGES=1: each layer's stage times on stderr (benchmarks/image prints them). */
-    static final boolean STAGES = "1".equals(System.getenv("OLLAMA_PATCH_STAGES"));
-
-    private static long threadCpu() {
-        return java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
     }
 
     private static InputStream unclosed(InputStream in) {
