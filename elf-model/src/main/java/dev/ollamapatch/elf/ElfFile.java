@@ -58,8 +58,11 @@ public final class ElfFile implements AutoCloseable {
         this.dynamic = new Lazy<>(() -> DynamicParser.entries(rawDynamic.get(), dynamicStrings.get()));
         this.dynamicSymbols = new Lazy<>(() -> SymbolParser.read(this, reader, SHT_DYNSYM));
         this.symbols = new Lazy<>(() -> SymbolParser.read(this, reader, SHT_SYMTAB));
-        this.relocations = new Lazy<>(() -> RelocationParser.read(this, reader));
-        this.relative = new Lazy<>(() -> RelocationParser.relative(this, reader));
+        SharedTables shared = SharedTables.of(fileStatus);
+        this.relocations = new Lazy<>(shared == null ? () -> RelocationParser.read(this, reader)
+                : () -> shared.relocations.get(() -> RelocationParser.read(this, reader)));
+        this.relative = new Lazy<>(shared == null ? () -> RelocationParser.relative(this, reader)
+                : () -> shared.relative.get(() -> RelocationParser.relative(this, reader)));
         this.versionNeeds = new Lazy<>(() -> VersionNeedParser.read(this, reader));
         this.symbolVersions = new Lazy<>(() -> SymbolVersionParser.read(this, reader));
         this.symbolVersionNeeds = new Lazy<>(() -> SymbolVersionParser.needs(this));

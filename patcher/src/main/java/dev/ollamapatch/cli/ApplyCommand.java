@@ -88,10 +88,21 @@ final class ApplyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** The streams when run without picocli ({@link PlainCommandLine}); else picocli's. */
+    PrintWriter out, err;
+
+    private PrintWriter out() {
+        return spec != null ? spec.commandLine().getOut() : out;
+    }
+
+    private PrintWriter err() {
+        return spec != null ? spec.commandLine().getErr() : err;
+    }
+
     @Override
     public Integer call() throws IOException {
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter out = out();
+        PrintWriter err = err();
         dev.ollamapatch.install.Targets.requireExists(target);
         if (ImageApply.isImage(target)) return ImageCommands.apply(this, out, err);
         if (ArchiveFormat.isArchive(target) && !Files.isDirectory(target)) return ArchiveCommands.apply(this, out, err);

@@ -6,7 +6,10 @@ import java.nio.file.Path;
 
 /** Options for release archives ({@code .tgz}, {@code .tar.gz}, {@code .tar}, {@code .tar.zst}). */
 final class ArchiveOptions {
-    @Option(names = "--prefix", paramLabel = "DIR", defaultValue = "/usr/local",
+    /** Where Ollama's install script puts releases. */
+    static final String DEFAULT_PREFIX = "/usr/local";
+
+    @Option(names = "--prefix", paramLabel = "DIR", defaultValue = DEFAULT_PREFIX,
             description = "where the archive will be extracted (glob sites need the absolute directory); "
                     + "default: ${DEFAULT-VALUE}, where Ollama's install script puts releases")
     String prefix;

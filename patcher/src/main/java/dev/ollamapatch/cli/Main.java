@@ -84,11 +84,40 @@ public final class Main extends Root {
     /** Runs the tool with the given streams; returns the exit status. */
     public static int execute(PrintWriter stdout, PrintWriter err, String... args) {
         boolean[] wrote = {false};
-        PrintWriter out = new PrintWriter(new java.io.FilterWriter(stdout) {
+        PrintWriter out = tracking(stdout, wrote);
+        java.util.concurrent.Callable<Integer> plain = PlainCommandLine.of(args, out, err);
+        if (plain != null) {
+            // As picocli's run of the same words below: the command's status, or its failure in one line
+            // (a JSON document with --json, unless a report was printed).
+            try {
+                return plain.call();
+            } catch (Exception ex) {
+                return Reports.failure(out, err, jsonAsked(args) && !wrote[0], oneLine(ex), exitCode(ex));
+            } finally {
+                out.flush();
+                stdout.flush();
+                err.flush();
+            }
+        }
+        return executeParsed(out, stdout, err, wrote, args);
+    }
+
+    /** {@link #execute} through picocli's model of the command line (for tests: whatever the words). */
+    static int executeWithPicocli(PrintWriter stdout, PrintWriter err, String... args) {
+        boolean[] wrote = {false};
+        return executeParsed(tracking(stdout, wrote), stdout, err, wrote, args);
+    }
+
+    /** {@code stdout}, noting in {@code wrote[0]} whether anything was written to it. */
+    private static PrintWriter tracking(PrintWriter stdout, boolean[] wrote) {
+        return new PrintWriter(new java.io.FilterWriter(stdout) {
             @Override public void write(int c) throws IOException { wrote[0] = true; super.write(c); }
             @Override public void write(char[] b, int off, int len) throws IOException { wrote[0] |= len > 0; super.write(b, off, len); }
             @Override public void write(String str, int off, int len) throws IOException { wrote[0] |= len > 0; super.write(str, off, len); }
         }, true);
+    }
+
+    private static int executeParsed(PrintWriter out, PrintWriter stdout, PrintWriter err, boolean[] wrote, String... args) {
         CommandLine cmd = commandLine(args);
         cmd.setOut(out);
         cmd.setErr(err);

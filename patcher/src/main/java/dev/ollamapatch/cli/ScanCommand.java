@@ -25,6 +25,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -55,6 +56,17 @@ final class ScanCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** The streams when run without picocli ({@link PlainCommandLine}); else picocli's. */
+    PrintWriter out, err;
+
+    private PrintWriter out() {
+        return spec != null ? spec.commandLine().getOut() : out;
+    }
+
+    private PrintWriter err() {
+        return spec != null ? spec.commandLine().getErr() : err;
+    }
+
     /** Where the loader looks for each site, over all files of the target; null when one of them is not valid ELF (reported per file). */
     private static InstallResolutions resolutionsOf(List<Path> files) throws IOException {
         try {
@@ -76,7 +88,7 @@ final class ScanCommand implements Callable<Integer> {
                     reports.addAll(r.files());
                 } catch (PatchException e) {
                     if (e.kind() != PatchException.Kind.INVALID_INPUT) throw e;
-                    Reports.error(spec.commandLine().getErr(), e.getMessage());
+                    Reports.error(err(), e.getMessage());
                     invalid++;
                 }
                 continue;
@@ -85,7 +97,7 @@ final class ScanCommand implements Callable<Integer> {
                 if (archive.checksums != null) {
                     var mismatch = dev.ollamapatch.archive.Checksums.verify(archive.checksums, target);
                     if (mismatch.isPresent()) {
-                        return Reports.failure(spec.commandLine().getOut(), spec.commandLine().getErr(), json,
+                        return Reports.failure(out(), err(), json,
                                 mismatch.get().outcome().messages().get(0), ExitCodes.of(mismatch.get().ending()));
                     }
                 }
@@ -95,7 +107,7 @@ final class ScanCommand implements Callable<Integer> {
                     }
                 } catch (PatchException e) {
                     if (e.kind() != PatchException.Kind.INVALID_INPUT) throw e;
-                    Reports.error(spec.commandLine().getErr(), e.getMessage());
+                    Reports.error(err(), e.getMessage());
                     invalid++;
                 }
                 continue;
@@ -103,8 +115,13 @@ final class ScanCommand implements Callable<Integer> {
             List<Path> files = Files.isDirectory(target) ? Targets.elfFilesOf(target) : List.of(target);
             // Each file is read once, ahead on two threads: its SHA-256 and which names it holds at all.
             List<byte[]> needles = files.isEmpty() ? List.of() : FilePasses.needles(libraries.targets(null));
-            try (FilePasses passes = FilePasses.start(files, needles, f -> true)) {
+            List<byte[]> located = files.isEmpty() ? List.of() : FilePasses.located(libraries.targets(null));
+            // A single file's decision need not wait for its hash: the census is read first, the hash after.
+            try (FilePasses passes = files.size() == 1 ? FilePasses.startCensusFirst(files.get(0), needles, located)
+                    : FilePasses.start(files, needles, located, f -> true)) {
             InstallResolutions resolutions = resolutionsOf(files);
+            // A file that names a library will need its dlopen calls: found on a reading thread meanwhile.
+            if (resolutions != null) passes.whenLocated(resolutions::warm);
             for (Path file : files) {
                 try (ElfFile elf = ElfFile.open(file)) {
                     FilePasses.Pass pass = passes.take(file, elf);
@@ -116,22 +133,22 @@ final class ScanCommand implements Callable<Integer> {
                     Identity id = Identities.of(elf, file, d.plan().scan(), sha, libs);
                     reports.add(d.report(file.toString(), sha, status(d, id)).withIdentity(id));
                 } catch (ElfFormatException e) {
-                    Reports.error(spec.commandLine().getErr(), file + ": " + e.getMessage());
+                    Reports.error(err(), file + ": " + e.getMessage());
                     invalid++;
                 }
             }
             if (resolutions != null) resolutions.close();
             }
         }
-        Reports.print(spec.commandLine().getOut(), spec.commandLine().getErr(), reports, json, true);
+        Reports.print(out(), err(), reports, json, true);
         for (FileReport r : reports) {
             if (r.identity() != null && r.identity().withoutNvml() && !r.plan().hasWork()) {
-                Reports.error(spec.commandLine().getErr(), r.path() + ": " + r.identity().withoutNvmlLine());
+                Reports.error(err(), r.path() + ": " + r.identity().withoutNvmlLine());
             }
             if (r.plan().isRefused()) {
                 // The exit status says "refused"; one line names the file and why, as for every failure.
                 int n = r.plan().refused().size();
-                Reports.error(spec.commandLine().getErr(), r.path() + ": " + n + " site" + (n == 1 ? "" : "s")
+                Reports.error(err(), r.path() + ": " + n + " site" + (n == 1 ? "" : "s")
                         + " cannot be retargeted safely (REFUSED in the report): " + r.plan().refused().get(0).reason());
             }
         }

@@ -17,10 +17,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /**
@@ -39,11 +41,35 @@ public final class FilePasses implements AutoCloseable {
     /** Threads reading ahead: the tool runs on small machines; two keep one core reading while the other decides. */
     static final int THREADS = Math.max(1, Math.min(2, Runtime.getRuntime().availableProcessors()));
 
-    /** One file's pass: what it found, and its SHA-256 when asked for (else null). */
-    public record Pass(NeedleCensus census, String sha256, FileStamp status) {}
+    /**
+     * One file's pass: what it found, and its SHA-256 when asked for (else null): taken from the same
+     * read, or ({@code hashing}) by a read of its own right after the census, waited for here and null if
+     * that read failed or found the file changed since the census.
+     */
+    public record Pass(NeedleCensus census, String sha256, FileStamp status, Future<String> hashing) {
+        public Pass(NeedleCensus census, String sha256, FileStamp status) {
+            this(census, sha256, status, null);
+        }
+
+        @Override
+        public String sha256() {
+            if (sha256 != null || hashing == null) return sha256;
+            try {
+                return hashing.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return null;
+            } catch (ExecutionException e) {
+                return null;
+            }
+        }
+    }
 
     private final ExecutorService pool;
     private final Map<Path, Future<Pass>> passes = new LinkedHashMap<>();
+    private volatile Consumer<Path> whenLocated;
+    /** Files whose pass found a located needle before {@link #whenLocated} was given. */
+    private final List<Path> locatedFiles = new ArrayList<>();
 
     private FilePasses(ExecutorService pool) {
         this.pool = pool;
@@ -61,28 +87,139 @@ public final class FilePasses implements AutoCloseable {
         return NeedleCensus.needles(n);
     }
 
-    /** Starts a pass over each of {@code files}, in order; {@code hash} says which also get a SHA-256. */
+    /** The needles whose every position a pass keeps: each library's stem, where the site finder starts. */
+    public static List<byte[]> located(List<LibraryTarget> libraries) {
+        Set<String> n = new LinkedHashSet<>();
+        for (LibraryTarget l : libraries) n.add(l.stem());
+        return NeedleCensus.needles(n);
+    }
+
+    /** {@link #start(List, List, List, Predicate)} locating none of the needles. */
     public static FilePasses start(List<Path> files, List<byte[]> needles, Predicate<Path> hash) {
-        ExecutorService pool = Executors.newFixedThreadPool(THREADS, r -> {
+        return start(files, needles, List.of(), hash);
+    }
+
+    /**
+     * {@link #start(List, List, List, Predicate)} for a single file whose hash is not needed before its
+     * decision (a scan of one file): the census is read first and given out at once, the work of
+     * {@link #whenLocated} runs next, and the SHA-256 is taken by a second read after those. One file has
+     * no later files whose reads would overlap its decision, so its decision would otherwise wait for
+     * the hash too; the second read costs a copy of the file from the page cache.
+     */
+    public static FilePasses startCensusFirst(Path file, List<byte[]> needles, List<byte[]> located) {
+        FilePasses p = new FilePasses(pool());
+        CompletableFuture<Pass> done = new CompletableFuture<>();
+        p.passes.put(file, done);
+        p.pool.execute(() -> {
+            Pass census = null;
+            CompletableFuture<String> hashing = new CompletableFuture<>();
+            try {
+                census = pass(file, needles, located, false);
+            } finally {
+                done.complete(census == null ? null : new Pass(census.census(), null, census.status(), hashing));
+            }
+            try {
+                if (census != null) p.afterPass(file, census, located);
+            } finally {
+                hashing.complete(census == null ? null : hashOf(file, census.status()));
+            }
+        });
+        return p;
+    }
+
+    /** The SHA-256 of {@code file} if it still has {@code status} before and after the read; else null. */
+    static String hashOf(Path file, FileStamp status) {
+        try {
+            if (!status.equals(status(file))) return null;
+            String hex;
+            try (ByteSource source = ByteSource.map(file)) {
+                hex = Sha256.of(source).hex();
+            }
+            return status.equals(status(file)) ? hex : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static ExecutorService pool() {
+        return Executors.newFixedThreadPool(THREADS, r -> {
             Thread t = new Thread(r, "ollama-patch-read");
             t.setDaemon(true);
             return t;
         });
-        FilePasses p = new FilePasses(pool);
+    }
+
+    /**
+     * Runs the work of {@link #whenLocated} if the pass found a located needle, or keeps the file for that
+     * work when it is given later.
+     */
+    private void afterPass(Path file, Pass pass, List<byte[]> located) {
+        if (located.stream().allMatch(n -> pass.census().absent(n))) return;
+        Consumer<Path> then;
+        synchronized (locatedFiles) {
+            then = whenLocated;
+            if (then == null) {
+                locatedFiles.add(file);
+                return;
+            }
+        }
+        runQuietly(then, file);
+    }
+
+    private static void runQuietly(Consumer<Path> work, Path file) {
+        try {
+            work.accept(file);
+        } catch (RuntimeException e) {
+            // work ahead only: the decision does it again and meets the fault itself
+        }
+    }
+
+    /**
+     * Starts a pass over each of {@code files}, in order; {@code located}: the needles whose positions
+     * each pass keeps; {@code hash} says which files also get a SHA-256.
+     */
+    public static FilePasses start(List<Path> files, List<byte[]> needles, List<byte[]> located, Predicate<Path> hash) {
+        FilePasses p = new FilePasses(pool());
         for (Path f : files) {
+            if (p.passes.containsKey(f)) continue;
             boolean h = hash.test(f);
-            p.passes.putIfAbsent(f, pool.submit(() -> pass(f, needles, h)));
+            CompletableFuture<Pass> done = new CompletableFuture<>();
+            p.passes.put(f, done);
+            p.pool.execute(() -> {
+                Pass pass = null;
+                try {
+                    pass = pass(f, needles, located, h);
+                } finally {
+                    done.complete(pass);
+                }
+                if (pass != null) p.afterPass(f, pass, located);
+            });
         }
         return p;
     }
 
-    private static Pass pass(Path file, List<byte[]> needles, boolean hash) {
+    /**
+     * Work to run on a reading thread right after the pass of a file that holds one of the located
+     * needles (for a pass already done: at once): what the decision of such a file will need next,
+     * computed while the caller is still deciding. It must not change what the caller decides.
+     */
+    public void whenLocated(Consumer<Path> work) {
+        List<Path> waiting;
+        synchronized (locatedFiles) {
+            whenLocated = work;
+            waiting = new ArrayList<>(locatedFiles);
+            locatedFiles.clear();
+        }
+        for (Path f : waiting) pool.execute(() -> runQuietly(work, f));
+    }
+
+    private static Pass pass(Path file, List<byte[]> needles, List<byte[]> located, boolean hash) {
         try {
             FileStamp status = status(file);
             if (status == null) return null;
             try (ByteSource source = ByteSource.map(file)) {
                 MessageDigest md = hash ? Sha256.digest() : null;
-                NeedleCensus census = NeedleCensus.take(source, needles, md);
+                NeedleCensus census = NeedleCensus.take(source, needles, located, md);
                 return new Pass(census, md == null ? null : Sha256.of(md).hex(), status);
             }
         } catch (IOException | RuntimeException e) {

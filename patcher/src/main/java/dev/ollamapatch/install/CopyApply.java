@@ -1,6 +1,7 @@
 package dev.ollamapatch.install;
 
 import dev.ollamapatch.decide.Decision;
+import dev.ollamapatch.decide.FilePasses;
 import dev.ollamapatch.decide.FileStep;
 import dev.ollamapatch.decide.ShimSource;
 import dev.ollamapatch.elf.ElfFile;
@@ -56,7 +57,11 @@ public final class CopyApply {
         Optional<Refusal> unsafe = InstallSafety.checkOutput(target, destination, shimTarget, o.allowOutside());
         if (unsafe.isPresent()) return unsafe.get().outcome();
         List<FileReport> reports = new ArrayList<>();
-        try (ElfFile elf = ElfFile.open(target)) {
+        // The input's one census (which names it holds, and where), read on a second thread while this one
+        // opens the file and the install; its hash is taken by the copy itself.
+        List<byte[]> located = FilePasses.located(o.libraries());
+        try (FilePasses passes = FilePasses.start(List.of(target), FilePasses.needles(o.libraries()), located, f -> false);
+             ElfFile elf = ElfFile.open(target)) {
             // With --expect-sha256 the input is hashed before anything else (refuse before anything
             // is written, DESIGN.md 7). Without it, a file that gets patched is hashed while it is
             // copied, in the same pass, and only reports that write nothing hash it on their own.
@@ -73,6 +78,9 @@ public final class CopyApply {
             Decision decision;
             // Resolved as the file will be installed: at OUT, read from TARGET.
             try (InstallResolutions resolutions = new InstallResolutions(java.util.Map.of(destination, target))) {
+                // A file that names a library will need its dlopen calls: found on the reading thread meanwhile.
+                passes.whenLocated(f -> resolutions.warm(destination));
+                passes.take(target, elf);
                 decision = FileStep.decide(elf, new FileStep.Options(
                         new PlanOptions(o.libraries(), destination.getParent().toString(), resolutions.forFile(destination)),
                         e -> ShimSource.choose(o.shim(), e), true));

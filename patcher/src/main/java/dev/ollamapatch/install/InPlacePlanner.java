@@ -115,8 +115,11 @@ final class InPlacePlanner {
         // decided without another read and hashed only if a report needs its hash.
         java.util.function.Predicate<Path> hashFirst = f -> options.expectSha256() != null
                 || (recorded != null && recorded.file(f) != null);
-        try (FilePasses passes = FilePasses.start(layout.files(), FilePasses.needles(options.libraries()), hashFirst);
+        try (FilePasses passes = FilePasses.start(layout.files(), FilePasses.needles(options.libraries()),
+                FilePasses.located(options.libraries()), hashFirst);
              InstallResolutions resolutions = InstallResolutions.of(layout.files())) {
+        // A file that names a library will need its dlopen calls: found on a reading thread meanwhile.
+        passes.whenLocated(resolutions::warm);
         for (Path file : layout.files()) {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             Manifest.StatRecord status = FileStatus.of(file); // before the file is read (its pass is checked after)

@@ -95,6 +95,11 @@ public final class InstallResolutions implements AutoCloseable {
         };
     }
 
+    /** See {@link Resolver#warm}: for the member installed at {@code installed}, on the calling thread. */
+    public void warm(Path installed) {
+        resolver.warm(installed.toAbsolutePath().normalize());
+    }
+
     /** The resolution of {@code [vaddr, vaddr+length)} in the member installed at {@code installed}. */
     public Resolution resolve(Path installed, long vaddr, int length, boolean dynstr) {
         return resolver.resolve(installed.toAbsolutePath().normalize(), vaddr, length, dynstr);

@@ -81,6 +81,28 @@ final class ObjectCode {
         }
     }
 
+    /** The names {@link #dlopenCalls} and {@link #dlopenAddressTaken} are about. */
+    static final Set<String> DLOPEN = Set.of("dlopen", "dlmopen");
+
+    private List<Branch> dlopenCalls;
+    private Optional<String> dlopenAddressTaken;
+
+    /**
+     * {@link #branchesTo} of {@link #DLOPEN}, computed once: a pass over all of the object's code that a
+     * resolution needs for nearly every string, and that {@link Resolver#warm} may run on another thread
+     * ahead of it. The first caller computes it; another one meanwhile waits for that result.
+     */
+    synchronized List<Branch> dlopenCalls() {
+        if (dlopenCalls == null) dlopenCalls = List.copyOf(branchesTo(DLOPEN, Set.of()));
+        return dlopenCalls;
+    }
+
+    /** {@link #addressTaken} of {@link #DLOPEN}, computed once (as {@link #dlopenCalls}). */
+    synchronized Optional<String> dlopenAddressTaken() {
+        if (dlopenAddressTaken == null) dlopenAddressTaken = addressTaken(DLOPEN);
+        return dlopenAddressTaken;
+    }
+
     boolean supported() {
         return machine == EM_X86_64 || machine == EM_AARCH64;
     }
@@ -358,18 +380,23 @@ final class ObjectCode {
                 if (machine == EM_X86_64) {
                     // Every call and jump of the code is a candidate: the few entries are tested from an
                     // array first, so that a candidate that reaches none costs no boxing and no hashing.
+                    // Read from the array itself: a candidate is nearly every call of the code, and in the
+                    // short-lived process's C1 code a ByteBuffer's checked, unaligned reads cost several times as much.
                     long[] keys = entries.keySet().stream().mapToLong(Long::longValue).sorted().toArray();
-                    X86Prefilter.branchCandidates(buf.array(), from, Math.min(to, buf.limit() - 4), buf.limit(), i -> {
-                        int b0 = buf.get(i) & 0xFF;
+                    long[] slotKeys = wantedSlots.stream().mapToLong(Long::longValue).sorted().toArray();
+                    byte[] a = buf.array();
+                    int n = buf.limit();
+                    X86Prefilter.branchCandidates(a, from, Math.min(to, n - 4), n, i -> {
+                        int b0 = a[i] & 0xFF;
                         if (b0 == 0xE8 || b0 == 0xE9) {
-                            long target = base + i + 5 + buf.getInt(i + 1);
+                            long target = base + i + 5 + le32(a, i + 1);
                             if (java.util.Arrays.binarySearch(keys, target) >= 0 && entries.containsKey(target)) {
                                 out.add(new Branch(base + i, b0 == 0xE8, target, entries.get(target)));
                             }
-                        } else if (b0 == 0xFF && i + 6 <= buf.limit() && (buf.get(i + 1) == 0x15 || buf.get(i + 1) == 0x25)) {
-                            long slot = base + i + 6 + buf.getInt(i + 2);
-                            if (wantedSlots.contains(slot)) {
-                                out.add(new Branch(base + i, buf.get(i + 1) == 0x15, slot, slots.get(slot)));
+                        } else if (b0 == 0xFF && i + 6 <= n && (a[i + 1] == 0x15 || a[i + 1] == 0x25)) {
+                            long slot = base + i + 6 + le32(a, i + 2);
+                            if (java.util.Arrays.binarySearch(slotKeys, slot) >= 0 && wantedSlots.contains(slot)) {
+                                out.add(new Branch(base + i, a[i + 1] == 0x15, slot, slots.get(slot)));
                             }
                         }
                     });
@@ -393,14 +420,20 @@ final class ObjectCode {
         return out;
     }
 
+    /** The little-endian 32-bit value at {@code a[i..i+4)}, sign-extended (a displacement). */
+    private static int le32(byte[] a, int i) {
+        return (a[i] & 0xFF) | (a[i + 1] & 0xFF) << 8 | (a[i + 2] & 0xFF) << 16 | a[i + 3] << 24;
+    }
+
     /** PLT stub entry points whose GOT slot is one of {@code wanted}. */
     private void findStubs(Code c, Set<Long> wanted, Map<Long, String> entries) {
         forEachWindow(c, (buf, base, from, to) -> {
             if (machine == EM_X86_64) {
                 // Only jmp [rip+disp32] makes a stub: visit just those positions (calls are far more common).
-                X86Prefilter.ripJumpCandidates(buf.array(), from, Math.min(to, buf.limit() - 5), buf.limit(), i -> {
-                    if (buf.get(i) == (byte) 0xFF && buf.get(i + 1) == 0x25) {
-                        long slot = base + i + 6 + buf.getInt(i + 2);
+                byte[] a = buf.array();
+                X86Prefilter.ripJumpCandidates(a, from, Math.min(to, buf.limit() - 5), buf.limit(), i -> {
+                    if (a[i] == (byte) 0xFF && a[i + 1] == 0x25) {
+                        long slot = base + i + 6 + le32(a, i + 2);
                         if (!wanted.contains(slot)) return;
                         // The stub may start with endbr64 (4 bytes), bnd (1) or mold's mov r11d, imm32 (6).
                         for (int back : new int[] {0, 1, 4, 5, 6, 10, 11}) {

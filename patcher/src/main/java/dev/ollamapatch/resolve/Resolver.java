@@ -31,7 +31,7 @@ import java.util.Set;
  * then the loader: musl never expands {@code $ORIGIN} there, nor glibc in secure-execution mode.
  */
 public final class Resolver {
-    private static final Set<String> DLOPEN = Set.of("dlopen", "dlmopen");
+    private static final Set<String> DLOPEN = ObjectCode.DLOPEN;
     private static final int MAX_DEPTH = 4;
 
     /** One ELF file of the install: where it is (absolute, as installed) and how running it is privileged. */
@@ -68,8 +68,6 @@ public final class Resolver {
         return withLoader(o, base, dynstr);
     }
 
-    private final java.util.Map<Integer, Optional<String>> addressTaken = new java.util.HashMap<>();
-
     private final java.util.Map<Integer, Optional<Resolution>> pointerToDlopen = new java.util.HashMap<>();
 
     /**
@@ -85,7 +83,7 @@ public final class Resolver {
     private Optional<Resolution> findPointerToDlopen(int o) {
         for (int x = 0; x < members.size(); x++) {
             if (x != o && !shareFunctions(o, x)) continue;
-            Optional<String> taken = addressTaken.computeIfAbsent(x, k -> codes.get(k).addressTaken(DLOPEN));
+            Optional<String> taken = codes.get(x).dlopenAddressTaken();
             if (taken.isPresent()) {
                 return Optional.of(Resolution.unknown(String.format("`%s` takes the address of dlopen (%s)%s; calls "
                         + "through a function pointer are not followed, so the code that calls dlopen with this string "
@@ -106,6 +104,23 @@ public final class Resolver {
             if (s.type() == 2 && s.shndx() != 0 && codes.get(user).imports(s.name())) return true;
         }
         return false;
+    }
+
+    /**
+     * Computes ahead, on the calling thread, what resolving a string of {@code object} reads from all of
+     * its code: its calls to dlopen and whether it takes dlopen's address. Meant for a thread that would
+     * otherwise wait while the decision that needs them is still being made; results are identical
+     * whoever computes them, and a failure is left for {@link #resolve} to meet in its own words.
+     */
+    public void warm(Path object) {
+        try {
+            int o = indexOf(object);
+            if (!codes.get(o).supported()) return;
+            codes.get(o).dlopenAddressTaken();
+            codes.get(o).dlopenCalls();
+        } catch (RuntimeException e) {
+            // left for the resolution itself
+        }
     }
 
     /** Address-forming instructions found by {@link #prepare}, by object and range. */
@@ -137,8 +152,6 @@ public final class Resolver {
         return merge(parts);
     }
 
-    private final java.util.Map<Integer, List<ObjectCode.Branch>> dlopenBranches = new java.util.HashMap<>();
-
     /**
      * Nothing near the string decides (a table of names tried in a loop, Go code that copies the name
      * for a cgo helper): the object answers for itself only when every dlopen call in it is an ordinary
@@ -146,7 +159,7 @@ public final class Resolver {
      */
     private Resolution sameObject(int o, String why) {
         Member m = members.get(o);
-        List<ObjectCode.Branch> calls = dlopenBranches.computeIfAbsent(o, k -> codes.get(k).branchesTo(DLOPEN, Set.of()));
+        List<ObjectCode.Branch> calls = codes.get(o).dlopenCalls();
         if (calls.isEmpty()) {
             return Resolution.unknown(why + ", and `" + m.path() + "` does not call dlopen itself");
         }

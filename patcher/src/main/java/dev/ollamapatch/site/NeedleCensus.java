@@ -33,13 +33,19 @@ public final class NeedleCensus {
     /** Chunk read and searched at a time: small enough that the searches and the digest find it in cache. */
     static final int CHUNK = 256 << 10;
 
+    /** Positions kept per located needle at most; beyond them the needle's positions are not known. */
+    static final int MAX_POSITIONS = 1 << 12;
+
     private final List<byte[]> needles;
     private final boolean[] found;
+    /** Per needle: every file offset where it starts, in increasing order, or null (not located, or too many). */
+    private final long[][] positions;
     private final long size;
 
-    private NeedleCensus(List<byte[]> needles, boolean[] found, long size) {
+    private NeedleCensus(List<byte[]> needles, boolean[] found, long[][] positions, long size) {
         this.needles = needles;
         this.found = found;
+        this.positions = positions;
         this.size = size;
     }
 
@@ -54,37 +60,49 @@ public final class NeedleCensus {
         return out;
     }
 
+    /** {@link #take(ByteSource, List, List, MessageDigest)} locating none of the needles. */
+    public static NeedleCensus take(ByteSource source, List<byte[]> needles, MessageDigest digest) {
+        return take(source, needles, List.of(), digest);
+    }
+
     /**
-     * One pass over all of {@code source}: which needles occur, and every byte fed to {@code digest} in
-     * order (null: no digest). A needle that straddles two chunks is found: each chunk is searched with
-     * the last bytes of the one before it in front.
+     * One pass over all of {@code source}: which needles occur, every position of those in
+     * {@code located} (up to {@link #MAX_POSITIONS} each), and every byte fed to {@code digest} in order
+     * (null: no digest). A needle that straddles two chunks is found: each chunk is searched with the
+     * last bytes of the one before it in front, and a match lying wholly in those bytes was counted with
+     * the chunk before.
      *
      * <p>Needles are not searched one by one: each is given a two-byte key it contains ({@code ml} is in
      * both {@code libnvidia-ml} and {@code /nvml.so}), each key is searched once per chunk, and only where
      * a key occurs are its needles compared in full. Needles of one byte are counted as found (never proved
-     * absent).
+     * absent) and never located.
      */
-    public static NeedleCensus take(ByteSource source, List<byte[]> needles, MessageDigest digest) {
+    public static NeedleCensus take(ByteSource source, List<byte[]> needles, List<byte[]> located, MessageDigest digest) {
         int longest = 1;
         for (byte[] n : needles) longest = Math.max(longest, n.length);
         int keep = longest - 1;
         long size = source.size();
         byte[] buf = new byte[(int) Math.min(keep + (long) CHUNK, keep + Math.max(1, size))];
-        boolean[] found = new boolean[needles.size()];
-        Key[] keys = keys(needles, found);
-        int missing = 0;
-        for (boolean f : found) if (!f) missing++;
+        Tally t = new Tally(needles.size());
+        Key[] keys = keys(needles, t.found);
+        for (int n = 0; n < needles.size(); n++) {
+            byte[] needle = needles.get(n);
+            if (needle.length >= 2 && located.stream().anyMatch(l -> Arrays.equals(l, needle))) t.positions[n] = new long[16];
+        }
         int carried = 0; // bytes of the previous chunk kept at buf[0, carried)
         for (long p = 0; p < size; ) {
             int len = (int) Math.min(CHUNK, size - p);
             source.readBulk(p, buf, carried, len);
             if (digest != null) digest.update(buf, carried, len);
             int end = carried + len;
-            if (missing > 0) {
-                for (Key k : keys) {
-                    if (k.open(found)) missing -= k.search(buf, end, needles, found);
+            boolean searching = false;
+            for (Key k : keys) {
+                if (k.open(t)) {
+                    k.search(buf, carried, end, p - carried, needles, t);
+                    searching = true;
                 }
-            } else if (digest == null) {
+            }
+            if (!searching && digest == null) {
                 break; // everything found, nothing to feed: the rest of the file cannot change the answer
             }
             p += len;
@@ -92,38 +110,73 @@ public final class NeedleCensus {
             System.arraycopy(buf, end - next, buf, 0, next);
             carried = next;
         }
-        return new NeedleCensus(List.copyOf(needles), found, size);
+        long[][] positions = new long[needles.size()][];
+        for (int n = 0; n < needles.size(); n++) {
+            if (t.positions[n] != null) positions[n] = Arrays.copyOf(t.positions[n], t.counts[n]);
+        }
+        return new NeedleCensus(List.copyOf(needles), t.found, positions, size);
+    }
+
+    /** What a pass has learnt so far: which needles were found, and where the located ones start. */
+    private static final class Tally {
+        final boolean[] found;
+        /** Null: not located (or located too often to keep). */
+        final long[][] positions;
+        final int[] counts;
+
+        Tally(int needles) {
+            found = new boolean[needles];
+            positions = new long[needles][];
+            counts = new int[needles];
+        }
+
+        /** Whether needle {@code n} still needs searching: not yet found, or being located. */
+        boolean open(int n) {
+            return !found[n] || positions[n] != null;
+        }
+
+        void locate(int n, long at) {
+            long[] p = positions[n];
+            if (p == null) return;
+            if (counts[n] == MAX_POSITIONS) {
+                positions[n] = null; // more than can be kept: its positions are not known
+                return;
+            }
+            if (counts[n] == p.length) positions[n] = p = Arrays.copyOf(p, p.length * 2);
+            p[counts[n]++] = at;
+        }
     }
 
     /**
      * A two-byte key and the needles that hold it: {@code needle[k]} holds the key at {@code at[k]}.
      */
     private record Key(byte b0, byte b1, int[] needle, int[] at) {
-        boolean open(boolean[] found) {
-            for (int n : needle) if (!found[n]) return true;
+        boolean open(Tally t) {
+            for (int n : needle) if (t.open(n)) return true;
             return false;
         }
 
-        /** Searches {@code buf[0, end)}; marks the needles found; returns how many were newly found. */
-        int search(byte[] buf, int end, List<byte[]> needles, boolean[] found) {
-            int newly = 0;
+        /**
+         * Searches {@code buf[0, end)}, whose first {@code carried} bytes end the chunk before and which
+         * starts at file offset {@code base}; records what it finds in {@code t}.
+         */
+        void search(byte[] buf, int carried, int end, long base, List<byte[]> needles, Tally t) {
             for (int h = keyIndex(buf, 0, end, b0, b1); h >= 0; h = keyIndex(buf, h + 1, end, b0, b1)) {
                 boolean open = false;
                 for (int k = 0; k < needle.length; k++) {
                     int n = needle[k];
-                    if (found[n]) continue;
+                    if (!t.open(n)) continue;
                     byte[] pattern = needles.get(n);
                     int s = h - at[k];
                     if (s >= 0 && s + pattern.length <= end && matches(buf, s, pattern)) {
-                        found[n] = true;
-                        newly++;
-                    } else {
-                        open = true;
+                        t.found[n] = true;
+                        // Wholly inside the carried bytes: found with the chunk before already.
+                        if (s + pattern.length > carried) t.locate(n, base + s);
                     }
+                    open |= t.open(n);
                 }
                 if (!open) break;
             }
-            return newly;
         }
     }
 
@@ -231,6 +284,17 @@ public final class NeedleCensus {
         return false;
     }
 
+    /**
+     * Every file offset where {@code needle} starts, in increasing order, if this census located it and
+     * kept them all; else null.
+     */
+    public long[] positions(byte[] needle) {
+        for (int k = 0; k < needles.size(); k++) {
+            if (Arrays.equals(needles.get(k), needle)) return positions[k] == null ? null : positions[k].clone();
+        }
+        return null;
+    }
+
     /** Whether it found none of its needles. */
     public boolean noneFound() {
         for (boolean f : found) if (f) return false;
@@ -248,6 +312,15 @@ public final class NeedleCensus {
         synchronized (ATTACHED) {
             ATTACHED.put(elf, census);
         }
+    }
+
+    /** Where {@code needle} starts in {@code elf}, from an attached census that located it; else null. */
+    public static long[] positionsIn(ElfFile elf, byte[] needle) {
+        NeedleCensus c;
+        synchronized (ATTACHED) {
+            c = ATTACHED.get(elf);
+        }
+        return c == null ? null : c.positions(needle);
     }
 
     /** Whether a census attached to {@code elf} proves that {@code needle} occurs nowhere in it. */

@@ -80,25 +80,37 @@ public final class SiteFinder {
         byte[] stem = lib.stemBytes();
         // A census of the whole file that found no stem proves this region holds none: not read again.
         if (NeedleCensus.provesAbsent(elf, stem)) return;
+        // One that located the stem gives every place it starts: the region's are those whose bytes lie in it,
+        // the matches its own search would find, in the same order.
+        long[] located = NeedleCensus.positionsIn(elf, stem);
+        if (located != null) {
+            long end = r.offset() + Math.min(r.size(), elf.bytes().size() - r.offset());
+            for (long at : located) {
+                if (at >= r.offset() && at + stem.length <= end) occurrenceAt(elf, r, lib, stem, at, out);
+            }
+            return;
+        }
         ReferenceCollector.forEachWindow(elf, r, (buf, baseVaddr, from, to) -> {
             long windowOffset = r.offsetOf(baseVaddr);
-            ByteSearch.forEach(buf, stem, from, to, i -> {
-                long at = windowOffset + i;
-                if (!out.isEmpty() && out.get(out.size() - 1).at == at && out.get(out.size() - 1).lib == lib) return;
-                // "libcuda" inside "libcudart": another library's name, not this one's (a name continues
-                // with '.', as in libcuda.so.1; a message with ':' or a space).
-                if (at + stem.length < r.offset() + r.size() && isNameByte(elf.bytes().get(at + stem.length))) return;
-                long start = at;
-                long floor = Math.max(r.offset(), at - MAX_RUN);
-                while (start > floor && elf.bytes().get(start - 1) != 0) start--;
-                long end = at + stem.length;
-                long ceiling = Math.min(r.offset() + r.size(), at + MAX_RUN);
-                while (end < ceiling && elf.bytes().get(end) != 0) end++;
-                boolean terminated = end < r.offset() + r.size() && elf.bytes().get(end) == 0
-                        && (start == r.offset() || elf.bytes().get(start - 1) == 0);
-                out.add(new Occurrence(lib, r, at, start, end, terminated));
-            });
+            ByteSearch.forEach(buf, stem, from, to, i -> occurrenceAt(elf, r, lib, stem, windowOffset + i, out));
         });
+    }
+
+    /** The stem found at file offset {@code at} of region {@code r}: an occurrence, unless it is part of another name. */
+    private static void occurrenceAt(ElfFile elf, Region r, LibraryTarget lib, byte[] stem, long at, List<Occurrence> out) {
+        if (!out.isEmpty() && out.get(out.size() - 1).at == at && out.get(out.size() - 1).lib == lib) return;
+        // "libcuda" inside "libcudart": another library's name, not this one's (a name continues
+        // with '.', as in libcuda.so.1; a message with ':' or a space).
+        if (at + stem.length < r.offset() + r.size() && isNameByte(elf.bytes().get(at + stem.length))) return;
+        long start = at;
+        long floor = Math.max(r.offset(), at - MAX_RUN);
+        while (start > floor && elf.bytes().get(start - 1) != 0) start--;
+        long end = at + stem.length;
+        long ceiling = Math.min(r.offset() + r.size(), at + MAX_RUN);
+        while (end < ceiling && elf.bytes().get(end) != 0) end++;
+        boolean terminated = end < r.offset() + r.size() && elf.bytes().get(end) == 0
+                && (start == r.offset() || elf.bytes().get(start - 1) == 0);
+        out.add(new Occurrence(lib, r, at, start, end, terminated));
     }
 
     private static boolean isNameByte(byte b) {

@@ -35,8 +35,8 @@ final class X86Code {
         if (!absoluteImmediates && code.hasArray() && code.arrayOffset() == 0) {
             // Position-independent code (every Go, Ollama and library file): only RIP-relative leas
             // count, and the prefilter leaves the few positions where one can start.
-            X86Prefilter.ripLeaCandidates(code.array(), from, Math.min(to, n - 6), n,
-                    i -> lea(code, base, i, ranges, out, tables, leas));
+            byte[] a = code.array();
+            X86Prefilter.ripLeaCandidates(a, from, Math.min(to, n - 6), n, i -> ripLea(a, code, base, i, ranges, out, tables, leas));
             return;
         }
         for (int i = from; i < to && i + 7 <= n; i++) {
@@ -52,6 +52,45 @@ final class X86Code {
                 }
             }
         }
+    }
+
+    /**
+     * {@link #lea} for a candidate of the prefilter ({@code i + 7 <= a.length} within the window), read
+     * from the array itself: it runs for every lea of {@code .text} (about 230 000 in a release Ollama
+     * binary), and in the short-lived process's C1 code a {@code ByteBuffer}'s bounds-checked and
+     * unaligned reads cost several times the plain array loads.
+     */
+    private static void ripLea(byte[] a, ByteBuffer code, long base, int i, AddressRanges ranges, List<Reference> out,
+                               List<long[]> tables, CodeAddresses.Recorder leas) {
+        int b0 = a[i] & 0xFF;
+        if ((b0 & 0xF8) != 0x48 || a[i + 1] != (byte) 0x8D || (a[i + 2] & 0xC7) != 0x05) return;
+        long target = base + i + 7 + le32(a, i + 3);
+        if (leas != null) leas.lea(base + i, target);
+        int reg = ((b0 & 4) << 1) | ((a[i + 2] >> 3) & 7);
+        if (ranges.contains(target)) {
+            out.add(new Reference(target, proveLength(code, i, 7, reg), Reference.Source.LEA, base + i));
+        } else if (indexesRelativeTable(a, code.limit(), i + 7, reg)) {
+            tables.add(new long[] {target, base + i});
+        }
+    }
+
+    /** The little-endian 32-bit value at {@code a[i..i+4)}, sign-extended (a displacement). */
+    private static int le32(byte[] a, int i) {
+        return (a[i] & 0xFF) | (a[i + 1] & 0xFF) << 8 | (a[i + 2] & 0xFF) << 16 | a[i + 3] << 24;
+    }
+
+    /** {@link #indexesRelativeTable(ByteBuffer, int, int)} on the array, {@code n} its valid length. */
+    private static boolean indexesRelativeTable(byte[] a, int n, int from, int reg) {
+        int end = Math.min(n - 3, from + 24);
+        for (int j = from; j < end; j++) {
+            if (a[j + 1] != 0x63 || (a[j] & 0xF8) != 0x48) continue; // opcode first: it rules out nearly every j
+            int modrm = a[j + 2] & 0xFF;
+            if ((modrm & 0xC7) != 0x04) continue;
+            int sib = a[j + 3] & 0xFF;
+            int sibBase = (sib & 7) | ((a[j] & 1) << 3);
+            if ((sib >> 6) == 2 && sibBase == reg && (sib & 7) != 5) return true;
+        }
+        return false;
     }
 
     /** The lea at {@code i}, when it is one (REX.W 8D /r, RIP-relative): a reference or a table base. */

@@ -77,4 +77,37 @@ class FilePassesTest {
             }
         }
     }
+
+    @Test
+    void oneFileCensusFirstGivesTheCensusThenTheDigestAndRunsTheWorkForALocatedName(@TempDir Path dir) throws Exception {
+        Path a = dir.resolve("a");
+        Files.copy(Fixtures.binary("x86_64", "release", "gen-c"), a);
+        List<byte[]> located = FilePasses.located(List.of(LibraryTarget.NVML));
+        java.util.concurrent.CountDownLatch worked = new java.util.concurrent.CountDownLatch(1);
+        java.util.List<Path> workedOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (FilePasses passes = FilePasses.startCensusFirst(a, NEEDLES, located); ElfFile ea = ElfFile.open(a)) {
+            FilePasses.Pass pa = passes.take(a, ea);
+            assertNotNull(pa);
+            // Given after the pass may already be done: it runs all the same, once.
+            passes.whenLocated(f -> { workedOn.add(f); worked.countDown(); });
+            assertEquals(Sha256.of(a).hex(), pa.sha256());
+            assertTrue(worked.await(30, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(List.of(a), workedOn);
+            long[] at = NeedleCensus.positionsIn(ea, "libnvidia-ml".getBytes(StandardCharsets.ISO_8859_1));
+            assertNotNull(at, "the stem's positions are known to the site finder");
+            assertTrue(at.length > 0);
+        }
+    }
+
+    @Test
+    void theHashReadAfterTheCensusIsOfTheBytesTheCensusRead(@TempDir Path dir) throws Exception {
+        Path a = dir.resolve("a");
+        Files.copy(Fixtures.root().resolve("x86_64/stub-cuda/libcuda.so.1"), a);
+        dev.ollamapatch.elf.FileStamp census = FilePasses.status(a);
+        assertEquals(Sha256.of(a).hex(), FilePasses.hashOf(a, census));
+        Thread.sleep(50); // past the file system's time stamp granularity
+        Files.writeString(a, "changed", StandardOpenOption.APPEND);
+        assertNull(FilePasses.hashOf(a, census), "a digest of other bytes than the census read");
+        assertEquals(Sha256.of(a).hex(), FilePasses.hashOf(a, FilePasses.status(a)));
+    }
 }

@@ -42,7 +42,32 @@ class NeedleCensusTest {
         return false;
     }
 
+    /** Every start of {@code needle} in {@code data}, overlapping ones included: the obvious search. */
+    private static List<Long> plainPositions(byte[] data, String needle) {
+        byte[] n = needle.getBytes(StandardCharsets.ISO_8859_1);
+        List<Long> at = new ArrayList<>();
+        outer:
+        for (int i = 0; i + n.length <= data.length; i++) {
+            for (int j = 0; j < n.length; j++) if (data[i + j] != n[j]) continue outer;
+            at.add((long) i);
+        }
+        return at;
+    }
+
+    private static List<Long> list(long[] a) {
+        List<Long> l = new ArrayList<>();
+        for (long v : a) l.add(v);
+        return l;
+    }
+
     private static void assertSameAsPlainSearch(byte[] data, String where) throws Exception {
+        // Located: every place each needle starts, each once, in order.
+        List<byte[]> all = NeedleCensus.needles(NEEDLES);
+        NeedleCensus located = NeedleCensus.take(ByteSource.of(data), all, all, null);
+        for (String n : NEEDLES) {
+            long[] at = located.positions(n.getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals(plainPositions(data, n), at == null ? null : list(at), where + ": positions of " + n);
+        }
         MessageDigest md = Sha256.digest();
         List<byte[]> needles = NeedleCensus.needles(NEEDLES);
         NeedleCensus c = NeedleCensus.take(ByteSource.of(data), needles, md);
@@ -82,6 +107,33 @@ class NeedleCensusTest {
     }
 
     @Test
+    void aNeedleInTheBytesCarriedOverAChunkEdgeIsLocatedOnce() throws Exception {
+        // "/nvml.so" is shorter than "$ORIGIN/libcuda.so.1": placed wholly in the last bytes of a chunk, it is
+        // searched again with the next chunk (those bytes are carried in front of it) and must count once.
+        byte[] data = new byte[2 * NeedleCensus.CHUNK];
+        byte[] n = "/nvml.so".getBytes(StandardCharsets.ISO_8859_1);
+        int at = NeedleCensus.CHUNK - n.length - 2;
+        System.arraycopy(n, 0, data, at, n.length);
+        List<byte[]> all = NeedleCensus.needles(NEEDLES);
+        long[] found = NeedleCensus.take(ByteSource.of(data), all, all, null).positions(n);
+        assertEquals(List.of((long) at), list(found));
+    }
+
+    @Test
+    void aNeedleFoundMoreOftenThanCanBeKeptHasNoPositionsButIsFound() throws Exception {
+        byte[] n = "libnvidia-ml".getBytes(StandardCharsets.ISO_8859_1);
+        byte[] data = new byte[(NeedleCensus.MAX_POSITIONS + 1) * 16];
+        for (int i = 0; i <= NeedleCensus.MAX_POSITIONS; i++) System.arraycopy(n, 0, data, i * 16, n.length);
+        List<byte[]> needles = NeedleCensus.needles(List.of("libnvidia-ml"));
+        NeedleCensus c = NeedleCensus.take(ByteSource.of(data), needles, needles, null);
+        assertEquals(null, c.positions(n), "too many to keep: the site finder searches itself");
+        assertFalse(c.absent(n));
+        // One fewer is kept whole.
+        byte[] fewer = java.util.Arrays.copyOf(data, NeedleCensus.MAX_POSITIONS * 16);
+        assertEquals(NeedleCensus.MAX_POSITIONS, NeedleCensus.take(ByteSource.of(fewer), needles, needles, null).positions(n).length);
+    }
+
+    @Test
     void aNeedleCutShortAtTheEndOrByAChunkEdgeIsNotFound() throws Exception {
         byte[] b = "libnvidia-ml".getBytes(StandardCharsets.ISO_8859_1);
         byte[] data = new byte[NeedleCensus.CHUNK + 5];
@@ -116,7 +168,10 @@ class NeedleCensusTest {
                     needles.add(l.defaultPath());
                 }
                 try (ElfFile plain = ElfFile.open(f); ElfFile census = ElfFile.open(f)) {
-                    NeedleCensus c = NeedleCensus.take(census.bytes(), NeedleCensus.needles(needles), null);
+                    // The stems located, as the read-ahead passes do: the site finder then starts from their positions.
+                    List<String> stems = libs.stream().map(LibraryTarget::stem).toList();
+                    NeedleCensus c = NeedleCensus.take(census.bytes(), NeedleCensus.needles(needles),
+                            NeedleCensus.needles(stems), null);
                     NeedleCensus.attach(census, c);
                     if (c.noneFound()) gated++;
                     assertEquals(SiteFinder.scan(plain, libs).sites().toString(),
