@@ -9,8 +9,8 @@ import java.util.concurrent.Callable;
 
 /**
  * The plainest command lines, read without picocli: {@code scan [--json] TARGET...} and
- * {@code apply [--dry-run] [--json] [-q|--quiet] TARGET [-o|--output OUT]}, options in any order,
- * each at most once. Building picocli's model (reflection on every option and annotation, proxies for
+ * {@code apply [--dry-run] [--json] [-q|--quiet] [--shim FILE] TARGET [-o|--output OUT]}, options in any
+ * order, each at most once. Building picocli's model (reflection on every option and annotation, proxies for
  * each annotation type, classes whose old class-file version class-data sharing cannot archive) costs
  * a short run 100 to 200 ms of start-up, more than a scan of a 50 MB binary's data (issue 21).
  *
@@ -68,6 +68,10 @@ final class PlainCommandLine {
                 case "-o", "--output" -> {
                     if (c.output != null || i + 1 == args.length || !operand(args[i + 1])) return null;
                     c.output = Path.of(args[++i]);
+                }
+                case "--shim" -> {
+                    if (c.shim != null || i + 1 == args.length || !operand(args[i + 1])) return null;
+                    c.shim = Path.of(args[++i]);
                 }
                 default -> {
                     if (c.target != null || !operand(a)) return null;

@@ -33,6 +33,7 @@ class PlainCommandLineTest {
         Files.copy(Fixtures.binary("x86_64", "release", "gen-c"), t.resolve("bin/ollama"));
         Files.copy(Fixtures.binary("x86_64", "release", "gen-a"), t.resolve("ollama-a"));
         Files.writeString(t.resolve("notes.txt"), "not an ELF file");
+        Files.copy(Fixtures.root().resolve("x86_64/stub-nvml/libnvidia-ml.so.1"), t.resolve("shim.so"));
         Files.createDirectories(t.resolve("out"));
         return t;
     }
@@ -68,6 +69,9 @@ class PlainCommandLineTest {
                 {"apply", "--json", "T/missing", "-o", "T/out/x"},
                 {"apply", "T/notes.txt", "-o", "T/out/notes"},
                 {"apply", "T/bin", "-o", "T/out/dir"},
+                {"apply", "--shim", "T/shim.so", "T/ollama-a", "-o", "T/out/with-shim"},
+                {"apply", "T/ollama-a", "--shim", "T/notes.txt", "-o", "T/out/bad-shim"},
+                {"apply", "--dry-run", "T/bin", "--shim", "T/missing.so"},
         };
         // The same tree at the same path for both readings (reports show paths, even in hex dumps): all
         // cases through picocli, the tree moved aside, then all cases again through the plain reading.
@@ -109,7 +113,8 @@ class PlainCommandLineTest {
                 {"scan", "--", "x"}, {"scan", "@args.txt"}, {"scan", "x", "--lib", "libcuda.so.1"}, {"scan", ""},
                 {"apply"}, {"apply", "x", "y"}, {"apply", "-o", "x"}, {"apply", "x", "-o"}, {"apply", "x", "-o", "-y"},
                 {"apply", "x", "-o", "y", "-o", "z"}, {"apply", "x", "--output=y"}, {"apply", "-qo", "y", "x"},
-                {"apply", "x", "--shim", "s"}, {"apply", "x", "--debug"}, {"apply", "-q", "--quiet", "x"},
+                {"apply", "x", "--shim-path", "s"}, {"apply", "x", "--shim", "s", "--shim", "t"}, {"apply", "x", "--shim"},
+                {"apply", "x", "--debug"}, {"apply", "-q", "--quiet", "x"},
                 {"apply", "--dry-run", "--dry-run", "x"}, {"apply", "x", "--report", "r.json"},
                 {"verify", "x"}, {"--debug", "scan", "x"}, {"scan", "x\0y"},
         };
