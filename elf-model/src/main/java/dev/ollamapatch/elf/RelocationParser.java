@@ -59,6 +59,17 @@ final class RelocationParser {
         return List.copyOf(out);
     }
 
+    /** The entries of {@code all} that name a symbol (r_sym not 0), in order. */
+    static List<Relocation> naming(List<Relocation> all) {
+        List<Relocation> out = new ArrayList<>();
+        for (Relocation r : all) {
+            if (r.symbol() != 0) {
+                out.add(r);
+            }
+        }
+        return List.copyOf(out);
+    }
+
     private static List<Table> relTables(ElfFile f, ElfReader r) {
         List<Table> tables = new ArrayList<>();
         if (!f.sections().isEmpty()) {

@@ -16,6 +16,7 @@ final class SharedTables {
     private static final Map<FileStamp, SharedTables> BY_FILE = new WeakHashMap<>();
 
     final Slot<java.util.List<Relocation>> relocations = new Slot<>();
+    final Slot<java.util.List<Relocation>> symbolRelocations = new Slot<>();
     final Slot<RelativeRelocations> relative = new Slot<>();
 
     private SharedTables() {}

@@ -27,6 +27,9 @@ class SharedTablesTest {
             assertTrue(first.relocations().size() > 1000, "a real library's table: " + first.relocations().size());
             assertSame(first.relocations(), second.relocations());
             assertSame(first.relativeRelocations(), second.relativeRelocations());
+            assertSame(first.symbolRelocations(), second.symbolRelocations());
+            assertEquals(first.relocations().stream().filter(r -> r.symbol() != 0).toList(), first.symbolRelocations());
+            assertTrue(first.symbolRelocations().size() > 100, "libstdc++ imports and exports: " + first.symbolRelocations().size());
             assertNotSame(first.relocations(), other.relocations(), "another file (same bytes) parses its own");
             assertEquals(first.relocations(), other.relocations());
             ElfFile parsed = ElfFile.parse(ByteSource.of(Files.readAllBytes(a)));

@@ -26,10 +26,11 @@ public final class InstallResolutions implements AutoCloseable {
     public InstallResolutions(Map<Path, Path> installedToSource) throws IOException {
         List<Resolver.Member> members = new ArrayList<>();
         try {
+            Map<Path, SecureExecution> secure = SecureExecution.ofAll(List.copyOf(installedToSource.values()));
             for (Map.Entry<Path, Path> e : installedToSource.entrySet()) {
                 ElfFile elf = ElfFile.open(e.getValue());
                 open.add(elf);
-                members.add(new Resolver.Member(e.getKey(), elf, SecureExecution.of(e.getValue())));
+                members.add(new Resolver.Member(e.getKey(), elf, secure.get(e.getValue())));
             }
             this.resolver = new Resolver(members);
         } catch (IOException | RuntimeException e) {

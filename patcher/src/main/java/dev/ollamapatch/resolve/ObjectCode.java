@@ -58,7 +58,7 @@ final class ObjectCode {
         long glob = machine == EM_AARCH64 ? R_AARCH64_GLOB_DAT : R_X86_64_GLOB_DAT;
         long jump = machine == EM_AARCH64 ? R_AARCH64_JUMP_SLOT : R_X86_64_JUMP_SLOT;
         List<Symbol> dynsym = elf.dynamicSymbols();
-        for (Relocation r : elf.relocations()) {
+        for (Relocation r : elf.symbolRelocations()) {
             if ((r.type() == glob || r.type() == jump) && r.symbol() > 0 && r.symbol() < dynsym.size()) {
                 slots.put(r.offset(), dynsym.get((int) r.symbol()).name());
                 if (r.type() == glob) globDatSlots.add(r.offset());
@@ -151,7 +151,7 @@ final class ObjectCode {
         List<Symbol> dynsym = elf.dynamicSymbols();
         long glob = machine == EM_AARCH64 ? R_AARCH64_GLOB_DAT : R_X86_64_GLOB_DAT;
         long jump = machine == EM_AARCH64 ? R_AARCH64_JUMP_SLOT : R_X86_64_JUMP_SLOT;
-        for (Relocation r : elf.relocations()) {
+        for (Relocation r : elf.symbolRelocations()) {
             if (r.symbol() <= 0 || r.symbol() >= dynsym.size() || !names.contains(dynsym.get((int) r.symbol()).name())) continue;
             if (r.type() != glob && r.type() != jump) {
                 return Optional.of(String.format("a relocation of type %d at vaddr 0x%x stores the address of %s in data",

@@ -135,7 +135,7 @@ final class ReferenceCollector {
         int machine = elf.header().machine();
         if (machine != EM_X86_64 && machine != EM_AARCH64) return;
         List<Symbol> symbols = null;
-        for (Relocation r : elf.relocations()) {
+        for (Relocation r : elf.symbolRelocations()) {
             long t = r.type();
             boolean absolute = machine == EM_X86_64 ? t == R_X86_64_64 || t == R_X86_64_GLOB_DAT
                     : t == R_AARCH64_ABS64 || t == R_AARCH64_GLOB_DAT;
