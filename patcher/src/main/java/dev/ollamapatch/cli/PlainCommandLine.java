@@ -48,12 +48,7 @@ final class PlainCommandLine {
         }
         if (targets.isEmpty()) return null;
         c.targets = targets;
-        c.libraries = new LibraryOptions();
-        c.archive = archiveDefaults();
-        c.image = new ImageOptions();
-        c.out = out;
-        c.err = err;
-        return c;
+        return withDefaults(c, (l, a, i) -> { c.libraries = l; c.archive = a; c.image = i; c.out = out; c.err = err; });
     }
 
     private static Callable<Integer> apply(String[] args, PrintWriter out, PrintWriter err) {
@@ -81,12 +76,17 @@ final class PlainCommandLine {
         }
         if (c.target == null) return null;
         c.quiet = quiet;
-        c.libraries = new LibraryOptions();
-        c.archive = archiveDefaults();
-        c.image = new ImageOptions();
-        c.out = out;
-        c.err = err;
-        return c;
+        return withDefaults(c, (l, a, i) -> { c.libraries = l; c.archive = a; c.image = i; c.out = out; c.err = err; });
+    }
+
+    /** Sets a command's mixins as picocli leaves them when none of their options is given. */
+    private interface Mixins {
+        void set(LibraryOptions libraries, ArchiveOptions archive, ImageOptions image);
+    }
+
+    private static Callable<Integer> withDefaults(Callable<Integer> command, Mixins mixins) {
+        mixins.set(new LibraryOptions(), archiveDefaults(), new ImageOptions());
+        return command;
     }
 
     /** A word picocli takes as a positional value here: not an option, not an {@code @file}, not empty. */

@@ -53,15 +53,7 @@ public final class FilePasses implements AutoCloseable {
 
         @Override
         public String sha256() {
-            if (sha256 != null || hashing == null) return sha256;
-            try {
-                return hashing.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return null;
-            } catch (ExecutionException e) {
-                return null;
-            }
+            return sha256 != null || hashing == null ? sha256 : waitFor(hashing);
         }
     }
 
@@ -253,7 +245,11 @@ public final class FilePasses implements AutoCloseable {
 
     Pass await(Path file) {
         Future<Pass> f = passes.get(file);
-        if (f == null) return null;
+        return f == null ? null : waitFor(f);
+    }
+
+    /** The value, waited for; null if its work failed or this thread was interrupted (the caller then reads for itself). */
+    private static <T> T waitFor(Future<T> f) {
         try {
             return f.get();
         } catch (InterruptedException e) {
