@@ -238,7 +238,7 @@ public record Manifest(
 
     /** The manifest as written ({@code write} puts these bytes in a file; an image's new layer holds them). */
     public byte[] toJson() throws IOException {
-        return Json.MAPPER.writeValueAsBytes(this);
+        return ManifestWriter.toJson(this);
     }
 
     private static PatchException invalid(Path file, String why) {
@@ -256,7 +256,7 @@ public record Manifest(
             throw new PatchException(PatchException.Kind.REFUSED,
                     file + " is a symbolic link; a manifest is never written through one");
         }
-        byte[] bytes = Json.MAPPER.writeValueAsBytes(this);
+        byte[] bytes = toJson();
         AtomicFiles.installExact(new ByteArrayInputStream(bytes), file, "rw-r--r--");
     }
 
