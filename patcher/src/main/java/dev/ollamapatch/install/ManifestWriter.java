@@ -67,10 +67,7 @@ final class ManifestWriter {
         string(g, "patched_sha256", f.patchedSha256());
         string(g, "backup", f.backup());
         list(g, "sites", f.sites(), ManifestWriter::siteEntry);
-        if (f.stat() != null) {
-            g.writeFieldName("stat");
-            stat(g, f.stat());
-        }
+        stat(g, f.stat());
         g.writeEndObject();
     }
 
@@ -113,15 +110,14 @@ final class ManifestWriter {
     private static void cleanEntry(JsonGenerator g, Manifest.CleanEntry c) throws IOException {
         g.writeStartObject();
         string(g, "path", c.path());
-        if (c.stat() != null) {
-            g.writeFieldName("stat");
-            stat(g, c.stat());
-        }
+        stat(g, c.stat());
         g.writeEndObject();
     }
 
+    /** The NON_NULL field {@code stat}. */
     private static void stat(JsonGenerator g, Manifest.StatRecord s) throws IOException {
-        g.writeStartObject();
+        if (s == null) return;
+        g.writeObjectFieldStart("stat");
         g.writeNumberField("dev", s.dev());
         g.writeNumberField("ino", s.ino());
         g.writeNumberField("size", s.size());
