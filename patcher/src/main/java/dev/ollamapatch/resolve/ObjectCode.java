@@ -378,10 +378,9 @@ final class ObjectCode {
             if (c.plt) continue;
             forEachWindow(c, (buf, base, from, to) -> {
                 if (machine == EM_X86_64) {
-                    // Every call and jump of the code is a candidate: the few entries are tested from an
-                    // array first, so that a candidate that reaches none costs no boxing and no hashing.
-                    // Read from the array itself: a candidate is nearly every call of the code, and in the
-                    // short-lived process's C1 code a ByteBuffer's checked, unaligned reads cost several times as much.
+                    // Every call and jump of the code is a candidate, read from the array itself (in the
+                    // short-lived process's C1 code a ByteBuffer's checked, unaligned reads cost several times
+                    // as much), and its target looked up in sorted arrays: no boxing, no hashing per candidate.
                     long[] keys = entries.keySet().stream().mapToLong(Long::longValue).sorted().toArray();
                     long[] slotKeys = wantedSlots.stream().mapToLong(Long::longValue).sorted().toArray();
                     byte[] a = buf.array();
@@ -389,13 +388,13 @@ final class ObjectCode {
                     X86Prefilter.branchCandidates(a, from, Math.min(to, n - 4), n, i -> {
                         int b0 = a[i] & 0xFF;
                         if (b0 == 0xE8 || b0 == 0xE9) {
-                            long target = base + i + 5 + le32(a, i + 1);
-                            if (java.util.Arrays.binarySearch(keys, target) >= 0 && entries.containsKey(target)) {
+                            long target = base + i + 5 + X86Prefilter.le32(a, i + 1);
+                            if (java.util.Arrays.binarySearch(keys, target) >= 0) {
                                 out.add(new Branch(base + i, b0 == 0xE8, target, entries.get(target)));
                             }
                         } else if (b0 == 0xFF && i + 6 <= n && (a[i + 1] == 0x15 || a[i + 1] == 0x25)) {
-                            long slot = base + i + 6 + le32(a, i + 2);
-                            if (java.util.Arrays.binarySearch(slotKeys, slot) >= 0 && wantedSlots.contains(slot)) {
+                            long slot = base + i + 6 + X86Prefilter.le32(a, i + 2);
+                            if (java.util.Arrays.binarySearch(slotKeys, slot) >= 0) {
                                 out.add(new Branch(base + i, a[i + 1] == 0x15, slot, slots.get(slot)));
                             }
                         }
@@ -420,11 +419,6 @@ final class ObjectCode {
         return out;
     }
 
-    /** The little-endian 32-bit value at {@code a[i..i+4)}, sign-extended (a displacement). */
-    private static int le32(byte[] a, int i) {
-        return (a[i] & 0xFF) | (a[i + 1] & 0xFF) << 8 | (a[i + 2] & 0xFF) << 16 | a[i + 3] << 24;
-    }
-
     /** PLT stub entry points whose GOT slot is one of {@code wanted}. */
     private void findStubs(Code c, Set<Long> wanted, Map<Long, String> entries) {
         forEachWindow(c, (buf, base, from, to) -> {
@@ -433,7 +427,7 @@ final class ObjectCode {
                 byte[] a = buf.array();
                 X86Prefilter.ripJumpCandidates(a, from, Math.min(to, buf.limit() - 5), buf.limit(), i -> {
                     if (a[i] == (byte) 0xFF && a[i + 1] == 0x25) {
-                        long slot = base + i + 6 + le32(a, i + 2);
+                        long slot = base + i + 6 + X86Prefilter.le32(a, i + 2);
                         if (!wanted.contains(slot)) return;
                         // The stub may start with endbr64 (4 bytes), bnd (1) or mold's mov r11d, imm32 (6).
                         for (int back : new int[] {0, 1, 4, 5, 6, 10, 11}) {

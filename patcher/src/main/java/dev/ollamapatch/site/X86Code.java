@@ -1,6 +1,7 @@
 package dev.ollamapatch.site;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.List;
 
 /**
@@ -31,40 +32,47 @@ final class X86Code {
     /** As above; every RIP-relative lea of position-independent code also goes to {@code leas} when given. */
     static void scan(ByteBuffer code, long base, int from, int to, AddressRanges ranges, boolean absoluteImmediates,
                      List<Reference> out, List<long[]> tables, CodeAddresses.Recorder leas) {
+        if (!code.hasArray() || code.arrayOffset() != 0) { // the passes' windows always are; a caller's may not be
+            byte[] copy = new byte[code.limit()];
+            code.get(0, copy);
+            code = ByteBuffer.wrap(copy).order(code.order());
+        }
+        ByteBuffer c = code;
+        byte[] a = code.array();
         int n = code.limit();
-        if (!absoluteImmediates && code.hasArray() && code.arrayOffset() == 0) {
+        if (!absoluteImmediates) {
             // Position-independent code (every Go, Ollama and library file): only RIP-relative leas
             // count, and the prefilter leaves the few positions where one can start.
-            byte[] a = code.array();
-            X86Prefilter.ripLeaCandidates(a, from, Math.min(to, n - 6), n, i -> ripLea(a, code, base, i, ranges, out, tables, leas));
+            X86Prefilter.ripLeaCandidates(a, from, Math.min(to, n - 6), n, i -> lea(a, c, base, i, ranges, out, tables, leas));
             return;
         }
         for (int i = from; i < to && i + 7 <= n; i++) {
-            int b0 = code.get(i) & 0xFF;
-            lea(code, base, i, ranges, out, tables, null);
-            if (absoluteImmediates) {
-                // Non-PIE code names addresses as 32-bit immediates: mov r32, imm32.
-                if (b0 >= 0xB8 && b0 <= 0xBF && i + 5 <= n) {
-                    long target = code.getInt(i + 1) & 0xFFFFFFFFL;
-                    if (ranges.contains(target)) {
-                        out.add(new Reference(target, -1, Reference.Source.MOV_IMM32, base + i));
-                    }
+            int b0 = a[i] & 0xFF;
+            lea(a, code, base, i, ranges, out, tables, null);
+            // Non-PIE code names addresses as 32-bit immediates: mov r32, imm32.
+            if (b0 >= 0xB8 && b0 <= 0xBF && i + 5 <= n) {
+                long target = code.getInt(i + 1) & 0xFFFFFFFFL;
+                if (ranges.contains(target)) {
+                    out.add(new Reference(target, -1, Reference.Source.MOV_IMM32, base + i));
                 }
             }
         }
     }
 
     /**
-     * {@link #lea} for a candidate of the prefilter ({@code i + 7 <= a.length} within the window), read
-     * from the array itself: it runs for every lea of {@code .text} (about 230 000 in a release Ollama
-     * binary), and in the short-lived process's C1 code a {@code ByteBuffer}'s bounds-checked and
-     * unaligned reads cost several times the plain array loads.
+     * The lea at {@code i} ({@code i + 7 <= code.limit()}), when it is one (REX.W 8D /r, RIP-relative): a
+     * reference or a table base; every one goes to {@code leas} when given. Read from the array itself: it
+     * runs for every lea of {@code .text} (about 230 000 in a release Ollama binary), and in the
+     * short-lived process's C1 code a {@code ByteBuffer}'s bounds-checked and unaligned reads cost several
+     * times the plain array loads.
      */
-    private static void ripLea(byte[] a, ByteBuffer code, long base, int i, AddressRanges ranges, List<Reference> out,
-                               List<long[]> tables, CodeAddresses.Recorder leas) {
+    private static void lea(byte[] a, ByteBuffer code, long base, int i, AddressRanges ranges, List<Reference> out,
+                            List<long[]> tables, CodeAddresses.Recorder leas) {
         int b0 = a[i] & 0xFF;
         if ((b0 & 0xF8) != 0x48 || a[i + 1] != (byte) 0x8D || (a[i + 2] & 0xC7) != 0x05) return;
-        long target = base + i + 7 + le32(a, i + 3);
+        // The window's byte order is the file's (ReferenceCollector): little-endian for every real x86-64 file.
+        int disp = code.order() == ByteOrder.LITTLE_ENDIAN ? X86Prefilter.le32(a, i + 3) : code.getInt(i + 3);
+        long target = base + i + 7 + disp;
         if (leas != null) leas.lea(base + i, target);
         int reg = ((b0 & 4) << 1) | ((a[i + 2] >> 3) & 7);
         if (ranges.contains(target)) {
@@ -74,57 +82,21 @@ final class X86Code {
         }
     }
 
-    /** The little-endian 32-bit value at {@code a[i..i+4)}, sign-extended (a displacement). */
-    private static int le32(byte[] a, int i) {
-        return (a[i] & 0xFF) | (a[i + 1] & 0xFF) << 8 | (a[i + 2] & 0xFF) << 16 | a[i + 3] << 24;
-    }
-
-    /** {@link #indexesRelativeTable(ByteBuffer, int, int)} on the array, {@code n} its valid length. */
+    /**
+     * Whether the address just loaded into {@code reg} is the base of a table of 32-bit offsets relative
+     * to itself: {@code movslq dst, [reg + idx*4]} (REX.W 63 /r with a SIB byte, scale 4, base {@code reg})
+     * within the next instructions of {@code a[0, n)}. Clang's relative lookup tables (LLVM
+     * RelLookupTableConverter) turn a constant array of string pointers into such a table in
+     * position-independent code.
+     */
     private static boolean indexesRelativeTable(byte[] a, int n, int from, int reg) {
         int end = Math.min(n - 3, from + 24);
         for (int j = from; j < end; j++) {
             if (a[j + 1] != 0x63 || (a[j] & 0xF8) != 0x48) continue; // opcode first: it rules out nearly every j
             int modrm = a[j + 2] & 0xFF;
-            if ((modrm & 0xC7) != 0x04) continue;
+            if ((modrm & 0xC7) != 0x04) continue; // mod 00, rm 100: SIB follows
             int sib = a[j + 3] & 0xFF;
             int sibBase = (sib & 7) | ((a[j] & 1) << 3);
-            if ((sib >> 6) == 2 && sibBase == reg && (sib & 7) != 5) return true;
-        }
-        return false;
-    }
-
-    /** The lea at {@code i}, when it is one (REX.W 8D /r, RIP-relative): a reference or a table base. */
-    private static void lea(ByteBuffer code, long base, int i, AddressRanges ranges, List<Reference> out,
-                            List<long[]> tables, CodeAddresses.Recorder leas) {
-        int b0 = code.get(i) & 0xFF;
-        if ((b0 & 0xF8) == 0x48 && code.get(i + 1) == (byte) 0x8D && (code.get(i + 2) & 0xC7) == 0x05) {
-            long target = base + i + 7 + code.getInt(i + 3);
-            if (leas != null) leas.lea(base + i, target);
-            int reg = ((b0 & 4) << 1) | ((code.get(i + 2) >> 3) & 7);
-            if (ranges.contains(target)) {
-                long len = proveLength(code, i, 7, reg);
-                out.add(new Reference(target, len, Reference.Source.LEA, base + i));
-            } else if (indexesRelativeTable(code, i + 7, reg)) {
-                tables.add(new long[] {target, base + i});
-            }
-        }
-    }
-
-    /**
-     * Whether the address just loaded into {@code reg} is the base of a table of 32-bit offsets relative
-     * to itself: {@code movslq dst, [reg + idx*4]} (REX.W 63 /r with a SIB byte, scale 4, base {@code reg})
-     * within the next instructions. Clang's relative lookup tables (LLVM RelLookupTableConverter) turn a
-     * constant array of string pointers into such a table in position-independent code.
-     */
-    private static boolean indexesRelativeTable(ByteBuffer code, int from, int reg) {
-        int n = code.limit();
-        for (int j = from; j < Math.min(n - 3, from + 24); j++) {
-            int rex = code.get(j) & 0xFF;
-            if ((rex & 0xF8) != 0x48 || code.get(j + 1) != 0x63) continue;
-            int modrm = code.get(j + 2) & 0xFF;
-            if ((modrm & 0xC7) != 0x04) continue; // mod 00, rm 100: SIB follows
-            int sib = code.get(j + 3) & 0xFF;
-            int sibBase = (sib & 7) | ((rex & 1) << 3);
             if ((sib >> 6) == 2 && sibBase == reg && (sib & 7) != 5) return true;
         }
         return false;

@@ -96,6 +96,11 @@ public final class X86Prefilter {
         }
     }
 
+    /** The little-endian 32-bit value at {@code a[i..i+4)}, sign-extended: an instruction's displacement. */
+    public static int le32(byte[] a, int i) {
+        return (a[i] & 0xFF) | (a[i + 1] & 0xFF) << 8 | (a[i + 2] & 0xFF) << 16 | a[i + 3] << 24;
+    }
+
     private static boolean isBranch(byte[] a, int i) {
         int b0 = a[i] & 0xFF;
         return b0 == 0xE8 || b0 == 0xE9 || (b0 == 0xFF && (a[i + 1] == 0x15 || a[i + 1] == 0x25));
