@@ -60,16 +60,19 @@ public final class ElfFile implements AutoCloseable {
         this.dynamicSymbols = new Lazy<>(() -> SymbolParser.read(this, reader, SHT_DYNSYM));
         this.symbols = new Lazy<>(() -> SymbolParser.read(this, reader, SHT_SYMTAB));
         SharedTables shared = SharedTables.of(fileStatus);
-        this.relocations = new Lazy<>(shared == null ? () -> RelocationParser.read(this, reader)
-                : () -> shared.relocations.get(() -> RelocationParser.read(this, reader)));
-        this.symbolRelocations = new Lazy<>(shared == null ? () -> RelocationParser.naming(relocations())
-                : () -> shared.symbolRelocations.get(() -> RelocationParser.naming(relocations())));
-        this.relative = new Lazy<>(shared == null ? () -> RelocationParser.relative(this, reader)
-                : () -> shared.relative.get(() -> RelocationParser.relative(this, reader)));
+        this.relocations = shared(shared == null ? null : shared.relocations, () -> RelocationParser.read(this, reader));
+        this.symbolRelocations = shared(shared == null ? null : shared.symbolRelocations,
+                () -> RelocationParser.naming(relocations()));
+        this.relative = shared(shared == null ? null : shared.relative, () -> RelocationParser.relative(this, reader));
         this.versionNeeds = new Lazy<>(() -> VersionNeedParser.read(this, reader));
         this.symbolVersions = new Lazy<>(() -> SymbolVersionParser.read(this, reader));
         this.symbolVersionNeeds = new Lazy<>(() -> SymbolVersionParser.needs(this));
         this.notes = new Lazy<>(() -> NoteParser.read(this, reader));
+    }
+
+    /** A table parsed on first use by this instance, or taken from {@code slot} when another opening of the file parsed it. */
+    private static <T> Lazy<T> shared(SharedTables.Slot<T> slot, java.util.function.Supplier<T> parse) {
+        return new Lazy<>(slot == null ? parse : () -> slot.get(parse));
     }
 
     /** Maps and parses {@code file}; the mapping is released by {@link #close()}. */

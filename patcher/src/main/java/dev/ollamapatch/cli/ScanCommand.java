@@ -114,8 +114,9 @@ final class ScanCommand implements Callable<Integer> {
             }
             List<Path> files = Files.isDirectory(target) ? Targets.elfFilesOf(target) : List.of(target);
             // Each file is read once, ahead on two threads: its SHA-256 and which names it holds at all.
-            List<byte[]> needles = files.isEmpty() ? List.of() : FilePasses.needles(libraries.targets(null));
-            List<byte[]> located = files.isEmpty() ? List.of() : FilePasses.located(libraries.targets(null));
+            List<LibraryTarget> libs = files.isEmpty() ? List.of() : libraries.targets(null);
+            List<byte[]> needles = FilePasses.needles(libs);
+            List<byte[]> located = FilePasses.located(libs);
             // A single file's decision need not wait for its hash: the census is read first, the hash after.
             try (FilePasses passes = files.size() == 1 ? FilePasses.startCensusFirst(files.get(0), needles, located)
                     : FilePasses.start(files, needles, located, f -> true)) {
@@ -126,7 +127,6 @@ final class ScanCommand implements Callable<Integer> {
                 try (ElfFile elf = ElfFile.open(file)) {
                     FilePasses.Pass pass = passes.take(file, elf);
                     Path dir = file.toAbsolutePath().getParent();
-                    List<LibraryTarget> libs = libraries.targets(null);
                     Decision d = FileStep.decide(elf, FileStep.Options.scan(new PlanOptions(libs, dir.toString(),
                             resolutions == null ? null : resolutions.forFile(file))));
                     String sha = pass != null && pass.sha256() != null ? pass.sha256() : Sha256.of(elf.bytes()).hex();

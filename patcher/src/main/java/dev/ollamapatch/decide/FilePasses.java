@@ -72,8 +72,7 @@ public final class FilePasses implements AutoCloseable {
      * search looks for (the shim's file name {@code /nvml.so}, and each library's default path).
      */
     public static List<byte[]> needles(List<LibraryTarget> libraries) {
-        Set<String> n = new LinkedHashSet<>();
-        for (LibraryTarget l : libraries) n.add(l.stem());
+        Set<String> n = stems(libraries);
         n.add("/nvml.so");
         for (LibraryTarget l : libraries) n.add(l.defaultPath());
         return NeedleCensus.needles(n);
@@ -81,9 +80,13 @@ public final class FilePasses implements AutoCloseable {
 
     /** The needles whose every position a pass keeps: each library's stem, where the site finder starts. */
     public static List<byte[]> located(List<LibraryTarget> libraries) {
+        return NeedleCensus.needles(stems(libraries));
+    }
+
+    private static Set<String> stems(List<LibraryTarget> libraries) {
         Set<String> n = new LinkedHashSet<>();
         for (LibraryTarget l : libraries) n.add(l.stem());
-        return NeedleCensus.needles(n);
+        return n;
     }
 
     /** {@link #start(List, List, List, Predicate)} locating none of the needles. */

@@ -124,12 +124,10 @@ final class InPlacePlanner {
             BasicFileAttributes before = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             Manifest.StatRecord status = FileStatus.of(file); // before the file is read (its pass is checked after)
             FilePasses.Pass pass = passes.take(file);
-            boolean namesNothing = pass != null && pass.census().noneFound() && pass.sha256() == null;
-            String[] shaBox = {pass != null && pass.sha256() != null ? pass.sha256()
-                    : namesNothing ? null : Sha256.of(file).hex()};
-            java.util.function.Supplier<String> shaOf = () -> shaBox[0] != null ? shaBox[0]
-                    : (shaBox[0] = hexOf(file));
-            String sha = shaBox[0]; // null only for a file that names nothing (no manifest entry, no --expect-sha256)
+            FileHash shaOf = new FileHash(file, pass == null ? null : pass.sha256());
+            boolean namesNothing = pass != null && pass.census().noneFound() && shaOf.known() == null;
+            if (!namesNothing) shaOf.now();
+            String sha = shaOf.known(); // null only for a file that names nothing (no manifest entry, no --expect-sha256)
             if (options.expectSha256() != null && !options.expectSha256().equalsIgnoreCase(sha)) {
                 return new Ends(ApplyOutcome.refused(String.format("%s: SHA-256 is %s, expected %s; nothing changed",
                         file, sha, options.expectSha256().toLowerCase()), reports));
@@ -184,8 +182,8 @@ final class InPlacePlanner {
                 originalSha = backupSha;
             }
             try (ElfFile elf = ElfFile.open(source)) {
-                if (source.equals(file) && pass != null && passes.take(file, elf) == null && shaBox[0] == null) {
-                    shaBox[0] = Sha256.of(file).hex(); // changed since its pass: hashed before it is decided, as always
+                if (source.equals(file) && pass != null && passes.take(file, elf) == null) {
+                    shaOf.now(); // changed since its pass: hashed before it is decided, as always
                 }
                 Decision d = FileStep.decide(elf, new FileStep.Options(
                         new PlanOptions(options.libraries(), file.getParent().toString(), resolutions.forFile(file)),
@@ -264,11 +262,37 @@ final class InPlacePlanner {
         return new Ready(new InPlacePlan(layout.manifest(), existing, unchanged, work, shims, content, clean, statusWhenPlanned), reports, messages);
     }
 
-    private static String hexOf(Path file) {
-        try {
-            return Sha256.of(file).hex();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+    /**
+     * A file's SHA-256 as the plan needs it: the one its read-ahead pass took, else computed the first time
+     * it is asked for (a file that names nothing is hashed only if a report needs its hash).
+     */
+    private static final class FileHash implements java.util.function.Supplier<String> {
+        private final Path file;
+        private String hex;
+
+        FileHash(Path file, String fromPass) {
+            this.file = file;
+            this.hex = fromPass;
+        }
+
+        /** The hash if it is known yet; else null. */
+        String known() {
+            return hex;
+        }
+
+        /** The hash, computed now if not yet known (failing as any read of the file does). */
+        String now() throws IOException {
+            if (hex == null) hex = Sha256.of(file).hex();
+            return hex;
+        }
+
+        @Override
+        public String get() {
+            try {
+                return now();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
     }
 

@@ -54,8 +54,7 @@ public record SecureExecution(boolean setUid, boolean setGid, String capabilitie
         for (Path f : files) modes.put(f, (Integer) Files.getAttribute(f, "unix:mode", LinkOption.NOFOLLOW_LINKS));
         java.util.Map<Path, String> caps = capabilitiesOf(new java.util.ArrayList<>(modes.keySet()));
         java.util.Map<Path, SecureExecution> out = new java.util.LinkedHashMap<>();
-        modes.forEach((f, mode) -> out.put(f, new SecureExecution((mode & 04000) != 0, (mode & 02000) != 0,
-                caps.getOrDefault(f, ""))));
+        modes.forEach((f, mode) -> out.put(f, ofMode(mode, caps.getOrDefault(f, ""))));
         return out;
     }
 
@@ -80,7 +79,12 @@ public record SecureExecution(boolean setUid, boolean setGid, String capabilitie
      */
     public static SecureExecution ofEntry(int mode, java.util.Map<String, String> paxRecords) {
         String caps = paxRecords.containsKey(CAPABILITY_PAX) ? "(security.capability in the entry's PAX records)" : "";
-        return new SecureExecution((mode & 04000) != 0, (mode & 02000) != 0, caps);
+        return ofMode(mode, caps);
+    }
+
+    /** The set-user-ID (S_ISUID) and set-group-ID (S_ISGID) bits of {@code mode}, with {@code capabilities}. */
+    private static SecureExecution ofMode(int mode, String capabilities) {
+        return new SecureExecution((mode & 04000) != 0, (mode & 02000) != 0, capabilities);
     }
 
     /** Files per getcap run: well within the kernel's limit on a command line's length for long paths. */

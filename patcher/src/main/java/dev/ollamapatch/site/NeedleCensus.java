@@ -20,11 +20,12 @@ import java.util.WeakHashMap;
  * feed a digest from the same chunks: a file that names none of them is read once, and every later
  * search for one of them in that file is known to find nothing without reading it again.
  *
- * <p>The census is a gate, never a finder: it searches every byte of the file, a superset of the
- * regions {@link SiteFinder} and the already-patched search read, so "absent" here proves those
- * searches would find nothing; "present" (or a needle it was not asked about) leaves them to run as
- * they always did. Attached to an open {@link ElfFile} by {@link #attach}, it is consulted through
- * {@link #provesAbsent}; files without one are searched as before.
+ * <p>It searches every byte of the file, a superset of the regions {@link SiteFinder} and the
+ * already-patched search read, so "absent" here proves those searches would find nothing, and the
+ * positions of a located needle are every place it starts, from which the site finder takes those in
+ * each region it reads. "Present" without positions (or a needle it was not asked about) leaves the
+ * searches to run as they always did. Attached to an open {@link ElfFile} by {@link #attach}, it is
+ * consulted through {@link #provesAbsent} and {@link #positionsIn}; files without one are searched as before.
  */
 public final class NeedleCensus {
     private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -316,19 +317,19 @@ public final class NeedleCensus {
 
     /** Where {@code needle} starts in {@code elf}, from an attached census that located it; else null. */
     public static long[] positionsIn(ElfFile elf, byte[] needle) {
-        NeedleCensus c;
-        synchronized (ATTACHED) {
-            c = ATTACHED.get(elf);
-        }
+        NeedleCensus c = attached(elf);
         return c == null ? null : c.positions(needle);
     }
 
     /** Whether a census attached to {@code elf} proves that {@code needle} occurs nowhere in it. */
     public static boolean provesAbsent(ElfFile elf, byte[] needle) {
-        NeedleCensus c;
-        synchronized (ATTACHED) {
-            c = ATTACHED.get(elf);
-        }
+        NeedleCensus c = attached(elf);
         return c != null && c.absent(needle);
+    }
+
+    private static NeedleCensus attached(ElfFile elf) {
+        synchronized (ATTACHED) {
+            return ATTACHED.get(elf);
+        }
     }
 }
