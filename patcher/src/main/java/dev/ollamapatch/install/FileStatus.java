@@ -61,45 +61,65 @@ final class FileStatus {
     }
 
     /**
+     * How long after a record's time the wall clock must be before the manifest is written: file systems
+     * stamp times from the kernel's coarse clock, which lags the wall clock by less than one tick (10 ms
+     * at the lowest common rate, 100 Hz), so two ticks after the latest record the manifest's time is
+     * after it.
+     */
+    static final long SETTLE_NANOS = 20_000_000L;
+
+    /**
      * Writes {@code manifest} again with the status of each of its files and of the {@code clean} files
      * (absolute paths under the manifest's directory), once they are in place. A file read for the plan
      * (clean, or already patched) is recorded only if its status is still the one taken before it was
-     * read ({@code whenPlanned}); a file this run wrote has the status its rename gave it. Tries again a tick later while the
-     * manifest's time is not after every record's, and otherwise leaves the manifest as it was. Never
-     * fails the apply: records only save hashing later.
+     * read ({@code whenPlanned}); a file this run wrote has the status its rename gave it. The write waits
+     * until the manifest's time will be after every record's ({@link #SETTLE_NANOS}), so that it is one
+     * write, the same steps in every run (the crash tests kill a run at each of them); if the manifest's
+     * time is still not after them (a clock set back), it is written again without records. Never fails
+     * the apply: records only save hashing later.
      */
     static void record(Manifest manifest, Path manifestPath, List<Path> clean, Map<Path, Manifest.StatRecord> whenPlanned) {
         Path base = manifestPath.getParent();
         try {
-            for (int attempt = 0; attempt < 3; attempt++) {
-                List<Manifest.FileEntry> files = new ArrayList<>();
-                long latest = Long.MIN_VALUE;
-                for (Manifest.FileEntry f : manifest.files()) {
-                    Path file = base.resolve(f.path()).normalize();
-                    Manifest.StatRecord s = of(file);
-                    if (s == null || (whenPlanned.containsKey(file) && !same(s, whenPlanned.get(file)))) {
-                        files.add(f.withStat(null)); // changed since it was read: hashed next time
-                        continue;
-                    }
-                    latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
-                    files.add(f.withStat(s));
+            List<Manifest.FileEntry> files = new ArrayList<>();
+            long latest = Long.MIN_VALUE;
+            for (Manifest.FileEntry f : manifest.files()) {
+                Path file = base.resolve(f.path()).normalize();
+                Manifest.StatRecord s = of(file);
+                if (s == null || (whenPlanned.containsKey(file) && !same(s, whenPlanned.get(file)))) {
+                    files.add(f.withStat(null)); // changed since it was read: hashed next time
+                    continue;
                 }
-                List<Manifest.CleanEntry> cleanEntries = new ArrayList<>();
-                for (Path c : clean) {
-                    Manifest.StatRecord s = of(c);
-                    if (s == null || !same(s, whenPlanned.get(c))) continue;
-                    latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
-                    cleanEntries.add(new Manifest.CleanEntry(base.relativize(c).toString(), s));
-                }
-                manifest.withStatus(files, cleanEntries).write(manifestPath);
-                if (modifiedNanos(manifestPath) > latest) return;
-                Thread.sleep(10); // the same tick: a tick later, or not at all
+                latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
+                files.add(f.withStat(s));
             }
-            manifest.write(manifestPath);
+            List<Manifest.CleanEntry> cleanEntries = new ArrayList<>();
+            for (Path c : clean) {
+                Manifest.StatRecord s = of(c);
+                if (s == null || !same(s, whenPlanned.get(c))) continue;
+                latest = Math.max(latest, Math.max(s.ctimeNs(), s.mtimeNs()));
+                cleanEntries.add(new Manifest.CleanEntry(base.relativize(c).toString(), s));
+            }
+            settleAfter(latest);
+            manifest.withStatus(files, cleanEntries).write(manifestPath);
+            if (modifiedNanos(manifestPath) > latest) return;
+            manifest.write(manifestPath); // its time is not after a record's: the records prove nothing
         } catch (IOException | RuntimeException e) {
             // The manifest written before the swaps stays: it describes every file; only the records are missing.
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Sleeps until the wall clock is {@link #SETTLE_NANOS} past {@code nanos} (epoch nanoseconds). A time
+     * further ahead than that (a file's modification time set into the future) is not waited for: the
+     * manifest's time will not be after it, and the records are left out.
+     */
+    private static void settleAfter(long nanos) throws InterruptedException {
+        if (nanos == Long.MIN_VALUE) return;
+        java.time.Instant now = java.time.Instant.now();
+        long wait = nanos + SETTLE_NANOS - (now.getEpochSecond() * 1_000_000_000L + now.getNano());
+        if (wait > 0 && wait <= SETTLE_NANOS) Thread.sleep(wait / 1_000_000L, (int) (wait % 1_000_000L));
     }
 }
